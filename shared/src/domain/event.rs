@@ -1,0 +1,528 @@
+//! Referral events ("campaigns") and what hangs off them: reward content windows,
+//! copywriting and notification templates, each valid within a time window.
+
+use super::{EventId, EventName, ValidationError, WindowId};
+use crate::time::{self, Instant};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// `referral_event.type`: personal referral (member codes) or a campaign (issued codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    Personal,
+    Campaign,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Personal => "PERSONAL",
+            EventType::Campaign => "CAMPAIGN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralEvent {
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub name: EventName,
+    #[serde(with = "time::millis")]
+    pub created_at: Instant,
+    #[serde(with = "time::millis")]
+    pub updated_at: Instant,
+}
+
+/// A half-open interval `[start, end)`: start inclusive, end exclusive, as in the seed's SQL
+/// (`start_time <= ?now AND end_time > ?now`). Construction guarantees `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawWindow")]
+pub struct TimeWindow {
+    #[serde(with = "time::millis")]
+    start: Instant,
+    #[serde(with = "time::millis")]
+    end: Instant,
+}
+
+#[derive(Deserialize)]
+struct RawWindow {
+    #[serde(with = "time::millis")]
+    start: Instant,
+    #[serde(with = "time::millis")]
+    end: Instant,
+}
+
+impl TryFrom<RawWindow> for TimeWindow {
+    type Error = ValidationError;
+    fn try_from(raw: RawWindow) -> Result<Self, Self::Error> {
+        TimeWindow::new(raw.start, raw.end)
+    }
+}
+
+impl TimeWindow {
+    pub fn new(start: Instant, end: Instant) -> Result<Self, ValidationError> {
+        // Stored with millisecond precision, so compare at that precision too.
+        let (start, end) = (truncate_millis(start), truncate_millis(end));
+        if start >= end {
+            return Err(ValidationError::new("window", "start must be before end"));
+        }
+        Ok(Self { start, end })
+    }
+
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    pub fn end(&self) -> Instant {
+        self.end
+    }
+
+    pub fn contains(&self, at: Instant) -> bool {
+        self.start <= at && at < self.end
+    }
+
+    pub fn overlaps(&self, other: &TimeWindow) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+fn truncate_millis(t: Instant) -> Instant {
+    use chrono::Timelike;
+    let nanos = t.nanosecond() / 1_000_000 * 1_000_000;
+    t.with_nanosecond(nanos).unwrap_or(t)
+}
+
+/// COIN or COUPON (`*_reward_type`, VARCHAR(10)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RewardType {
+    Coin,
+    Coupon,
+}
+
+impl RewardType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewardType::Coin => "COIN",
+            RewardType::Coupon => "COUPON",
+        }
+    }
+}
+
+/// Which side of a referral a reward or notification is for (`referral_type`, `notify_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Side {
+    Referrer,
+    Referee,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Referrer, Side::Referee];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Referrer => "REFERRER",
+            Side::Referee => "REFEREE",
+        }
+    }
+}
+
+/// A reward amount: `DECIMAL(10,2)`, strictly positive, never a float.
+/// Serialized as a decimal string (`"50.00"`) so no binary rounding can creep in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct RewardAmount(Decimal);
+
+impl RewardAmount {
+    /// The largest value `DECIMAL(10,2)` holds.
+    pub const MAX: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 2); // 99,999,999.99
+
+    pub fn new(value: Decimal) -> Result<Self, ValidationError> {
+        if value <= Decimal::ZERO {
+            return Err(ValidationError::new("amount", "must be greater than 0"));
+        }
+        if value.normalize().scale() > 2 {
+            return Err(ValidationError::new(
+                "amount",
+                "must have at most 2 decimal places",
+            ));
+        }
+        if value > Self::MAX {
+            return Err(ValidationError::new(
+                "amount",
+                "must be at most 99999999.99",
+            ));
+        }
+        let mut value = value;
+        value.rescale(2);
+        Ok(Self(value))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let value: Decimal = text.trim().parse().map_err(|_| {
+            ValidationError::new("amount", format!("{text:?} is not a decimal number"))
+        })?;
+        Self::new(value)
+    }
+
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for RewardAmount {
+    type Error = ValidationError;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<RewardAmount> for Decimal {
+    fn from(v: RewardAmount) -> Decimal {
+        v.0
+    }
+}
+
+impl std::fmt::Display for RewardAmount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What one side of a referral receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardTerms {
+    pub reward_type: RewardType,
+    pub amount: RewardAmount,
+}
+
+/// `referral_event_content`: the rewards of both sides during a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentWindow {
+    pub window_id: WindowId,
+    pub window: TimeWindow,
+    pub referrer: RewardTerms,
+    pub referee: RewardTerms,
+}
+
+impl ContentWindow {
+    pub fn terms_for(&self, side: Side) -> RewardTerms {
+        match side {
+            Side::Referrer => self.referrer,
+            Side::Referee => self.referee,
+        }
+    }
+}
+
+/// `referral_event_copywriting.item`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CopywritingItem {
+    Subtitle,
+    ShareMessage,
+    KycValidation,
+    EventDetail,
+    InviteSteps,
+    ReminderMessage,
+}
+
+impl CopywritingItem {
+    pub const ALL: [CopywritingItem; 6] = [
+        CopywritingItem::Subtitle,
+        CopywritingItem::ShareMessage,
+        CopywritingItem::KycValidation,
+        CopywritingItem::EventDetail,
+        CopywritingItem::InviteSteps,
+        CopywritingItem::ReminderMessage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopywritingItem::Subtitle => "SUBTITLE",
+            CopywritingItem::ShareMessage => "SHARE_MESSAGE",
+            CopywritingItem::KycValidation => "KYC_VALIDATION",
+            CopywritingItem::EventDetail => "EVENT_DETAIL",
+            CopywritingItem::InviteSteps => "INVITE_STEPS",
+            CopywritingItem::ReminderMessage => "REMINDER_MESSAGE",
+        }
+    }
+}
+
+/// Copywriting content: a JSON document of at most 2048 characters once serialized
+/// (`referral_event_copywriting.content`, VARCHAR(2048), "json string format").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
+pub struct CopyContent(serde_json::Value);
+
+impl CopyContent {
+    pub const MAX_LEN: usize = 2048;
+
+    pub fn new(value: serde_json::Value) -> Result<Self, ValidationError> {
+        let len = value.to_string().chars().count();
+        if len > Self::MAX_LEN {
+            return Err(ValidationError::new(
+                "content",
+                format!(
+                    "serialized JSON must be at most {} characters (is {len})",
+                    Self::MAX_LEN
+                ),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn from_json_text(text: &str) -> Result<Self, ValidationError> {
+        let value = serde_json::from_str(text)
+            .map_err(|e| ValidationError::new("content", format!("not JSON: {e}")))?;
+        Self::new(value)
+    }
+
+    pub fn value(&self) -> &serde_json::Value {
+        &self.0
+    }
+
+    pub fn to_json_text(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+impl TryFrom<serde_json::Value> for CopyContent {
+    type Error = ValidationError;
+    fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<CopyContent> for serde_json::Value {
+    fn from(v: CopyContent) -> serde_json::Value {
+        v.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copywriting {
+    pub window_id: WindowId,
+    pub window: TimeWindow,
+    pub item: CopywritingItem,
+    pub content: CopyContent,
+}
+
+/// Bounded free text (titles ≤ 100, contents ≤ 2048 in the seed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Title(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageText(String);
+
+macro_rules! free_text {
+    ($name:ident, $field:literal, $max:literal) => {
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
+                let raw = raw.into();
+                if raw.trim().is_empty() {
+                    return Err(ValidationError::new($field, "must not be empty"));
+                }
+                if raw.chars().count() > $max {
+                    return Err(ValidationError::new(
+                        $field,
+                        format!("must be at most {} characters", $max),
+                    ));
+                }
+                Ok(Self(raw))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+    };
+}
+
+free_text!(Title, "title", 100);
+free_text!(MessageText, "content", 2048);
+
+/// `referral_event_notification`: what a side is told once its reward is paid.
+/// Texts may hold placeholders (`{amount}`, `{reward_type}`, `{referee_phone}`) rendered at
+/// payout time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationTemplate {
+    pub window_id: WindowId,
+    pub window: TimeWindow,
+    pub side: Side,
+    pub out_app_title: Title,
+    pub out_app_content: MessageText,
+    pub in_app_title: Title,
+    pub in_app_content: MessageText,
+    pub boxed_message: MessageText,
+}
+
+/// Everything configured for one event, as loaded in one Query of its item collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventConfig {
+    pub event: ReferralEvent,
+    #[serde(default)]
+    pub contents: Vec<ContentWindow>,
+    #[serde(default)]
+    pub copywriting: Vec<Copywriting>,
+    #[serde(default)]
+    pub notifications: Vec<NotificationTemplate>,
+}
+
+impl EventConfig {
+    pub fn content_at(&self, at: Instant) -> Option<&ContentWindow> {
+        self.contents.iter().find(|c| c.window.contains(at))
+    }
+
+    pub fn copywriting_at(&self, item: CopywritingItem, at: Instant) -> Option<&Copywriting> {
+        self.copywriting
+            .iter()
+            .find(|c| c.item == item && c.window.contains(at))
+    }
+
+    pub fn notification_at(&self, side: Side, at: Instant) -> Option<&NotificationTemplate> {
+        self.notifications
+            .iter()
+            .find(|n| n.side == side && n.window.contains(at))
+    }
+
+    /// Windows of the same kind (content; copywriting per item; notification per side) must
+    /// not overlap, so "the window active at T" is always a single answer.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        fn no_overlap<'a>(
+            field: &'static str,
+            windows: impl Iterator<Item = (&'a WindowId, &'a TimeWindow)>,
+        ) -> Result<(), ValidationError> {
+            let mut windows: Vec<_> = windows.collect();
+            windows.sort_by_key(|(_, w)| w.start());
+            for pair in windows.windows(2) {
+                if pair[0].1.overlaps(pair[1].1) {
+                    return Err(ValidationError::new(
+                        field,
+                        format!("windows {} and {} overlap", pair[0].0, pair[1].0),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        no_overlap(
+            "contents",
+            self.contents.iter().map(|c| (&c.window_id, &c.window)),
+        )?;
+        for item in CopywritingItem::ALL {
+            no_overlap(
+                "copywriting",
+                self.copywriting
+                    .iter()
+                    .filter(|c| c.item == item)
+                    .map(|c| (&c.window_id, &c.window)),
+            )?;
+        }
+        for side in Side::BOTH {
+            no_overlap(
+                "notifications",
+                self.notifications
+                    .iter()
+                    .filter(|n| n.side == side)
+                    .map(|n| (&n.window_id, &n.window)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn t(h: u32) -> Instant {
+        Utc.with_ymd_and_hms(2026, 11, 21, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn window_is_half_open() {
+        let w = TimeWindow::new(t(8), t(10)).unwrap();
+        assert!(!w.contains(t(8) - chrono::Duration::milliseconds(1)));
+        assert!(w.contains(t(8)));
+        assert!(w.contains(t(10) - chrono::Duration::milliseconds(1)));
+        assert!(!w.contains(t(10)));
+        assert!(TimeWindow::new(t(10), t(10)).is_err());
+        assert!(TimeWindow::new(t(11), t(10)).is_err());
+    }
+
+    #[test]
+    fn window_json_is_validated() {
+        let ok: TimeWindow = serde_json::from_str(
+            r#"{"start":"2026-11-21T08:00:00Z","end":"2026-11-21T10:00:00+00:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.end(), t(10));
+        let bad = serde_json::from_str::<TimeWindow>(
+            r#"{"start":"2026-11-21T10:00:00Z","end":"2026-11-21T08:00:00Z"}"#,
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("start must be before end")
+        );
+    }
+
+    #[test]
+    fn amounts_are_exact_positive_and_two_places() {
+        assert_eq!(
+            RewardAmount::parse("50").unwrap().value().to_string(),
+            "50.00"
+        );
+        assert_eq!(
+            RewardAmount::parse("0.1").unwrap().value().to_string(),
+            "0.10"
+        );
+        assert_eq!(
+            RewardAmount::parse("12.340").unwrap().value().to_string(),
+            "12.34"
+        );
+        assert!(RewardAmount::parse("99999999.99").is_ok());
+        assert!(RewardAmount::parse("100000000").is_err());
+        assert!(RewardAmount::parse("0").is_err());
+        assert!(RewardAmount::parse("-1").is_err());
+        assert_eq!(
+            RewardAmount::parse("1.005").unwrap_err().message,
+            "must have at most 2 decimal places"
+        );
+        assert!(RewardAmount::parse("ten").is_err());
+        // Serialized as a string, never a float.
+        assert_eq!(
+            serde_json::to_string(&RewardAmount::parse("7.5").unwrap()).unwrap(),
+            "\"7.50\""
+        );
+    }
+
+    #[test]
+    fn texts_and_content_are_bounded() {
+        assert!(Title::parse("x".repeat(100)).is_ok());
+        assert_eq!(Title::parse("x".repeat(101)).unwrap_err().field, "title");
+        assert!(MessageText::parse("x".repeat(2049)).is_err());
+        assert!(CopyContent::new(serde_json::json!({"text": "x".repeat(2037)})).is_ok()); // 2048 serialized
+        assert!(CopyContent::new(serde_json::json!({"text": "x".repeat(2040)})).is_err());
+        assert!(CopyContent::from_json_text("{not json").is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! Member profiles (`member_profile`): who a member is, the code they registered with and
+//! their progress towards "success" (KYC passed AND device bound).
+
+use super::{AccountId, EventId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ReferralSource};
+use crate::time::{self, Instant};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProfile {
+    pub account_id: AccountId,
+    pub jkos_id: JkosId,
+    /// Known once `rd2_member_info` has been consumed (it may arrive after registration events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkos_account: Option<JkosAccount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<PhoneNumber>,
+    /// When the account module created the member.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub registered_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralUse>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub kyc_pass_time: Option<Instant>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub device_bind_time: Option<Instant>,
+    /// Set exactly once, when both times are known ("success").
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub qualified_at: Option<Instant>,
+    /// The member's own PERSONAL code, issued when they qualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_code: Option<ReferralCode>,
+    #[serde(with = "time::millis")]
+    pub created_at: Instant,
+    #[serde(with = "time::millis")]
+    pub updated_at: Instant,
+}
+
+impl MemberProfile {
+    pub fn new(account_id: AccountId, jkos_id: JkosId, now: Instant) -> Self {
+        Self {
+            account_id,
+            jkos_id,
+            jkos_account: None,
+            phone_number: None,
+            registered_at: None,
+            referral: None,
+            kyc_pass_time: None,
+            device_bind_time: None,
+            qualified_at: None,
+            own_code: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The qualifying moment: the later of the KYC and device times, once both are known.
+    pub fn success_time(&self) -> Option<Instant> {
+        Some(self.kyc_pass_time?.max(self.device_bind_time?))
+    }
+
+    /// The referral that counts for rewards, if the member registered with an accepted code.
+    pub fn accepted_referral(&self) -> Option<(&ReferralCode, &EventId, &ReferralSource)> {
+        match &self.referral {
+            Some(ReferralUse {
+                code,
+                outcome:
+                    ReferralOutcome::Accepted {
+                        event_id,
+                        referrer_source,
+                    },
+                ..
+            }) => Some((code, event_id, referrer_source)),
+            _ => None,
+        }
+    }
+}
+
+/// The code a member registered with and what we made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralUse {
+    pub code: ReferralCode,
+    #[serde(with = "time::millis")]
+    pub used_at: Instant,
+    pub outcome: ReferralOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReferralOutcome {
+    Accepted {
+        event_id: EventId,
+        referrer_source: ReferralSource,
+    },
+    Rejected {
+        reason: RejectionReason,
+    },
+}
+
+/// Why a used code does not count; recorded, never silently dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RejectionReason {
+    UnknownCode,
+    OwnCode,
+    NoActiveWindow,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn success_needs_both_times_and_is_the_later_one() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap();
+        let mut m = MemberProfile::new(
+            AccountId::parse("a1").unwrap(),
+            JkosId::parse("j1").unwrap(),
+            t0,
+        );
+        assert_eq!(m.success_time(), None);
+        m.device_bind_time = Some(t0 + chrono::Duration::hours(2));
+        assert_eq!(m.success_time(), None);
+        m.kyc_pass_time = Some(t0 + chrono::Duration::hours(1));
+        assert_eq!(m.success_time(), Some(t0 + chrono::Duration::hours(2)));
+    }
+}

@@ -1,0 +1,32 @@
+//! The referral domain. Knows nothing of Lambda, HTTP or DynamoDB.
+
+mod code;
+mod error;
+mod event;
+mod member;
+mod reward;
+mod values;
+
+pub use code::{CODE_ALPHABET, ReferralCode};
+pub use error::ValidationError;
+pub use event::{
+    ContentWindow, CopyContent, Copywriting, CopywritingItem, EventConfig, EventType, MessageText,
+    NotificationTemplate, ReferralEvent, RewardAmount, RewardTerms, RewardType, Side, TimeWindow,
+    Title,
+};
+pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason};
+pub use reward::{Reward, RewardId, RewardStatus};
+pub use values::{
+    AccountId, EventId, EventName, JkosAccount, JkosId, PhoneNumber, ReferralSource, WindowId,
+};
+
+/// A referral code as stored: the code, its event and its owner (`referral_code`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReferralCodeRecord {
+    pub code: ReferralCode,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub source: ReferralSource,
+    #[serde(with = "crate::time::millis")]
+    pub created_at: crate::time::Instant,
+}

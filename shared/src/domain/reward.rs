@@ -1,0 +1,149 @@
+//! Rewards (`referral_reward`): one per side per qualified referee, with frozen terms.
+
+use super::{
+    AccountId, EventId, JkosId, ReferralCode, ReferralSource, RewardTerms, Side, ValidationError,
+};
+use crate::time::{self, Instant};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `<referee account id>-<side>`, e.g. `acc-42-referrer`. Deterministic on purpose: the same
+/// referee and side can only ever name one reward, so a conditional put enforces "one reward
+/// per side per referee", and the id doubles as the finance idempotency key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RewardId(String);
+
+impl RewardId {
+    pub fn new(referee: &AccountId, side: Side) -> Self {
+        Self(format!(
+            "{}-{}",
+            referee.as_str(),
+            side.as_str().to_ascii_lowercase()
+        ))
+    }
+
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
+        let raw = raw.as_ref().trim();
+        for side in Side::BOTH {
+            let suffix = format!("-{}", side.as_str().to_ascii_lowercase());
+            if let Some(account) = raw.strip_suffix(&suffix)
+                && AccountId::parse(account).is_ok_and(|a| a.as_str() == account)
+            {
+                return Ok(Self(raw.to_owned()));
+            }
+        }
+        Err(ValidationError::new(
+            "reward_id",
+            "must be <account id>-referrer or <account id>-referee",
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RewardId {
+    type Error = ValidationError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(raw)
+    }
+}
+
+impl From<RewardId> for String {
+    fn from(v: RewardId) -> String {
+        v.0
+    }
+}
+
+impl fmt::Display for RewardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RewardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RewardId({})", self.0)
+    }
+}
+
+/// `reward_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RewardStatus {
+    Pending,
+    Success,
+    Fail,
+}
+
+impl RewardStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewardStatus::Pending => "PENDING",
+            RewardStatus::Success => "SUCCESS",
+            RewardStatus::Fail => "FAIL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reward {
+    pub reward_id: RewardId,
+    pub side: Side,
+    /// Who is paid: the code's owner for REFERRER, the referee for REFEREE.
+    pub member_jkos_id: JkosId,
+    pub referee_account_id: AccountId,
+    pub referee_jkos_id: JkosId,
+    /// The code the referee registered with, its event and its owner.
+    pub code: ReferralCode,
+    pub event_id: EventId,
+    pub referrer_source: ReferralSource,
+    /// Frozen from the content window active at `qualified_at`.
+    pub terms: RewardTerms,
+    #[serde(with = "time::millis")]
+    pub qualified_at: Instant,
+    pub status: RewardStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub paid_at: Option<Instant>,
+    #[serde(with = "time::millis")]
+    pub created_at: Instant,
+    #[serde(with = "time::millis")]
+    pub updated_at: Instant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reward_id_is_deterministic_per_referee_and_side() {
+        let acc = AccountId::parse("acc-42").unwrap();
+        assert_eq!(
+            RewardId::new(&acc, Side::Referrer).as_str(),
+            "acc-42-referrer"
+        );
+        assert_eq!(
+            RewardId::new(&acc, Side::Referee).as_str(),
+            "acc-42-referee"
+        );
+        assert_eq!(
+            RewardId::parse("acc-42-referee").unwrap(),
+            RewardId::new(&acc, Side::Referee)
+        );
+        assert!(RewardId::parse("acc-42").is_err());
+        assert!(RewardId::parse("acc 42-referee").is_err());
+        assert!(RewardId::parse("-referee").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Small validated values. Each can only be constructed through a check, and serde goes
+//! through the same check, so a value that exists is valid — whether it came from Kafka,
+//! HTTP, a config file or a DynamoDB item.
+
+use super::ValidationError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Declares a non-empty, trimmed, length-bounded string newtype with an allowed-character rule.
+macro_rules! bounded_string {
+    ($(#[$meta:meta])* $name:ident, field = $field:literal, max = $max:literal, allowed = $allowed:expr, rule = $rule:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
+                let value = raw.as_ref().trim();
+                if value.is_empty() {
+                    return Err(ValidationError::new($field, "must not be empty"));
+                }
+                if value.chars().count() > $max {
+                    return Err(ValidationError::new($field, format!("must be at most {} characters", $max)));
+                }
+                let allowed: fn(char) -> bool = $allowed;
+                if !value.chars().all(allowed) {
+                    return Err(ValidationError::new($field, $rule));
+                }
+                Ok(Self(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+fn id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+bounded_string!(
+    /// The account module's member key (`member_profile.account_id`, VARCHAR(20)); the Kafka key.
+    AccountId, field = "account_id", max = 20, allowed = id_char,
+    rule = "may contain only letters, digits, '-' and '_'"
+);
+bounded_string!(
+    /// The member's jkos id (VARCHAR(36)); the `sub` claim of the app's JWT.
+    JkosId, field = "jkos_id", max = 36, allowed = id_char,
+    rule = "may contain only letters, digits, '-' and '_'"
+);
+bounded_string!(
+    /// The member's jkos account (VARCHAR(9)).
+    JkosAccount, field = "jkos_account", max = 9, allowed = id_char,
+    rule = "may contain only letters, digits, '-' and '_'"
+);
+bounded_string!(
+    /// Our own id of a referral event (the seed's BIGINT id becomes a readable slug or a UUID).
+    EventId, field = "event_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    rule = "may contain only lowercase letters, digits and '-'"
+);
+bounded_string!(
+    /// Id of one window (content, copywriting or notification) of an event.
+    WindowId, field = "window_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    rule = "may contain only lowercase letters, digits and '-'"
+);
+bounded_string!(
+    /// Who a code belongs to (`referral_code.referral_source`, VARCHAR(128)): the referrer's
+    /// jkos id for PERSONAL codes, a campaign or partner name for CAMPAIGN codes.
+    ReferralSource, field = "referral_source", max = 128, allowed = |c| !c.is_control() && c != '#',
+    rule = "must not contain control characters or '#'"
+);
+bounded_string!(
+    /// Display name of an event (`referral_event.name`, VARCHAR(20)).
+    EventName, field = "name", max = 20, allowed = |c| !c.is_control(),
+    rule = "must not contain control characters"
+);
+
+impl From<&JkosId> for ReferralSource {
+    fn from(id: &JkosId) -> Self {
+        // A jkos id is always a valid source: ≤ 36 characters of [A-Za-z0-9_-].
+        ReferralSource(id.as_str().to_owned())
+    }
+}
+
+/// A member's phone number (VARCHAR(10), digits, optionally a leading '+').
+///
+/// `Debug` and `Display` are masked so a phone number cannot leak into logs by accident;
+/// the full number is only reachable through [`PhoneNumber::expose`].
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub const MAX_LEN: usize = 10;
+
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
+        let value = raw.as_ref().trim();
+        let digits = value.strip_prefix('+').unwrap_or(value);
+        if digits.len() < 6
+            || value.len() > Self::MAX_LEN
+            || !digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(ValidationError::new(
+                "phone_number",
+                "must be 6 to 10 characters: digits, optionally after a leading '+'",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The full number, for storage and for the partner that needs it. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Keeps the first 4 and last 3 characters: `0912***678`.
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        let keep_tail = 3.min(chars.len());
+        let keep_head = 4.min(chars.len() - keep_tail);
+        let hidden = chars.len() - keep_head - keep_tail;
+        let mut out: String = chars[..keep_head].iter().collect();
+        out.push_str(&"*".repeat(hidden));
+        out.extend(&chars[chars.len() - keep_tail..]);
+        out
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = ValidationError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(raw)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(v: PhoneNumber) -> String {
+        v.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_strings_trim_and_enforce_length_and_alphabet() {
+        assert_eq!(AccountId::parse("  acc-1 ").unwrap().as_str(), "acc-1");
+        assert_eq!(AccountId::parse("").unwrap_err().field, "account_id");
+        assert!(AccountId::parse("a".repeat(20)).is_ok());
+        assert!(AccountId::parse("a".repeat(21)).is_err());
+        assert!(JkosAccount::parse("123456789").is_ok());
+        assert!(JkosAccount::parse("1234567890").is_err());
+        assert!(JkosId::parse("has space").is_err());
+        assert!(EventId::parse("Personal").is_err());
+        assert!(ReferralSource::parse("a#b").is_err());
+        assert!(EventName::parse("x".repeat(21)).is_err());
+    }
+
+    #[test]
+    fn serde_goes_through_validation() {
+        let ok: AccountId = serde_json::from_str("\"acc-1\"").unwrap();
+        assert_eq!(ok.as_str(), "acc-1");
+        let err = serde_json::from_str::<AccountId>("\"\"").unwrap_err();
+        assert!(
+            err.to_string().contains("account_id: must not be empty"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn phone_is_masked_in_debug_and_display() {
+        let phone = PhoneNumber::parse("0912345678").unwrap();
+        assert_eq!(phone.masked(), "0912***678");
+        assert_eq!(format!("{phone}"), "0912***678");
+        assert_eq!(format!("{phone:?}"), "PhoneNumber(0912***678)");
+        assert_eq!(phone.expose(), "0912345678");
+        assert_eq!(PhoneNumber::parse("+8869123").unwrap().masked(), "+886*123");
+        assert!(PhoneNumber::parse("09123456789").is_err());
+        assert!(PhoneNumber::parse("09-1234567").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! referral-svc shared library: the domain (no AWS or Lambda types), the single-table
+//! DynamoDB store behind a trait, typed configuration and telemetry set-up.
+//!
+//! Functions depend on this crate and keep their `main.rs` to wiring.
+
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod time;
+
+pub use domain::*;

@@ -1,0 +1,520 @@
+//! DynamoDB implementation of [`ReferralStore`] over the single table (`keys.rs`).
+
+use super::items::{self, Entity, Item, Owned};
+use super::{CollectionEntry, Cursor, Page, PageRequest, ReferralStore, StoreError, keys};
+use crate::domain::{
+    AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
+    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferralSource, Reward, RewardId, RewardStatus, Side,
+};
+use crate::time::Instant;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+
+type Attrs = HashMap<String, AttributeValue>;
+
+/// The single-table store. Cheap to clone; build it once per process and share it.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn put<T: Serialize>(
+        &self,
+        operation: &'static str,
+        item: &Item<T>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(item)?))
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        Ok(())
+    }
+
+    /// Put that only succeeds if no item has this key yet.
+    async fn create<T: Serialize>(
+        &self,
+        operation: &'static str,
+        entity: &'static str,
+        item: &Item<T>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| match classify(operation, e) {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    entity,
+                    key: item.pk.clone(),
+                },
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, AttributeValue::S(pk))
+            .key(keys::SK, AttributeValue::S(sk.to_owned()))
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        out.item
+            .map(|attrs| from_attrs::<Item<T>>(attrs).map(|i| i.data))
+            .transpose()
+    }
+
+    /// The newest window under `prefix` that started at or before `at`, if it is still open.
+    async fn window_at<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        event: &EventId,
+        prefix: &str,
+        at: Instant,
+        window_of: impl Fn(&T) -> &crate::domain::TimeWindow,
+    ) -> Result<Option<T>, StoreError> {
+        let (low, high) = keys::started_by(prefix, &at);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::event_pk(event)))
+            .expression_attribute_values(":low", AttributeValue::S(low))
+            .expression_attribute_values(":high", AttributeValue::S(high))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        let Some(attrs) = out.items.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        let value = from_attrs::<Item<Owned<T>>>(attrs)?.data.value;
+        Ok(window_of(&value).contains(at).then_some(value))
+    }
+
+    /// Runs one page of a query. `partition` is the (attribute, value) the cursor must carry,
+    /// so a cursor issued for one partition cannot be replayed against another.
+    async fn page(
+        &self,
+        operation: &'static str,
+        query: QueryFluentBuilder,
+        partition: (&str, &str),
+        page: &PageRequest,
+    ) -> Result<(Vec<Attrs>, Option<Cursor>), StoreError> {
+        let start = match &page.cursor {
+            Some(cursor) => {
+                let key = cursor.decode()?;
+                if key.get(partition.0).map(String::as_str) != Some(partition.1) {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some(
+                    key.into_iter()
+                        .map(|(k, v)| (k, AttributeValue::S(v)))
+                        .collect::<Attrs>(),
+                )
+            }
+            None => None,
+        };
+        let out = query
+            .set_exclusive_start_key(start)
+            .limit(page.effective_limit())
+            .send()
+            .await
+            .map_err(|e| match classify(operation, e) {
+                // DynamoDB's answer to a start key that does not fit the query.
+                StoreError::Rejected { .. } if page.cursor.is_some() => StoreError::InvalidCursor,
+                other => other,
+            })?;
+        let next = out.last_evaluated_key.map(|key| {
+            let key: BTreeMap<String, String> = key
+                .into_iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
+                .collect();
+            Cursor::encode(&key)
+        });
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
+    async fn collection(
+        &self,
+        source: &ReferralSource,
+        code_prefix: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError> {
+        let pk = keys::source_gsi1pk(source);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+        query = match code_prefix {
+            Some(prefix) => query
+                .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix)),
+            None => query.key_condition_expression("GSI1PK = :pk"),
+        };
+        let (rows, next) = self
+            .page("collection", query, (keys::GSI1PK, &pk), &page)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|attrs| match entity_of(&attrs)? {
+                Entity::Code => Ok(CollectionEntry::Code(
+                    from_attrs::<Item<ReferralCodeRecord>>(attrs)?.data,
+                )),
+                Entity::Member => Ok(CollectionEntry::Referee(Box::new(
+                    from_attrs::<Item<MemberProfile>>(attrs)?.data,
+                ))),
+                Entity::Reward => Ok(CollectionEntry::Reward(Box::new(
+                    from_attrs::<Item<Reward>>(attrs)?.data,
+                ))),
+                other => Err(corrupt(
+                    &attrs,
+                    format!("unexpected {other:?} in a referrer collection"),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl ReferralStore for DynamoStore {
+    async fn put_event(&self, event: &ReferralEvent) -> Result<(), StoreError> {
+        self.put("put_event", &items::event_item(event)).await
+    }
+
+    async fn events_by_type(
+        &self,
+        event_type: EventType,
+        page: PageRequest,
+    ) -> Result<Page<ReferralEvent>, StoreError> {
+        let pk = keys::event_type_gsi1pk(event_type);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+        let (rows, next) = self
+            .page("events_by_type", query, (keys::GSI1PK, &pk), &page)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|a| from_attrs::<Item<ReferralEvent>>(a).map(|i| i.data))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn put_content_window(
+        &self,
+        event: &EventId,
+        content: &ContentWindow,
+    ) -> Result<(), StoreError> {
+        self.put("put_content_window", &items::content_item(event, content))
+            .await
+    }
+
+    async fn put_copywriting(&self, event: &EventId, copy: &Copywriting) -> Result<(), StoreError> {
+        self.put("put_copywriting", &items::copywriting_item(event, copy))
+            .await
+    }
+
+    async fn put_notification(
+        &self,
+        event: &EventId,
+        template: &NotificationTemplate,
+    ) -> Result<(), StoreError> {
+        self.put(
+            "put_notification",
+            &items::notification_item(event, template),
+        )
+        .await
+    }
+
+    async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError> {
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::event_pk(event)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("event_config", e))?;
+            rows.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut header = None;
+        let (mut contents, mut copywriting, mut notifications) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for attrs in rows {
+            match entity_of(&attrs)? {
+                Entity::Event => header = Some(from_attrs::<Item<ReferralEvent>>(attrs)?.data),
+                Entity::ContentWindow => {
+                    contents.push(from_attrs::<Item<Owned<ContentWindow>>>(attrs)?.data.value)
+                }
+                Entity::Copywriting => {
+                    copywriting.push(from_attrs::<Item<Owned<Copywriting>>>(attrs)?.data.value)
+                }
+                Entity::Notification => notifications.push(
+                    from_attrs::<Item<Owned<NotificationTemplate>>>(attrs)?
+                        .data
+                        .value,
+                ),
+                other => {
+                    return Err(corrupt(
+                        &attrs,
+                        format!("unexpected {other:?} in an event collection"),
+                    ));
+                }
+            }
+        }
+        Ok(header.map(|event| EventConfig {
+            event,
+            contents,
+            copywriting,
+            notifications,
+        }))
+    }
+
+    async fn content_window_at(
+        &self,
+        event: &EventId,
+        at: Instant,
+    ) -> Result<Option<ContentWindow>, StoreError> {
+        self.window_at(
+            "content_window_at",
+            event,
+            keys::CONTENT_PREFIX,
+            at,
+            |c: &ContentWindow| &c.window,
+        )
+        .await
+    }
+
+    async fn copywriting_at(
+        &self,
+        event: &EventId,
+        item: CopywritingItem,
+        at: Instant,
+    ) -> Result<Option<Copywriting>, StoreError> {
+        self.window_at(
+            "copywriting_at",
+            event,
+            &keys::copy_prefix(item),
+            at,
+            |c: &Copywriting| &c.window,
+        )
+        .await
+    }
+
+    async fn notification_at(
+        &self,
+        event: &EventId,
+        side: Side,
+        at: Instant,
+    ) -> Result<Option<NotificationTemplate>, StoreError> {
+        self.window_at(
+            "notification_at",
+            event,
+            &keys::notify_prefix(side),
+            at,
+            |n: &NotificationTemplate| &n.window,
+        )
+        .await
+    }
+
+    async fn create_code(&self, code: &ReferralCodeRecord) -> Result<(), StoreError> {
+        self.create("create_code", "Code", &items::code_item(code))
+            .await
+    }
+
+    async fn get_code(
+        &self,
+        code: &ReferralCode,
+    ) -> Result<Option<ReferralCodeRecord>, StoreError> {
+        self.get("get_code", keys::code_pk(code), keys::CODE_SK)
+            .await
+    }
+
+    async fn put_member(&self, member: &MemberProfile) -> Result<(), StoreError> {
+        self.put("put_member", &items::member_item(member)).await
+    }
+
+    async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError> {
+        self.get("get_member", keys::member_pk(account), keys::MEMBER_SK)
+            .await
+    }
+
+    async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError> {
+        self.create("create_reward", "Reward", &items::reward_item(reward))
+            .await
+    }
+
+    async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError> {
+        self.get("get_reward", keys::reward_pk(reward), keys::REWARD_SK)
+            .await
+    }
+
+    async fn rewards_by_status(
+        &self,
+        status: RewardStatus,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::reward_status_gsi2pk(status);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+        let (rows, next) = self
+            .page("rewards_by_status", query, (keys::GSI2PK, &pk), &page)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|a| from_attrs::<Item<Reward>>(a).map(|i| i.data))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn referrer_collection(
+        &self,
+        source: &ReferralSource,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError> {
+        self.collection(source, None, page).await
+    }
+
+    async fn code_collection(
+        &self,
+        code: &ReferralCodeRecord,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError> {
+        self.collection(&code.source, Some(keys::code_gsi1sk(&code.code)), page)
+            .await
+    }
+}
+
+fn to_attrs<T: Serialize>(item: &Item<T>) -> Result<Attrs, StoreError> {
+    serde_dynamo::to_item(item).map_err(|e| StoreError::Corrupt {
+        key: item.pk.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn from_attrs<T: DeserializeOwned>(attrs: Attrs) -> Result<T, StoreError> {
+    let key = describe_key(&attrs);
+    serde_dynamo::from_item(attrs).map_err(|e| StoreError::Corrupt {
+        key,
+        message: e.to_string(),
+    })
+}
+
+fn entity_of(attrs: &Attrs) -> Result<Entity, StoreError> {
+    let raw = attrs.get(keys::ENTITY).and_then(|v| v.as_s().ok());
+    raw.and_then(|s| serde_json::from_value(serde_json::Value::String(s.clone())).ok())
+        .ok_or_else(|| corrupt(attrs, format!("unknown entity {raw:?}")))
+}
+
+fn describe_key(attrs: &Attrs) -> String {
+    let part = |k| {
+        attrs
+            .get(k)
+            .and_then(|v: &AttributeValue| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    format!("{}|{}", part(keys::PK), part(keys::SK))
+}
+
+fn corrupt(attrs: &Attrs, message: String) -> StoreError {
+    StoreError::Corrupt {
+        key: describe_key(attrs),
+        message,
+    }
+}
+
+/// The one place SDK errors become store errors.
+pub(crate) fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.code().unwrap_or_default().to_owned();
+    let message = match err.message() {
+        Some(m) => format!("{code}: {m}"),
+        None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+    };
+    match (&err, code.as_str()) {
+        (_, "ConditionalCheckFailedException") => StoreError::Conflict {
+            entity: "item",
+            key: String::new(),
+        },
+        (
+            _,
+            "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "ThrottlingException"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "LimitExceededException"
+            | "TransactionConflictException",
+        ) => StoreError::Unavailable { operation, message },
+        (
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_),
+            _,
+        ) => StoreError::Unavailable { operation, message },
+        _ => StoreError::Rejected { operation, message },
+    }
+}

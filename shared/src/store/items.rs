@@ -1,0 +1,417 @@
+//! How each domain value becomes a DynamoDB item: the domain fields (through serde_dynamo)
+//! plus the overloaded keys and the `entity` attribute. The exact shapes are tested below.
+
+use super::keys;
+use crate::domain::{
+    ContentWindow, Copywriting, EventId, MemberProfile, NotificationTemplate, ReferralCodeRecord,
+    ReferralEvent, Reward,
+};
+use serde::{Deserialize, Serialize};
+
+/// The `entity` attribute carried by every item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entity {
+    Event,
+    ContentWindow,
+    Copywriting,
+    Notification,
+    Code,
+    Member,
+    Reward,
+}
+
+/// The envelope: keys + entity + the domain value's own attributes, flattened.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Item<T> {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+    pub entity: Entity,
+    #[serde(flatten)]
+    pub data: T,
+}
+
+impl<T> Item<T> {
+    fn new(entity: Entity, pk: String, sk: String, data: T) -> Self {
+        Self {
+            pk,
+            sk,
+            gsi1pk: None,
+            gsi1sk: None,
+            gsi2pk: None,
+            gsi2sk: None,
+            entity,
+            data,
+        }
+    }
+
+    fn gsi1(mut self, pk: String, sk: String) -> Self {
+        self.gsi1pk = Some(pk);
+        self.gsi1sk = Some(sk);
+        self
+    }
+
+    fn gsi2(mut self, pk: String, sk: String) -> Self {
+        self.gsi2pk = Some(pk);
+        self.gsi2sk = Some(sk);
+        self
+    }
+}
+
+pub fn event_item(event: &ReferralEvent) -> Item<&ReferralEvent> {
+    Item::new(
+        Entity::Event,
+        keys::event_pk(&event.event_id),
+        keys::EVENT_SK.to_owned(),
+        event,
+    )
+    .gsi1(
+        keys::event_type_gsi1pk(event.event_type),
+        keys::event_gsi1sk(&event.event_id),
+    )
+}
+
+/// Window items carry their event id so an item read alone still says where it belongs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Owned<T> {
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub value: T,
+}
+
+pub fn content_item<'a>(
+    event: &EventId,
+    content: &'a ContentWindow,
+) -> Item<Owned<&'a ContentWindow>> {
+    let sk = keys::content_sk(&content.window.start(), &content.window_id);
+    Item::new(
+        Entity::ContentWindow,
+        keys::event_pk(event),
+        sk,
+        Owned {
+            event_id: event.clone(),
+            value: content,
+        },
+    )
+}
+
+pub fn copywriting_item<'a>(
+    event: &EventId,
+    copy: &'a Copywriting,
+) -> Item<Owned<&'a Copywriting>> {
+    let sk = keys::copy_sk(copy.item, &copy.window.start(), &copy.window_id);
+    Item::new(
+        Entity::Copywriting,
+        keys::event_pk(event),
+        sk,
+        Owned {
+            event_id: event.clone(),
+            value: copy,
+        },
+    )
+}
+
+pub fn notification_item<'a>(
+    event: &EventId,
+    template: &'a NotificationTemplate,
+) -> Item<Owned<&'a NotificationTemplate>> {
+    let sk = keys::notify_sk(template.side, &template.window.start(), &template.window_id);
+    Item::new(
+        Entity::Notification,
+        keys::event_pk(event),
+        sk,
+        Owned {
+            event_id: event.clone(),
+            value: template,
+        },
+    )
+}
+
+pub fn code_item(code: &ReferralCodeRecord) -> Item<&ReferralCodeRecord> {
+    Item::new(
+        Entity::Code,
+        keys::code_pk(&code.code),
+        keys::CODE_SK.to_owned(),
+        code,
+    )
+    .gsi1(
+        keys::source_gsi1pk(&code.source),
+        keys::code_gsi1sk(&code.code),
+    )
+}
+
+pub fn member_item(member: &MemberProfile) -> Item<&MemberProfile> {
+    let item = Item::new(
+        Entity::Member,
+        keys::member_pk(&member.account_id),
+        keys::MEMBER_SK.to_owned(),
+        member,
+    );
+    match member.accepted_referral() {
+        // Only referees with an accepted code appear in a referrer's collection.
+        Some((code, _, source)) => item.gsi1(
+            keys::source_gsi1pk(source),
+            keys::referee_gsi1sk(code, &member.account_id),
+        ),
+        None => item,
+    }
+}
+
+pub fn reward_item(reward: &Reward) -> Item<&Reward> {
+    Item::new(
+        Entity::Reward,
+        keys::reward_pk(&reward.reward_id),
+        keys::REWARD_SK.to_owned(),
+        reward,
+    )
+    .gsi1(
+        keys::source_gsi1pk(&reward.referrer_source),
+        keys::reward_gsi1sk(&reward.code, &reward.referee_account_id, reward.side),
+    )
+    .gsi2(
+        keys::reward_status_gsi2pk(reward.status),
+        keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use chrono::{TimeZone, Utc};
+    use std::collections::HashMap;
+
+    type Attrs = HashMap<String, AttributeValue>;
+
+    fn to_attrs<T: Serialize>(item: &Item<T>) -> Attrs {
+        serde_dynamo::to_item(item).unwrap()
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.to_owned())
+    }
+
+    fn t0() -> crate::time::Instant {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn event_item_shape() {
+        let event = ReferralEvent {
+            event_id: EventId::parse("personal").unwrap(),
+            event_type: EventType::Personal,
+            name: EventName::parse("Invite friends").unwrap(),
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        let attrs = to_attrs(&event_item(&event));
+        let expected: Attrs = [
+            ("PK", s("EVENT#personal")),
+            ("SK", s("#EVENT")),
+            ("GSI1PK", s("EVENTTYPE#PERSONAL")),
+            ("GSI1SK", s("EVENT#personal")),
+            ("entity", s("Event")),
+            ("event_id", s("personal")),
+            ("event_type", s("PERSONAL")),
+            ("name", s("Invite friends")),
+            ("created_at", s("2026-11-01T00:00:00.000Z")),
+            ("updated_at", s("2026-11-01T00:00:00.000Z")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(attrs, expected);
+        let back: Item<ReferralEvent> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data, event);
+    }
+
+    #[test]
+    fn content_item_shape_keeps_amounts_as_decimal_strings() {
+        let content = ContentWindow {
+            window_id: WindowId::parse("w1").unwrap(),
+            window: TimeWindow::new(t0(), t0() + chrono::Duration::days(30)).unwrap(),
+            referrer: RewardTerms {
+                reward_type: RewardType::Coin,
+                amount: RewardAmount::parse("50").unwrap(),
+            },
+            referee: RewardTerms {
+                reward_type: RewardType::Coupon,
+                amount: RewardAmount::parse("12.5").unwrap(),
+            },
+        };
+        let event = EventId::parse("personal").unwrap();
+        let attrs = to_attrs(&content_item(&event, &content));
+        assert_eq!(attrs["PK"], s("EVENT#personal"));
+        assert_eq!(attrs["SK"], s("CONTENT#2026-11-01T00:00:00.000Z#w1"));
+        assert_eq!(attrs["entity"], s("ContentWindow"));
+        assert_eq!(attrs["event_id"], s("personal"));
+        assert!(!attrs.contains_key("GSI1PK"));
+        let referrer = attrs["referrer"].as_m().unwrap();
+        assert_eq!(referrer["reward_type"], s("COIN"));
+        assert_eq!(referrer["amount"], s("50.00"));
+        assert_eq!(attrs["referee"].as_m().unwrap()["amount"], s("12.50"));
+        let window = attrs["window"].as_m().unwrap();
+        assert_eq!(window["start"], s("2026-11-01T00:00:00.000Z"));
+        let back: Item<Owned<ContentWindow>> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data.value, content);
+    }
+
+    #[test]
+    fn copywriting_and_notification_item_shapes() {
+        let event = EventId::parse("personal").unwrap();
+        let window = TimeWindow::new(t0(), t0() + chrono::Duration::days(1)).unwrap();
+        let copy = Copywriting {
+            window_id: WindowId::parse("c1").unwrap(),
+            window,
+            item: CopywritingItem::Subtitle,
+            content: CopyContent::new(serde_json::json!({"text": "Invite and earn"})).unwrap(),
+        };
+        let attrs = to_attrs(&copywriting_item(&event, &copy));
+        assert_eq!(attrs["SK"], s("COPY#SUBTITLE#2026-11-01T00:00:00.000Z#c1"));
+        assert_eq!(attrs["entity"], s("Copywriting"));
+        assert_eq!(attrs["item"], s("SUBTITLE"));
+        let back: Item<Owned<Copywriting>> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data.value, copy);
+
+        let template = NotificationTemplate {
+            window_id: WindowId::parse("n1").unwrap(),
+            window,
+            side: Side::Referee,
+            out_app_title: Title::parse("You got {amount}").unwrap(),
+            out_app_content: MessageText::parse("Thanks").unwrap(),
+            in_app_title: Title::parse("Reward").unwrap(),
+            in_app_content: MessageText::parse("Paid").unwrap(),
+            boxed_message: MessageText::parse("Box").unwrap(),
+        };
+        let attrs = to_attrs(&notification_item(&event, &template));
+        assert_eq!(attrs["SK"], s("NOTIFY#REFEREE#2026-11-01T00:00:00.000Z#n1"));
+        assert_eq!(attrs["entity"], s("Notification"));
+        assert_eq!(attrs["side"], s("REFEREE"));
+        let back: Item<Owned<NotificationTemplate>> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data.value, template);
+    }
+
+    #[test]
+    fn code_item_shape() {
+        let code = ReferralCodeRecord {
+            code: ReferralCode::parse("AB2CD3").unwrap(),
+            event_id: EventId::parse("personal").unwrap(),
+            event_type: EventType::Personal,
+            source: ReferralSource::parse("jkos-1").unwrap(),
+            created_at: t0(),
+        };
+        let attrs = to_attrs(&code_item(&code));
+        assert_eq!(attrs["PK"], s("CODE#AB2CD3"));
+        assert_eq!(attrs["SK"], s("#CODE"));
+        assert_eq!(attrs["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(attrs["GSI1SK"], s("CODE#AB2CD3#"));
+        assert_eq!(attrs["entity"], s("Code"));
+        assert_eq!(attrs["code"], s("AB2CD3"));
+        assert_eq!(attrs["source"], s("jkos-1"));
+        assert_eq!(attrs.len(), 10);
+    }
+
+    pub(crate) fn sample_member(referral: Option<ReferralOutcome>) -> MemberProfile {
+        let mut m = MemberProfile::new(
+            AccountId::parse("acc-7").unwrap(),
+            JkosId::parse("jk-7").unwrap(),
+            t0(),
+        );
+        m.phone_number = Some(PhoneNumber::parse("0912345678").unwrap());
+        m.referral = referral.map(|outcome| ReferralUse {
+            code: ReferralCode::parse("AB2CD3").unwrap(),
+            used_at: t0(),
+            outcome,
+        });
+        m
+    }
+
+    #[test]
+    fn member_item_shape_is_sparse_in_gsi1() {
+        let plain = to_attrs(&member_item(&sample_member(None)));
+        assert_eq!(plain["PK"], s("MEMBER#acc-7"));
+        assert_eq!(plain["SK"], s("#PROFILE"));
+        assert_eq!(plain["entity"], s("Member"));
+        assert_eq!(plain["phone_number"], s("0912345678"));
+        assert!(!plain.contains_key("GSI1PK"));
+
+        let rejected = to_attrs(&member_item(&sample_member(Some(
+            ReferralOutcome::Rejected {
+                reason: RejectionReason::OwnCode,
+            },
+        ))));
+        assert!(!rejected.contains_key("GSI1PK"));
+        assert_eq!(
+            rejected["referral"].as_m().unwrap()["outcome"]
+                .as_m()
+                .unwrap()["reason"],
+            s("OWN_CODE")
+        );
+
+        let member = sample_member(Some(ReferralOutcome::Accepted {
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("jkos-1").unwrap(),
+        }));
+        let accepted = to_attrs(&member_item(&member));
+        assert_eq!(accepted["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(accepted["GSI1SK"], s("CODE#AB2CD3#REFEREE#acc-7"));
+        let back: Item<MemberProfile> = serde_dynamo::from_item(accepted).unwrap();
+        assert_eq!(back.data, member);
+    }
+
+    #[test]
+    fn reward_item_shape() {
+        let referee = AccountId::parse("acc-7").unwrap();
+        let reward = Reward {
+            reward_id: RewardId::new(&referee, Side::Referrer),
+            side: Side::Referrer,
+            member_jkos_id: JkosId::parse("jkos-1").unwrap(),
+            referee_account_id: referee,
+            referee_jkos_id: JkosId::parse("jk-7").unwrap(),
+            code: ReferralCode::parse("AB2CD3").unwrap(),
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("jkos-1").unwrap(),
+            terms: RewardTerms {
+                reward_type: RewardType::Coin,
+                amount: RewardAmount::parse("50").unwrap(),
+            },
+            qualified_at: t0(),
+            status: RewardStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            compensation_id: None,
+            paid_at: None,
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        let attrs = to_attrs(&reward_item(&reward));
+        assert_eq!(attrs["PK"], s("REWARD#acc-7-referrer"));
+        assert_eq!(attrs["SK"], s("#REWARD"));
+        assert_eq!(attrs["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(
+            attrs["GSI1SK"],
+            s("CODE#AB2CD3#REFEREE#acc-7#REWARD#REFERRER")
+        );
+        assert_eq!(attrs["GSI2PK"], s("REWARDSTATUS#PENDING"));
+        assert_eq!(
+            attrs["GSI2SK"],
+            s("2026-11-01T00:00:00.000Z#acc-7-referrer")
+        );
+        assert_eq!(attrs["entity"], s("Reward"));
+        assert_eq!(attrs["status"], s("PENDING"));
+        assert_eq!(attrs["attempts"], AttributeValue::N("0".into()));
+        assert_eq!(attrs["terms"].as_m().unwrap()["amount"], s("50.00"));
+        let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data, reward);
+    }
+}

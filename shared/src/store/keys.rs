@@ -1,0 +1,194 @@
+//! Key builders of the single table. Pure functions, one place, exact-string tests below;
+//! `docs/data-model.md` is the prose version of this file.
+//!
+//! | entity          | PK                  | SK                                   | GSI1PK            | GSI1SK                                        | GSI2PK                 | GSI2SK                    |
+//! |-----------------|---------------------|--------------------------------------|-------------------|-----------------------------------------------|------------------------|---------------------------|
+//! | Event           | `EVENT#<id>`        | `#EVENT`                             | `EVENTTYPE#<TYPE>`| `EVENT#<id>`                                  |                        |                           |
+//! | ContentWindow   | `EVENT#<id>`        | `CONTENT#<start>#<window>`           |                   |                                               |                        |                           |
+//! | Copywriting     | `EVENT#<id>`        | `COPY#<ITEM>#<start>#<window>`       |                   |                                               |                        |                           |
+//! | Notification    | `EVENT#<id>`        | `NOTIFY#<SIDE>#<start>#<window>`     |                   |                                               |                        |                           |
+//! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<source>` | `CODE#<code>#`                                |                        |                           |
+//! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
+//! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>`       |
+//!
+//! (*) only for a member who registered with an accepted code: GSI1 is sparse.
+//! `#` sorts before every character our ids may contain, so within a `SOURCE#` partition a
+//! referee's profile is immediately followed by that referee's rewards.
+
+use crate::domain::{
+    AccountId, CopywritingItem, EventId, EventType, ReferralCode, ReferralSource, RewardId,
+    RewardStatus, Side, WindowId,
+};
+use crate::time::{self, Instant};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const ENTITY: &str = "entity";
+
+/// Upper bound suffix for "everything up to and including this prefix": `~` sorts after
+/// every character used in keys.
+pub const HIGH: &str = "~";
+
+pub fn event_pk(event: &EventId) -> String {
+    format!("EVENT#{event}")
+}
+pub const EVENT_SK: &str = "#EVENT";
+pub fn event_type_gsi1pk(event_type: EventType) -> String {
+    format!("EVENTTYPE#{}", event_type.as_str())
+}
+pub fn event_gsi1sk(event: &EventId) -> String {
+    format!("EVENT#{event}")
+}
+
+pub const CONTENT_PREFIX: &str = "CONTENT#";
+pub fn content_sk(start: &Instant, window: &WindowId) -> String {
+    format!("{CONTENT_PREFIX}{}#{window}", time::format(start))
+}
+
+pub fn copy_prefix(item: CopywritingItem) -> String {
+    format!("COPY#{}#", item.as_str())
+}
+pub fn copy_sk(item: CopywritingItem, start: &Instant, window: &WindowId) -> String {
+    format!("{}{}#{window}", copy_prefix(item), time::format(start))
+}
+
+pub fn notify_prefix(side: Side) -> String {
+    format!("NOTIFY#{}#", side.as_str())
+}
+pub fn notify_sk(side: Side, start: &Instant, window: &WindowId) -> String {
+    format!("{}{}#{window}", notify_prefix(side), time::format(start))
+}
+
+/// Sort-key range of the windows under `prefix` that started at or before `at`.
+pub fn started_by(prefix: &str, at: &Instant) -> (String, String) {
+    (
+        prefix.to_owned(),
+        format!("{prefix}{}{HIGH}", time::format(at)),
+    )
+}
+
+pub fn code_pk(code: &ReferralCode) -> String {
+    format!("CODE#{code}")
+}
+pub const CODE_SK: &str = "#CODE";
+
+pub fn source_gsi1pk(source: &ReferralSource) -> String {
+    format!("SOURCE#{source}")
+}
+/// Prefix of one code's part of its owner's collection (the code item, referees, rewards).
+pub fn code_gsi1sk(code: &ReferralCode) -> String {
+    format!("CODE#{code}#")
+}
+pub fn referee_gsi1sk(code: &ReferralCode, referee: &AccountId) -> String {
+    format!("CODE#{code}#REFEREE#{referee}")
+}
+pub fn reward_gsi1sk(code: &ReferralCode, referee: &AccountId, side: Side) -> String {
+    format!("CODE#{code}#REFEREE#{referee}#REWARD#{}", side.as_str())
+}
+
+pub fn member_pk(account: &AccountId) -> String {
+    format!("MEMBER#{account}")
+}
+pub const MEMBER_SK: &str = "#PROFILE";
+
+pub fn reward_pk(reward: &RewardId) -> String {
+    format!("REWARD#{reward}")
+}
+pub const REWARD_SK: &str = "#REWARD";
+pub fn reward_status_gsi2pk(status: RewardStatus) -> String {
+    format!("REWARDSTATUS#{}", status.as_str())
+}
+pub fn reward_status_gsi2sk(created_at: &Instant, reward: &RewardId) -> String {
+    format!("{}#{reward}", time::format(created_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn keys_are_exact_strings() {
+        let event = EventId::parse("personal-2026").unwrap();
+        let window = WindowId::parse("w1").unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let code = ReferralCode::parse("ab2cd3").unwrap();
+        let acc = AccountId::parse("acc-9").unwrap();
+        let reward = RewardId::new(&acc, Side::Referee);
+
+        assert_eq!(event_pk(&event), "EVENT#personal-2026");
+        assert_eq!(event_type_gsi1pk(EventType::Personal), "EVENTTYPE#PERSONAL");
+        assert_eq!(event_gsi1sk(&event), "EVENT#personal-2026");
+        assert_eq!(
+            content_sk(&start, &window),
+            "CONTENT#2026-11-01T00:00:00.000Z#w1"
+        );
+        assert_eq!(
+            copy_sk(CopywritingItem::ShareMessage, &start, &window),
+            "COPY#SHARE_MESSAGE#2026-11-01T00:00:00.000Z#w1"
+        );
+        assert_eq!(
+            notify_sk(Side::Referrer, &start, &window),
+            "NOTIFY#REFERRER#2026-11-01T00:00:00.000Z#w1"
+        );
+        assert_eq!(
+            started_by(CONTENT_PREFIX, &start),
+            (
+                "CONTENT#".to_owned(),
+                "CONTENT#2026-11-01T00:00:00.000Z~".to_owned()
+            )
+        );
+        assert_eq!(code_pk(&code), "CODE#AB2CD3");
+        assert_eq!(
+            source_gsi1pk(&ReferralSource::parse("jkos-1").unwrap()),
+            "SOURCE#jkos-1"
+        );
+        assert_eq!(code_gsi1sk(&code), "CODE#AB2CD3#");
+        assert_eq!(referee_gsi1sk(&code, &acc), "CODE#AB2CD3#REFEREE#acc-9");
+        assert_eq!(
+            reward_gsi1sk(&code, &acc, Side::Referrer),
+            "CODE#AB2CD3#REFEREE#acc-9#REWARD#REFERRER"
+        );
+        assert_eq!(member_pk(&acc), "MEMBER#acc-9");
+        assert_eq!(reward_pk(&reward), "REWARD#acc-9-referee");
+        assert_eq!(
+            reward_status_gsi2pk(RewardStatus::Fail),
+            "REWARDSTATUS#FAIL"
+        );
+        assert_eq!(
+            reward_status_gsi2sk(&start, &reward),
+            "2026-11-01T00:00:00.000Z#acc-9-referee"
+        );
+    }
+
+    #[test]
+    fn a_referees_rewards_sort_right_after_the_referee() {
+        let code = ReferralCode::parse("ab2cd3").unwrap();
+        let a = AccountId::parse("acc1").unwrap();
+        let b = AccountId::parse("acc1-x").unwrap();
+        let mut keys = [
+            referee_gsi1sk(&code, &b),
+            reward_gsi1sk(&code, &a, Side::Referee),
+            code_gsi1sk(&code),
+            referee_gsi1sk(&code, &a),
+            reward_gsi1sk(&code, &a, Side::Referrer),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "CODE#AB2CD3#",
+                "CODE#AB2CD3#REFEREE#acc1",
+                "CODE#AB2CD3#REFEREE#acc1#REWARD#REFEREE",
+                "CODE#AB2CD3#REFEREE#acc1#REWARD#REFERRER",
+                "CODE#AB2CD3#REFEREE#acc1-x",
+            ]
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! The store port (a trait in domain terms) and its DynamoDB single-table implementation.
+
+mod dynamo;
+pub mod items;
+pub mod keys;
+
+pub use dynamo::DynamoStore;
+
+use crate::domain::{
+    AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
+    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferralSource, Reward, RewardId, RewardStatus, Side,
+};
+use crate::time::Instant;
+use async_trait::async_trait;
+use base64::Engine;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Errors of the store, typed so callers can tell "already exists" from "try again later"
+/// from "a bug or corrupt data" without string matching.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A conditional write found the item already there (or not in the expected state).
+    #[error("{entity} {key} already exists or is not in the expected state")]
+    Conflict { entity: &'static str, key: String },
+    /// Throttling, a 5xx, a timeout or a dropped connection: retrying later may succeed.
+    #[error("DynamoDB is unavailable during {operation}: {message}")]
+    Unavailable {
+        operation: &'static str,
+        message: String,
+    },
+    /// A pagination cursor that we did not issue or that belongs to another query.
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    /// An item that does not map onto the domain (it fails validation).
+    #[error("stored item {key} is not valid: {message}")]
+    Corrupt { key: String, message: String },
+    /// Anything else the service rejected (a bug on our side: bad request, missing table…).
+    #[error("DynamoDB rejected {operation}: {message}")]
+    Rejected {
+        operation: &'static str,
+        message: String,
+    },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// An opaque pagination cursor: base64url of the last evaluated key. Callers pass it back
+/// unchanged; the store checks it belongs to the query it is given to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    pub fn from_token(token: impl Into<String>) -> Self {
+        Cursor(token.into())
+    }
+
+    pub fn token(&self) -> &str {
+        &self.0
+    }
+
+    fn encode(key: &BTreeMap<String, String>) -> Self {
+        let json = serde_json::to_vec(key).unwrap_or_default();
+        Cursor(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+    }
+
+    fn decode(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.0)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    /// Items per page; clamped to 1..=[`PageRequest::MAX_LIMIT`], default [`PageRequest::DEFAULT_LIMIT`].
+    pub limit: Option<u32>,
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn first(limit: u32) -> Self {
+        Self {
+            limit: Some(limit),
+            cursor: None,
+        }
+    }
+
+    pub fn after(limit: u32, cursor: Cursor) -> Self {
+        Self {
+            limit: Some(limit),
+            cursor: Some(cursor),
+        }
+    }
+
+    fn effective_limit(&self) -> i32 {
+        self.limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT) as i32
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Present when more items may follow.
+    pub next: Option<Cursor>,
+}
+
+/// One item of a referrer's collection (GSI1 `SOURCE#<source>`), in key order: for each code,
+/// the code, then each referee followed by that referee's rewards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectionEntry {
+    Code(ReferralCodeRecord),
+    Referee(Box<MemberProfile>),
+    Reward(Box<Reward>),
+}
+
+/// Storage in domain terms. The DynamoDB implementation is [`DynamoStore`]; the round trips of
+/// each method are listed in `docs/data-model.md`.
+#[async_trait]
+pub trait ReferralStore: Send + Sync {
+    /// Creates or replaces an event's own item (its windows are separate items).
+    async fn put_event(&self, event: &ReferralEvent) -> Result<(), StoreError>;
+    /// Events of one type, by id. 1 Query on GSI1 per page.
+    async fn events_by_type(
+        &self,
+        event_type: EventType,
+        page: PageRequest,
+    ) -> Result<Page<ReferralEvent>, StoreError>;
+    async fn put_content_window(
+        &self,
+        event: &EventId,
+        content: &ContentWindow,
+    ) -> Result<(), StoreError>;
+    async fn put_copywriting(&self, event: &EventId, copy: &Copywriting) -> Result<(), StoreError>;
+    async fn put_notification(
+        &self,
+        event: &EventId,
+        template: &NotificationTemplate,
+    ) -> Result<(), StoreError>;
+    /// The whole configuration of an event: 1 Query (more only past 1 MB of configuration).
+    async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError>;
+    /// The reward content window active at `at` (start ≤ at < end). 1 Query, 1 item.
+    async fn content_window_at(
+        &self,
+        event: &EventId,
+        at: Instant,
+    ) -> Result<Option<ContentWindow>, StoreError>;
+    /// The copywriting of `item` active at `at`. 1 Query, 1 item.
+    async fn copywriting_at(
+        &self,
+        event: &EventId,
+        item: CopywritingItem,
+        at: Instant,
+    ) -> Result<Option<Copywriting>, StoreError>;
+    /// The notification template of `side` active at `at`. 1 Query, 1 item.
+    async fn notification_at(
+        &self,
+        event: &EventId,
+        side: Side,
+        at: Instant,
+    ) -> Result<Option<NotificationTemplate>, StoreError>;
+
+    /// Creates a code; [`StoreError::Conflict`] if the code exists. 1 conditional PutItem.
+    async fn create_code(&self, code: &ReferralCodeRecord) -> Result<(), StoreError>;
+    /// 1 GetItem.
+    async fn get_code(&self, code: &ReferralCode)
+    -> Result<Option<ReferralCodeRecord>, StoreError>;
+
+    /// Creates or replaces a member profile. 1 PutItem.
+    async fn put_member(&self, member: &MemberProfile) -> Result<(), StoreError>;
+    /// 1 GetItem.
+    async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError>;
+
+    /// Creates a reward; [`StoreError::Conflict`] if one exists for that referee and side.
+    async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
+    /// 1 GetItem.
+    async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError>;
+    /// Rewards with `status`, oldest first. 1 Query on GSI2 per page.
+    async fn rewards_by_status(
+        &self,
+        status: RewardStatus,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
+
+    /// A referrer's (or campaign source's) codes, referees and rewards. 1 Query on GSI1 per page.
+    async fn referrer_collection(
+        &self,
+        source: &ReferralSource,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError>;
+    /// One code's referees and rewards (the code item first). 1 Query on GSI1 per page.
+    async fn code_collection(
+        &self,
+        code: &ReferralCodeRecord,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError>;
+}
+
+/// Creates a new code from `make` (typically random), retrying on a collision: the
+/// conditional write is what detects it, never a read beforehand.
+pub async fn create_unique_code<S, F>(
+    store: &S,
+    attempts: u32,
+    mut make: F,
+) -> Result<ReferralCodeRecord, StoreError>
+where
+    S: ReferralStore + ?Sized,
+    F: FnMut() -> ReferralCodeRecord,
+{
+    let mut last = None;
+    for _ in 0..attempts.max(1) {
+        let record = make();
+        match store.create_code(&record).await {
+            Ok(()) => return Ok(record),
+            Err(e @ StoreError::Conflict { .. }) => {
+                tracing::warn!(code = %record.code, "generated referral code collided; retrying");
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(StoreError::Conflict {
+        entity: "Code",
+        key: String::new(),
+    }))
+}

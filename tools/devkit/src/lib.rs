@@ -1,0 +1,23 @@
+//! Local development and test support for referral-svc (never deployed):
+//! - [`table`]: creates the single table from `infra/template.yaml`, the one definition;
+//! - [`campaign`]: loads a campaign configuration file into the table through the domain.
+
+pub mod campaign;
+pub mod table;
+
+/// A DynamoDB client for the local stack: endpoint from `AWS_ENDPOINT_URL_DYNAMODB`
+/// (default `http://127.0.0.1:8471`), dummy credentials if none are set.
+pub async fn local_dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .unwrap_or_else(|_| "http://127.0.0.1:8471".to_owned());
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "ap-northeast-1".to_owned());
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
