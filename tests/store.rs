@@ -1,1 +1,807 @@
+//! Every access pattern of `docs/data-model.md` against DynamoDB Local, with the round trips
+//! each one costs (counted by an SDK interceptor, not timed).
 
+use chrono::Duration;
+use referral_devkit::campaign::{self, CampaignFile};
+use referral_shared::store::{
+    CollectionEntry, Cursor, PageRequest, ReferralStore, StoreError, create_unique_code,
+};
+use referral_shared::*;
+use referral_tests::TestTable;
+use referral_tests::fixtures::*;
+
+fn ms(n: i64) -> Duration {
+    Duration::milliseconds(n)
+}
+
+#[tokio::test]
+async fn content_window_at_time_t_respects_both_edges_and_gaps() {
+    let t = TestTable::create().await;
+    let event = event("personal", EventType::Personal);
+    let id = &event.event_id;
+    t.store.put_event(&event).await.unwrap();
+    // [d3, d5) pays 50, [d5, d7) pays 80, gap, [d9, d10) pays 99.
+    t.store
+        .put_content_window(id, &content("early", at(3, 0), at(5, 0), "50"))
+        .await
+        .unwrap();
+    t.store
+        .put_content_window(id, &content("late", at(5, 0), at(7, 0), "80"))
+        .await
+        .unwrap();
+    t.store
+        .put_content_window(id, &content("after-gap", at(9, 0), at(10, 0), "99"))
+        .await
+        .unwrap();
+
+    let amount_at = |when| {
+        let store = &t.store;
+        async move {
+            store
+                .content_window_at(id, when)
+                .await
+                .unwrap()
+                .map(|c| c.referrer.amount.value().to_string())
+        }
+    };
+    assert_eq!(
+        amount_at(at(3, 0) - ms(1)).await,
+        None,
+        "before the first window"
+    );
+    assert_eq!(
+        amount_at(at(3, 0)).await.as_deref(),
+        Some("50.00"),
+        "start is inclusive"
+    );
+    assert_eq!(amount_at(at(5, 0) - ms(1)).await.as_deref(), Some("50.00"));
+    assert_eq!(
+        amount_at(at(5, 0)).await.as_deref(),
+        Some("80.00"),
+        "end is exclusive"
+    );
+    assert_eq!(amount_at(at(7, 0) - ms(1)).await.as_deref(), Some("80.00"));
+    assert_eq!(amount_at(at(7, 0)).await, None, "in the gap");
+    assert_eq!(amount_at(at(9, 12)).await.as_deref(), Some("99.00"));
+    assert_eq!(amount_at(at(10, 0)).await, None, "after the last window");
+
+    let (_, trips) = t
+        .round_trips
+        .during(t.store.content_window_at(id, at(4, 0)))
+        .await;
+    assert_eq!(trips, 1, "window at T is one Query");
+
+    // Another event's windows never leak in.
+    assert_eq!(
+        t.store
+            .content_window_at(&EventId::parse("other").unwrap(), at(4, 0))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn copywriting_and_notifications_are_selected_per_item_and_side() {
+    let t = TestTable::create().await;
+    let id = EventId::parse("personal").unwrap();
+    let copy = |wid: &str, item, start, end, text: &str| Copywriting {
+        window_id: WindowId::parse(wid).unwrap(),
+        window: window(start, end),
+        item,
+        content: CopyContent::new(serde_json::json!({ "text": text })).unwrap(),
+    };
+    t.store
+        .put_copywriting(
+            &id,
+            &copy("s1", CopywritingItem::Subtitle, at(1, 0), at(5, 0), "old"),
+        )
+        .await
+        .unwrap();
+    t.store
+        .put_copywriting(
+            &id,
+            &copy("s2", CopywritingItem::Subtitle, at(5, 0), at(9, 0), "new"),
+        )
+        .await
+        .unwrap();
+    // A SHARE_MESSAGE that starts later must not hide the SUBTITLE (different key prefixes).
+    t.store
+        .put_copywriting(
+            &id,
+            &copy(
+                "m1",
+                CopywritingItem::ShareMessage,
+                at(6, 0),
+                at(9, 0),
+                "share",
+            ),
+        )
+        .await
+        .unwrap();
+
+    let text =
+        |c: Option<Copywriting>| c.map(|c| c.content.value()["text"].as_str().unwrap().to_owned());
+    assert_eq!(
+        text(
+            t.store
+                .copywriting_at(&id, CopywritingItem::Subtitle, at(4, 0))
+                .await
+                .unwrap()
+        )
+        .as_deref(),
+        Some("old")
+    );
+    assert_eq!(
+        text(
+            t.store
+                .copywriting_at(&id, CopywritingItem::Subtitle, at(7, 0))
+                .await
+                .unwrap()
+        )
+        .as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        text(
+            t.store
+                .copywriting_at(&id, CopywritingItem::ShareMessage, at(5, 0))
+                .await
+                .unwrap()
+        ),
+        None
+    );
+    assert_eq!(
+        text(
+            t.store
+                .copywriting_at(&id, CopywritingItem::ShareMessage, at(6, 0))
+                .await
+                .unwrap()
+        )
+        .as_deref(),
+        Some("share")
+    );
+    assert_eq!(
+        t.store
+            .copywriting_at(&id, CopywritingItem::InviteSteps, at(6, 0))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let template = |wid: &str, side, title: &str| NotificationTemplate {
+        window_id: WindowId::parse(wid).unwrap(),
+        window: window(at(1, 0), at(9, 0)),
+        side,
+        out_app_title: Title::parse(title).unwrap(),
+        out_app_content: MessageText::parse("c").unwrap(),
+        in_app_title: Title::parse(title).unwrap(),
+        in_app_content: MessageText::parse("c").unwrap(),
+        boxed_message: MessageText::parse("b").unwrap(),
+    };
+    t.store
+        .put_notification(&id, &template("n1", Side::Referrer, "for referrer"))
+        .await
+        .unwrap();
+    t.store
+        .put_notification(&id, &template("n2", Side::Referee, "for referee"))
+        .await
+        .unwrap();
+    let referrer = t
+        .store
+        .notification_at(&id, Side::Referrer, at(2, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(referrer.in_app_title.as_str(), "for referrer");
+    let referee = t
+        .store
+        .notification_at(&id, Side::Referee, at(2, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(referee.in_app_title.as_str(), "for referee");
+    assert_eq!(
+        t.store
+            .notification_at(&id, Side::Referee, at(9, 0))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn the_sample_campaign_loads_idempotently_and_reads_back_in_one_query() {
+    let t = TestTable::create().await;
+    let file = CampaignFile::read(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/campaigns/personal.json"
+    )))
+    .unwrap();
+    let now = at(21, 0);
+    let first = campaign::load(&t.store, &file, now).await.unwrap();
+    assert_eq!(
+        (first.contents, first.copywriting, first.notifications),
+        (1, 6, 2)
+    );
+    assert_eq!((first.codes_created, first.codes_present), (1, 0));
+    let second = campaign::load(&t.store, &file, now + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!((second.codes_created, second.codes_present), (0, 1));
+
+    let (config, trips) = t
+        .round_trips
+        .during(t.store.event_config(&file.event_id))
+        .await;
+    let config = config.unwrap().expect("event is there");
+    assert_eq!(trips, 1, "an event's whole configuration is one Query");
+    assert_eq!(
+        config.event.created_at, now,
+        "re-loading keeps the creation time"
+    );
+    assert_eq!(config.event.updated_at, now + Duration::hours(1));
+    assert_eq!(config.contents.len(), 1);
+    assert_eq!(config.copywriting.len(), 6);
+    assert_eq!(config.notifications.len(), 2);
+    assert_eq!(
+        config
+            .content_at(now)
+            .unwrap()
+            .referee
+            .amount
+            .value()
+            .to_string(),
+        "100.00"
+    );
+
+    let personal = t
+        .store
+        .events_by_type(EventType::Personal, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(personal.items.len(), 1);
+    assert_eq!(personal.items[0].event_id.as_str(), "personal");
+    let demo = t
+        .store
+        .get_code(&ReferralCode::parse("share888").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(demo.source.as_str(), "demo-referrer");
+
+    // A code in the file that belongs to someone else is refused, not overwritten.
+    let mut hijack = file.clone();
+    hijack.codes[0].source = ReferralSource::parse("someone-else").unwrap();
+    assert!(campaign::load(&t.store, &hijack, now).await.is_err());
+    let still = t.store.get_code(&demo.code).await.unwrap().unwrap();
+    assert_eq!(still.source.as_str(), "demo-referrer");
+
+    assert_eq!(
+        t.store
+            .event_config(&EventId::parse("missing").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn events_by_type_paginates_and_separates_types() {
+    let t = TestTable::create().await;
+    for i in 0..5 {
+        t.store
+            .put_event(&event(&format!("campaign-{i}"), EventType::Campaign))
+            .await
+            .unwrap();
+    }
+    t.store
+        .put_event(&event("personal", EventType::Personal))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut request = PageRequest::first(2);
+    let mut pages = 0;
+    loop {
+        let (page, trips) = t
+            .round_trips
+            .during(t.store.events_by_type(EventType::Campaign, request.clone()))
+            .await;
+        let page = page.unwrap();
+        assert_eq!(trips, 1);
+        assert!(page.items.len() <= 2);
+        pages += 1;
+        seen.extend(
+            page.items
+                .into_iter()
+                .map(|e| e.event_id.as_str().to_owned()),
+        );
+        match page.next {
+            Some(cursor) => request = PageRequest::after(2, cursor),
+            None => break,
+        }
+    }
+    assert!(
+        pages >= 3,
+        "5 items in pages of 2 need at least 3 pages, got {pages}"
+    );
+    assert_eq!(
+        seen,
+        [
+            "campaign-0",
+            "campaign-1",
+            "campaign-2",
+            "campaign-3",
+            "campaign-4"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_unique_and_collisions_are_retried_never_overwritten() {
+    let t = TestTable::create().await;
+    let original = code_record("AB2CD3", "personal", "owner-1");
+    let (created, trips) = t.round_trips.during(t.store.create_code(&original)).await;
+    created.unwrap();
+    assert_eq!(trips, 1);
+
+    let thief = code_record("AB2CD3", "personal", "owner-2");
+    let err = t.store.create_code(&thief).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { entity: "Code", .. }),
+        "{err:?}"
+    );
+    let (found, trips) = t.round_trips.during(t.store.get_code(&original.code)).await;
+    assert_eq!(
+        found.unwrap().unwrap().source.as_str(),
+        "owner-1",
+        "the first owner keeps the code"
+    );
+    assert_eq!(trips, 1, "check code is one read");
+
+    // Generation: the first candidate collides, the second is taken.
+    let mut candidates = vec![
+        code_record("XY2345", "personal", "owner-3"),
+        code_record("AB2CD3", "personal", "owner-3"),
+    ];
+    let issued = create_unique_code(&t.store, 5, || candidates.pop().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(issued.code.as_str(), "XY2345");
+    assert_eq!(
+        t.store
+            .get_code(&issued.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .source
+            .as_str(),
+        "owner-3"
+    );
+
+    // Every candidate collides: a Conflict after the allowed attempts, nothing overwritten.
+    let mut calls = 0;
+    let err = create_unique_code(&t.store, 3, || {
+        calls += 1;
+        code_record("AB2CD3", "personal", "owner-4")
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }));
+    assert_eq!(calls, 3);
+}
+
+#[tokio::test]
+async fn concurrent_creators_of_one_code_yield_exactly_one_owner() {
+    let t = TestTable::create().await;
+    let attempts = (0..16).map(|i| {
+        let store = t.store.clone();
+        tokio::spawn(async move {
+            store
+                .create_code(&code_record("RACE22", "personal", &format!("owner-{i}")))
+                .await
+        })
+    });
+    let results = futures_join(attempts).await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one concurrent create wins");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Conflict { .. })))
+    );
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn member_profile_by_account_id_round_trips_exactly() {
+    let t = TestTable::create().await;
+    let mut member = referee("acc-1", "AB2CD3", "owner-1");
+    member.kyc_pass_time = Some(at(3, 0));
+    member.jkos_account = Some(JkosAccount::parse("123456789").unwrap());
+    t.store.put_member(&member).await.unwrap();
+    let (found, trips) = t
+        .round_trips
+        .during(t.store.get_member(&member.account_id))
+        .await;
+    assert_eq!(found.unwrap().as_ref(), Some(&member));
+    assert_eq!(trips, 1);
+    assert_eq!(
+        t.store
+            .get_member(&AccountId::parse("nobody").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Stored unmasked (the partner needs it) but an absent time is absent, not NULL.
+    let raw = t
+        .client
+        .get_item()
+        .table_name(&t.name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("MEMBER#acc-1".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("#PROFILE".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!raw.contains_key("device_bind_time"));
+    assert!(!raw.contains_key("qualified_at"));
+}
+
+#[tokio::test]
+async fn one_reward_per_side_per_referee_and_lookup_by_id() {
+    let t = TestTable::create().await;
+    let member = referee("acc-1", "AB2CD3", "owner-1");
+    let reward = reward(&member, Side::Referrer, RewardStatus::Pending, at(4, 0));
+    t.store.create_reward(&reward).await.unwrap();
+    let mut twice = reward.clone();
+    twice.terms.amount = RewardAmount::parse("999").unwrap();
+    let err = t.store.create_reward(&twice).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "Reward",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The other side is a different reward.
+    t.store
+        .create_reward(&referral_tests::fixtures::reward(
+            &member,
+            Side::Referee,
+            RewardStatus::Pending,
+            at(4, 0),
+        ))
+        .await
+        .unwrap();
+
+    let (found, trips) = t
+        .round_trips
+        .during(t.store.get_reward(&reward.reward_id))
+        .await;
+    let found = found.unwrap().unwrap();
+    assert_eq!(trips, 1);
+    assert_eq!(found, reward, "the first write stands");
+    assert_eq!(found.terms.amount.value().to_string(), "50.00");
+}
+
+#[tokio::test]
+async fn rewards_by_status_pages_oldest_first_and_filters_by_status() {
+    let t = TestTable::create().await;
+    for i in 0..7 {
+        let member = referee(&format!("acc-{i}"), "AB2CD3", "owner-1");
+        let status = if i % 3 == 0 {
+            RewardStatus::Fail
+        } else {
+            RewardStatus::Pending
+        };
+        // Created in reverse order so "oldest first" is not the insertion order.
+        let created = at(10, 0) - Duration::minutes(i);
+        t.store
+            .create_reward(&reward(&member, Side::Referee, status, created))
+            .await
+            .unwrap();
+    }
+    let mut pending = Vec::new();
+    let mut request = PageRequest::first(2);
+    loop {
+        let page = t
+            .store
+            .rewards_by_status(RewardStatus::Pending, request)
+            .await
+            .unwrap();
+        pending.extend(page.items);
+        match page.next {
+            Some(c) => request = PageRequest::after(2, c),
+            None => break,
+        }
+    }
+    let ids: Vec<_> = pending.iter().map(|r| r.reward_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "acc-5-referee",
+            "acc-4-referee",
+            "acc-2-referee",
+            "acc-1-referee"
+        ]
+    );
+    assert!(pending.iter().all(|r| r.status == RewardStatus::Pending));
+    let failed = t
+        .store
+        .rewards_by_status(RewardStatus::Fail, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 3);
+    assert!(
+        failed.next.is_none()
+            || t.store
+                .rewards_by_status(
+                    RewardStatus::Fail,
+                    PageRequest::after(10, failed.next.unwrap())
+                )
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+    );
+}
+
+/// Seeds: owner-1 has code AB2CD3 with referees acc-1..acc-3 (each with both rewards) and a
+/// second code; owner-2 has code ZZ2345 with one referee.
+async fn seed_collections(t: &TestTable) {
+    t.store
+        .create_code(&code_record("AB2CD3", "personal", "owner-1"))
+        .await
+        .unwrap();
+    t.store
+        .create_code(&code_record("QQ2345", "personal", "owner-1"))
+        .await
+        .unwrap();
+    t.store
+        .create_code(&code_record("ZZ2345", "personal", "owner-2"))
+        .await
+        .unwrap();
+    for (account, code, owner) in [
+        ("acc-1", "AB2CD3", "owner-1"),
+        ("acc-2", "AB2CD3", "owner-1"),
+        ("acc-3", "AB2CD3", "owner-1"),
+        ("acc-4", "QQ2345", "owner-1"),
+        ("acc-9", "ZZ2345", "owner-2"),
+    ] {
+        let member = referee(account, code, owner);
+        t.store.put_member(&member).await.unwrap();
+        for side in Side::BOTH {
+            t.store
+                .create_reward(&reward(&member, side, RewardStatus::Pending, at(5, 0)))
+                .await
+                .unwrap();
+        }
+    }
+    // A member without an accepted code is in nobody's collection.
+    let mut loner = referee("acc-5", "AB2CD3", "owner-1");
+    loner.referral = None;
+    t.store.put_member(&loner).await.unwrap();
+}
+
+fn describe(entries: &[CollectionEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| match e {
+            CollectionEntry::Code(c) => format!("code {}", c.code),
+            CollectionEntry::Referee(m) => format!("referee {}", m.account_id),
+            CollectionEntry::Reward(r) => format!("reward {}", r.reward_id),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() {
+    let t = TestTable::create().await;
+    seed_collections(&t).await;
+    let owner = ReferralSource::parse("owner-1").unwrap();
+    let (page, trips) = t
+        .round_trips
+        .during(t.store.referrer_collection(&owner, PageRequest::first(100)))
+        .await;
+    let page = page.unwrap();
+    assert_eq!(trips, 1, "my overview is one Query page");
+    assert_eq!(
+        describe(&page.items),
+        [
+            "code AB2CD3",
+            "referee acc-1",
+            "reward acc-1-referee",
+            "reward acc-1-referrer",
+            "referee acc-2",
+            "reward acc-2-referee",
+            "reward acc-2-referrer",
+            "referee acc-3",
+            "reward acc-3-referee",
+            "reward acc-3-referrer",
+            "code QQ2345",
+            "referee acc-4",
+            "reward acc-4-referee",
+            "reward acc-4-referrer",
+        ]
+    );
+    // The referee's phone is there for masking by the API; the stored value is intact.
+    let CollectionEntry::Referee(first) = &page.items[1] else {
+        panic!("referee expected")
+    };
+    assert_eq!(first.phone_number.as_ref().unwrap().masked(), "0912***678");
+
+    // Paging through in small pages gives the same sequence, each page one round trip.
+    let mut paged = Vec::new();
+    let mut request = PageRequest::first(3);
+    loop {
+        let (page, trips) = t
+            .round_trips
+            .during(t.store.referrer_collection(&owner, request))
+            .await;
+        let page = page.unwrap();
+        assert_eq!(trips, 1);
+        paged.extend(page.items);
+        match page.next {
+            Some(c) => request = PageRequest::after(3, c),
+            None => break,
+        }
+    }
+    assert_eq!(describe(&paged), describe(&page.items));
+
+    // Per-code statistics: only that code's part.
+    let code = t
+        .store
+        .get_code(&ReferralCode::parse("QQ2345").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let per_code = t
+        .store
+        .code_collection(&code, PageRequest::first(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        describe(&per_code.items),
+        [
+            "code QQ2345",
+            "referee acc-4",
+            "reward acc-4-referee",
+            "reward acc-4-referrer"
+        ]
+    );
+
+    let other = t
+        .store
+        .referrer_collection(
+            &ReferralSource::parse("owner-2").unwrap(),
+            PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(describe(&other.items)[0], "code ZZ2345");
+    assert_eq!(other.items.len(), 4);
+}
+
+#[tokio::test]
+async fn a_cursor_only_works_for_the_partition_it_was_issued_for() {
+    let t = TestTable::create().await;
+    seed_collections(&t).await;
+    let owner1 = ReferralSource::parse("owner-1").unwrap();
+    let owner2 = ReferralSource::parse("owner-2").unwrap();
+    let page = t
+        .store
+        .referrer_collection(&owner1, PageRequest::first(2))
+        .await
+        .unwrap();
+    let cursor = page.next.expect("more than one page");
+
+    // Replaying owner-1's cursor against owner-2's collection is refused (no data of either).
+    let err = t
+        .store
+        .referrer_collection(&owner2, PageRequest::after(2, cursor.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidCursor), "{err:?}");
+    let err = t
+        .store
+        .rewards_by_status(RewardStatus::Pending, PageRequest::after(2, cursor))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidCursor), "{err:?}");
+    for garbage in ["", "!!!", "e30", "bm90IGpzb24"] {
+        let err = t
+            .store
+            .referrer_collection(&owner1, PageRequest::after(2, Cursor::from_token(garbage)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidCursor),
+            "{garbage}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_item_that_fails_validation_is_reported_as_corrupt_not_a_panic() {
+    let t = TestTable::create().await;
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    t.client
+        .put_item()
+        .table_name(&t.name)
+        .item("PK", S("CODE#BAD222".into()))
+        .item("SK", S("#CODE".into()))
+        .item("entity", S("Code".into()))
+        .item("code", S("B0GUS".into()))
+        .item("event_id", S("personal".into()))
+        .item("event_type", S("PERSONAL".into()))
+        .item("source", S("x".into()))
+        .item("created_at", S("2026-11-01T00:00:00.000Z".into()))
+        .send()
+        .await
+        .unwrap();
+    let err = t
+        .store
+        .get_code(&ReferralCode::parse("BAD222").unwrap())
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Corrupt { key, message } => {
+            assert_eq!(key, "CODE#BAD222|#CODE");
+            assert!(message.contains("code"), "{message}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_table_is_a_retryable_error_and_a_missing_table_is_not() {
+    let t = TestTable::create().await;
+    let missing = referral_shared::store::DynamoStore::new(t.client.clone(), "no-such-table");
+    let err = missing
+        .get_code(&ReferralCode::parse("AB2CD3").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Rejected { .. }) && !err.is_retryable(),
+        "{err:?}"
+    );
+
+    // Nothing listens on port 9 (discard): connection refused, classified as Unavailable.
+    let config = t
+        .client
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .build();
+    let down = referral_shared::store::DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        &t.name,
+    );
+    let err = down
+        .get_code(&ReferralCode::parse("AB2CD3").unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}

@@ -32,7 +32,7 @@ impl ReferralCode {
             .map(|c| c.to_ascii_uppercase())
             .collect();
         let len = normalized.chars().count();
-        if len < Self::MIN_LEN || len > Self::MAX_LEN {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
             return Err(ValidationError::new(
                 "code",
                 format!("must be {} to {} characters", Self::MIN_LEN, Self::MAX_LEN),
