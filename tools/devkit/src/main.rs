@@ -5,7 +5,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_devkit::table::TableDefinition;
-use referral_shared::store::DynamoStore;
+use referral_shared::store::{DynamoStore, ReferralStore};
+use referral_shared::{EventId, ReferralCode};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -32,6 +33,10 @@ enum Command {
     CreateTable,
     /// Load a campaign configuration file (validated; idempotent).
     LoadCampaign { file: PathBuf },
+    /// Print an event's whole configuration as the store reads it (one Query).
+    Event { event_id: String },
+    /// Print a referral code's record (input is normalized like the app's).
+    Code { code: String },
 }
 
 #[tokio::main]
@@ -65,6 +70,21 @@ async fn main() -> Result<()> {
                 s.codes_created,
                 s.codes_present
             );
+        }
+        Command::Event { event_id } => {
+            let store = DynamoStore::new(client, &cli.table);
+            let config = store.event_config(&EventId::parse(&event_id)?).await?;
+            match config {
+                Some(config) => println!("{}", serde_json::to_string_pretty(&config)?),
+                None => anyhow::bail!("no event {event_id} in table {}", cli.table),
+            }
+        }
+        Command::Code { code } => {
+            let store = DynamoStore::new(client, &cli.table);
+            match store.get_code(&ReferralCode::parse(&code)?).await? {
+                Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+                None => anyhow::bail!("no code {code} in table {}", cli.table),
+            }
         }
     }
     Ok(())

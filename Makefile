@@ -1,0 +1,12 @@
+# Convenience targets; the scripts are the source of truth (see README).
+.PHONY: dev test stop lint
+dev:  ## start the local stack, create the table, load the sample campaign
+	./scripts/dev.sh
+test: ## the full test suite (what CI runs)
+	./scripts/test.sh
+stop: ## stop the local stack
+	./scripts/stack.sh stop
+lint: ## rustfmt, clippy, cfn-lint
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	.tools/venv/bin/cfn-lint infra/template.yaml

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly what CI runs (.ci/run calls this):
+#   lint (rustfmt, clippy -D warnings, cfn-lint) + unit tests + integration tests against
+#   DynamoDB Local and the SQS emulator.
+# Installs what it needs (pinned, into .tools/), starts its own local stack on separate ports
+# (so a running `scripts/dev.sh` stack is left alone) and stops it again at the end.
+set -euo pipefail
+export DDB_PORT="${TEST_DDB_PORT:-8571}" SQS_PORT="${TEST_SQS_PORT:-8572}"
+export LOCAL_DIR="${LOCAL_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.local/test}"
+unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SQS
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+start=$(date +%s)
+"$ROOT/scripts/install-tools.sh"
+
+log "rustfmt"
+cargo fmt --all -- --check
+log "cfn-lint infra/template.yaml"
+"$VENV/bin/cfn-lint" infra/template.yaml
+
+started_stack=0
+if ! "$ROOT/scripts/stack.sh" status | grep -q "dynamodb: running"; then started_stack=1; fi
+cleanup() { [[ $started_stack == 1 ]] && "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+"$ROOT/scripts/stack.sh" start
+
+log "cargo test (unit + integration)"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "all checks passed in $(( $(date +%s) - start )) s"
