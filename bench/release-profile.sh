@@ -21,7 +21,7 @@ for level in 3 s z; do
   CARGO_PROFILE_RELEASE_OPT_LEVEL=$level cargo build --release --quiet -p "$pkg" --bin "$bin"
   secs=$(( $(date +%s) - start ))
   size=$(stat -c %s "target/release/$bin")
-  printf '| %s | %s | %.1f | %s |\n' "$level" "$size" "$(echo "$size / 1048576" | bc -l)" "$secs" >> "$report.tmp"
+  awk -v l="$level" -v s="$size" -v t="$secs" 'BEGIN { printf "| %s | %d | %.1f | %s |\n", l, s, s / 1048576, t }' >> "$report.tmp"
 done
 mv "$report.tmp" "$report"
 cat "$report"

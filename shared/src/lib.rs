@@ -4,6 +4,7 @@
 //! Functions depend on this crate and keep their `main.rs` to wiring.
 
 pub mod config;
+pub mod contracts;
 pub mod domain;
 pub mod store;
 pub mod time;
