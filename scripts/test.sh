@@ -25,11 +25,16 @@ cleanup() { [[ $started_stack == 1 ]] && "$ROOT/scripts/stack.sh" stop >/dev/nul
 trap cleanup EXIT
 "$ROOT/scripts/stack.sh" start
 
-log "cargo test (unit + integration)"
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+log "cargo test (unit + integration + doc)"
+mkdir -p "$LOCAL_DIR"
+test_log="$LOCAL_DIR/cargo-test.log"
+cargo test --workspace 2>&1 | tee "$test_log"
 
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# One closing line with the totals of every test binary (cargo prints one line per binary).
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{ s += $4 } END { print s + 0 }')
+failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{ s += $2 } END { print s + 0 }')
 log "all checks passed in $(( $(date +%s) - start )) s"
+echo "tests: $passed passed, $failed failed"

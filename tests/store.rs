@@ -729,6 +729,14 @@ async fn a_cursor_only_works_for_the_partition_it_was_issued_for() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidCursor), "{err:?}");
+    // Right partition, but not a key DynamoDB issued (the other key attributes are missing).
+    let forged = Cursor::from_token("eyJHU0kxUEsiOiJTT1VSQ0Ujb3duZXItMSJ9");
+    let err = t
+        .store
+        .referrer_collection(&owner1, PageRequest::after(2, forged))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidCursor), "{err:?}");
     for garbage in ["", "!!!", "e30", "bm90IGpzb24"] {
         let err = t
             .store

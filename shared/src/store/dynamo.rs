@@ -159,10 +159,13 @@ impl DynamoStore {
             .limit(page.effective_limit())
             .send()
             .await
-            .map_err(|e| match classify(operation, e) {
-                // DynamoDB's answer to a start key that does not fit the query.
-                StoreError::Rejected { .. } if page.cursor.is_some() => StoreError::InvalidCursor,
-                other => other,
+            .map_err(|e| {
+                // DynamoDB's answer to a start key that does not fit the query's index.
+                if page.cursor.is_some() && e.code() == Some("ValidationException") {
+                    StoreError::InvalidCursor
+                } else {
+                    classify(operation, e)
+                }
             })?;
         let next = out.last_evaluated_key.map(|key| {
             let key: BTreeMap<String, String> = key
