@@ -7,8 +7,8 @@ use referral_shared::store::{
     CollectionEntry, Cursor, PageRequest, ReferralStore, StoreError, create_unique_code,
 };
 use referral_shared::*;
-use referral_tests::TestTable;
 use referral_tests::fixtures::*;
+use referral_tests::{TestTable, all_pages};
 
 fn ms(n: i64) -> Duration {
     Duration::milliseconds(n)
@@ -120,45 +120,30 @@ async fn copywriting_and_notifications_are_selected_per_item_and_side() {
         .await
         .unwrap();
 
-    let text =
-        |c: Option<Copywriting>| c.map(|c| c.content.value()["text"].as_str().unwrap().to_owned());
+    let text_at = |item, when| {
+        let (store, id) = (&t.store, &id);
+        async move {
+            let copy = store.copywriting_at(id, item, when).await.unwrap();
+            copy.map(|c| c.content.value()["text"].as_str().unwrap().to_owned())
+        }
+    };
     assert_eq!(
-        text(
-            t.store
-                .copywriting_at(&id, CopywritingItem::Subtitle, at(4, 0))
-                .await
-                .unwrap()
-        )
-        .as_deref(),
+        text_at(CopywritingItem::Subtitle, at(4, 0))
+            .await
+            .as_deref(),
         Some("old")
     );
     assert_eq!(
-        text(
-            t.store
-                .copywriting_at(&id, CopywritingItem::Subtitle, at(7, 0))
-                .await
-                .unwrap()
-        )
-        .as_deref(),
+        text_at(CopywritingItem::Subtitle, at(7, 0))
+            .await
+            .as_deref(),
         Some("new")
     );
+    assert_eq!(text_at(CopywritingItem::ShareMessage, at(5, 0)).await, None);
     assert_eq!(
-        text(
-            t.store
-                .copywriting_at(&id, CopywritingItem::ShareMessage, at(5, 0))
-                .await
-                .unwrap()
-        ),
-        None
-    );
-    assert_eq!(
-        text(
-            t.store
-                .copywriting_at(&id, CopywritingItem::ShareMessage, at(6, 0))
-                .await
-                .unwrap()
-        )
-        .as_deref(),
+        text_at(CopywritingItem::ShareMessage, at(6, 0))
+            .await
+            .as_deref(),
         Some("share")
     );
     assert_eq!(
@@ -300,28 +285,11 @@ async fn events_by_type_paginates_and_separates_types() {
         .await
         .unwrap();
 
-    let mut seen = Vec::new();
-    let mut request = PageRequest::first(2);
-    let mut pages = 0;
-    loop {
-        let (page, trips) = t
-            .round_trips
-            .during(t.store.events_by_type(EventType::Campaign, request.clone()))
-            .await;
-        let page = page.unwrap();
-        assert_eq!(trips, 1);
-        assert!(page.items.len() <= 2);
-        pages += 1;
-        seen.extend(
-            page.items
-                .into_iter()
-                .map(|e| e.event_id.as_str().to_owned()),
-        );
-        match page.next {
-            Some(cursor) => request = PageRequest::after(2, cursor),
-            None => break,
-        }
-    }
+    let (events, pages) = all_pages(&t.round_trips, 2, |request| {
+        t.store.events_by_type(EventType::Campaign, request)
+    })
+    .await;
+    let seen: Vec<_> = events.iter().map(|e| e.event_id.as_str()).collect();
     assert!(
         pages >= 3,
         "5 items in pages of 2 need at least 3 pages, got {pages}"
@@ -522,20 +490,10 @@ async fn rewards_by_status_pages_oldest_first_and_filters_by_status() {
             .await
             .unwrap();
     }
-    let mut pending = Vec::new();
-    let mut request = PageRequest::first(2);
-    loop {
-        let page = t
-            .store
-            .rewards_by_status(RewardStatus::Pending, request)
-            .await
-            .unwrap();
-        pending.extend(page.items);
-        match page.next {
-            Some(c) => request = PageRequest::after(2, c),
-            None => break,
-        }
-    }
+    let (pending, _) = all_pages(&t.round_trips, 2, |request| {
+        t.store.rewards_by_status(RewardStatus::Pending, request)
+    })
+    .await;
     let ids: Vec<_> = pending.iter().map(|r| r.reward_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -547,24 +505,12 @@ async fn rewards_by_status_pages_oldest_first_and_filters_by_status() {
         ]
     );
     assert!(pending.iter().all(|r| r.status == RewardStatus::Pending));
-    let failed = t
-        .store
-        .rewards_by_status(RewardStatus::Fail, PageRequest::first(10))
-        .await
-        .unwrap();
-    assert_eq!(failed.items.len(), 3);
-    assert!(
-        failed.next.is_none()
-            || t.store
-                .rewards_by_status(
-                    RewardStatus::Fail,
-                    PageRequest::after(10, failed.next.unwrap())
-                )
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-    );
+    let (failed, _) = all_pages(&t.round_trips, 10, |request| {
+        t.store.rewards_by_status(RewardStatus::Fail, request)
+    })
+    .await;
+    let failed: Vec<_> = failed.iter().map(|r| r.reward_id.as_str()).collect();
+    assert_eq!(failed, ["acc-6-referee", "acc-3-referee", "acc-0-referee"]);
 }
 
 /// Seeds: owner-1 has code AB2CD3 with referees acc-1..acc-3 (each with both rewards) and a
@@ -652,21 +598,10 @@ async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() 
     assert_eq!(first.phone_number.as_ref().unwrap().masked(), "0912***678");
 
     // Paging through in small pages gives the same sequence, each page one round trip.
-    let mut paged = Vec::new();
-    let mut request = PageRequest::first(3);
-    loop {
-        let (page, trips) = t
-            .round_trips
-            .during(t.store.referrer_collection(&owner, request))
-            .await;
-        let page = page.unwrap();
-        assert_eq!(trips, 1);
-        paged.extend(page.items);
-        match page.next {
-            Some(c) => request = PageRequest::after(3, c),
-            None => break,
-        }
-    }
+    let (paged, _) = all_pages(&t.round_trips, 3, |request| {
+        t.store.referrer_collection(&owner, request)
+    })
+    .await;
     assert_eq!(describe(&paged), describe(&page.items));
 
     // Per-code statistics: only that code's part.

@@ -181,3 +181,33 @@ pub mod fixtures {
         }
     }
 }
+
+/// Follows cursors until the last page, asserting that every page costs exactly one
+/// DynamoDB request and holds at most `limit` items. Returns the items and the page count.
+pub async fn all_pages<T, F, Fut>(
+    round_trips: &RoundTrips,
+    limit: u32,
+    mut fetch: F,
+) -> (Vec<T>, usize)
+where
+    F: FnMut(referral_shared::store::PageRequest) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<referral_shared::store::Page<T>, referral_shared::store::StoreError>,
+        >,
+{
+    use referral_shared::store::PageRequest;
+    let (mut items, mut pages) = (Vec::new(), 0);
+    let mut request = PageRequest::first(limit);
+    loop {
+        let (page, trips) = round_trips.during(fetch(request)).await;
+        let page = page.expect("page");
+        assert_eq!(trips, 1, "one request per page");
+        assert!(page.items.len() <= limit as usize);
+        pages += 1;
+        items.extend(page.items);
+        match page.next {
+            Some(cursor) => request = PageRequest::after(limit, cursor),
+            None => return (items, pages),
+        }
+    }
+}
