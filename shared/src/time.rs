@@ -11,6 +11,13 @@ pub fn format(t: &Instant) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Parses any RFC 3339 instant (any offset) into UTC.
+pub fn parse(text: &str) -> Result<Instant, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("invalid RFC 3339 time {text:?}: {e}"))
+}
+
 /// Serde adapter: `#[serde(with = "crate::time::millis")]`. Reads any RFC 3339 instant.
 pub mod millis {
     use super::Instant;
@@ -22,9 +29,7 @@ pub mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Instant, D::Error> {
         let text = String::deserialize(d)?;
-        chrono::DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|e| serde::de::Error::custom(format!("invalid RFC 3339 time {text:?}: {e}")))
+        super::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -42,14 +47,8 @@ pub mod millis_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Instant>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|text| {
-            chrono::DateTime::parse_from_rfc3339(&text)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|e| {
-                    serde::de::Error::custom(format!("invalid RFC 3339 time {text:?}: {e}"))
-                })
-        })
-        .transpose()
+        text.map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

@@ -177,6 +177,31 @@ impl DynamoStore {
         Ok((out.items.unwrap_or_default(), next))
     }
 
+    /// One page of a single-entity partition of an index (`<index>PK = pk`), mapped to `T`.
+    async fn index_page<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        index: &str,
+        pk_attr: &str,
+        pk: String,
+        page: PageRequest,
+    ) -> Result<Page<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+        let (rows, next) = self.page(operation, query, (pk_attr, &pk), &page).await?;
+        let items = rows
+            .into_iter()
+            .map(|a| from_attrs::<Item<T>>(a).map(|i| i.data))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
     async fn collection(
         &self,
         source: &ReferralSource,
@@ -232,22 +257,14 @@ impl ReferralStore for DynamoStore {
         event_type: EventType,
         page: PageRequest,
     ) -> Result<Page<ReferralEvent>, StoreError> {
-        let pk = keys::event_type_gsi1pk(event_type);
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
-        let (rows, next) = self
-            .page("events_by_type", query, (keys::GSI1PK, &pk), &page)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|a| from_attrs::<Item<ReferralEvent>>(a).map(|i| i.data))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.index_page::<ReferralEvent>(
+            "events_by_type",
+            keys::GSI1,
+            keys::GSI1PK,
+            keys::event_type_gsi1pk(event_type),
+            page,
+        )
+        .await
     }
 
     async fn put_content_window(
@@ -413,22 +430,14 @@ impl ReferralStore for DynamoStore {
         status: RewardStatus,
         page: PageRequest,
     ) -> Result<Page<Reward>, StoreError> {
-        let pk = keys::reward_status_gsi2pk(status);
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI2)
-            .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
-        let (rows, next) = self
-            .page("rewards_by_status", query, (keys::GSI2PK, &pk), &page)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|a| from_attrs::<Item<Reward>>(a).map(|i| i.data))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.index_page::<Reward>(
+            "rewards_by_status",
+            keys::GSI2,
+            keys::GSI2PK,
+            keys::reward_status_gsi2pk(status),
+            page,
+        )
+        .await
     }
 
     async fn referrer_collection(

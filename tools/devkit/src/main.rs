@@ -46,6 +46,7 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     let client = referral_devkit::local_dynamodb_client().await;
+    let store = DynamoStore::new(client.clone(), &cli.table);
     match cli.command {
         Command::CreateTable => {
             let created = TableDefinition::from_sam_template()?
@@ -59,7 +60,6 @@ async fn main() -> Result<()> {
         }
         Command::LoadCampaign { file } => {
             let campaign = CampaignFile::read(&file)?;
-            let store = DynamoStore::new(client, &cli.table);
             let s = campaign::load(&store, &campaign, chrono::Utc::now()).await?;
             println!(
                 "event {}: {} content, {} copywriting, {} notification windows; codes: {} created, {} already present",
@@ -72,20 +72,16 @@ async fn main() -> Result<()> {
             );
         }
         Command::Event { event_id } => {
-            let store = DynamoStore::new(client, &cli.table);
             let config = store.event_config(&EventId::parse(&event_id)?).await?;
             match config {
                 Some(config) => println!("{}", serde_json::to_string_pretty(&config)?),
                 None => anyhow::bail!("no event {event_id} in table {}", cli.table),
             }
         }
-        Command::Code { code } => {
-            let store = DynamoStore::new(client, &cli.table);
-            match store.get_code(&ReferralCode::parse(&code)?).await? {
-                Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
-                None => anyhow::bail!("no code {code} in table {}", cli.table),
-            }
-        }
+        Command::Code { code } => match store.get_code(&ReferralCode::parse(&code)?).await? {
+            Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+            None => anyhow::bail!("no code {code} in table {}", cli.table),
+        },
     }
     Ok(())
 }
