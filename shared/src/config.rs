@@ -49,3 +49,49 @@ pub async fn dynamo_store_from_env() -> Result<crate::store::DynamoStore, Config
         config.table_name,
     ))
 }
+
+/// Reads an optional variable, parsed; absent or blank = `default`.
+pub fn optional<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                message: e.to_string(),
+            })
+        }
+        _ => Ok(default),
+    }
+}
+
+/// Settings of the MSK consumers.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// `PAYOUT_QUEUE_URL`: where granted rewards are sent.
+    pub payout_queue_url: String,
+    /// `PERSONAL_EVENT_ID`: the PERSONAL event of new referrers' codes.
+    pub personal_event: crate::domain::EventId,
+    /// `MEMBER_CONCURRENCY` (default 16): members applied at once within a batch.
+    pub concurrency: usize,
+    /// `CONFIG_CACHE_SECONDS` (default 60): how stale a cached event configuration may be.
+    pub config_cache_seconds: u64,
+}
+
+impl ConsumerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let personal = required("PERSONAL_EVENT_ID")?;
+        Ok(Self {
+            payout_queue_url: required("PAYOUT_QUEUE_URL")?,
+            personal_event: crate::domain::EventId::parse(&personal).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "PERSONAL_EVENT_ID",
+                    message: e.to_string(),
+                }
+            })?,
+            concurrency: optional("MEMBER_CONCURRENCY", 16usize)?.max(1),
+            config_cache_seconds: optional("CONFIG_CACHE_SECONDS", 60u64)?,
+        })
+    }
+}

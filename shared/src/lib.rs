@@ -6,7 +6,11 @@
 pub mod config;
 pub mod contracts;
 pub mod domain;
+pub mod ingest;
+pub mod queue;
 pub mod store;
+pub mod sweeper;
+pub mod telemetry;
 pub mod time;
 
 pub use domain::*;

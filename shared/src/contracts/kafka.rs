@@ -57,6 +57,85 @@ impl RecordError {
     }
 }
 
+/// A record that could not be applied, kept where an admin can list it and replay it.
+/// `key`/`value` are the raw base64 strings as delivered (the value may hold a phone number,
+/// so `Debug` leaves it out; never log it).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct ParkedRecord {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// True when `value` was cut at [`ParkedRecord::MAX_VALUE`] characters.
+    #[serde(default)]
+    pub value_truncated: bool,
+    /// [`RecordError::kind`] or `corrupt_state` / `rejected_write`.
+    pub reason_kind: String,
+    pub reason: String,
+    #[serde(with = "crate::time::millis")]
+    pub parked_at: Instant,
+    /// TTL (epoch seconds): parked records are kept [`ParkedRecord::RETENTION_DAYS`] days.
+    pub expires_at: i64,
+}
+
+impl ParkedRecord {
+    pub const MAX_VALUE: usize = 64 * 1024;
+    pub const RETENTION_DAYS: i64 = 90;
+
+    pub fn new(
+        at: &RecordCoordinates,
+        key: Option<&str>,
+        value: Option<&str>,
+        reason_kind: &str,
+        reason: String,
+        now: Instant,
+    ) -> Self {
+        let (value, value_truncated) = match value {
+            Some(v) if v.len() > Self::MAX_VALUE => {
+                let mut end = Self::MAX_VALUE;
+                while !v.is_char_boundary(end) {
+                    end -= 1;
+                }
+                (Some(v[..end].to_owned()), true)
+            }
+            other => (other.map(str::to_owned), false),
+        };
+        Self {
+            topic: at.topic.clone(),
+            partition: at.partition,
+            offset: at.offset,
+            key: key.map(str::to_owned),
+            value,
+            value_truncated,
+            reason_kind: reason_kind.to_owned(),
+            reason,
+            parked_at: now,
+            expires_at: (now + chrono::Duration::days(Self::RETENTION_DAYS)).timestamp(),
+        }
+    }
+
+    pub fn coordinates(&self) -> RecordCoordinates {
+        RecordCoordinates {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+        }
+    }
+}
+
+impl fmt::Debug for ParkedRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParkedRecord")
+            .field("at", &self.coordinates().to_string())
+            .field("reason_kind", &self.reason_kind)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Decodes a record value as MSK delivers it (standard base64).
 pub fn decode_value(value: Option<&str>) -> Result<Vec<u8>, RecordError> {
     let value = value.ok_or(RecordError::MissingValue)?;

@@ -2,3 +2,4 @@
 //! A change here is a change to the design brief; `docs/events.md` documents them.
 
 pub mod kafka;
+pub mod payout;

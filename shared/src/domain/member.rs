@@ -45,6 +45,19 @@ pub struct MemberProfile {
     /// The member's own PERSONAL code, issued when they qualified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_code: Option<ReferralCode>,
+    /// What became of the two-sided rewards; set once, when they fell due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_grant: Option<RewardGrant>,
+    /// When the granted rewards were handed to the payout queue (outbox marker, ADR 0004).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub rewards_queued_at: Option<Instant>,
+    /// Optimistic-lock counter: every write of the profile is conditional on it.
+    #[serde(default)]
+    pub version: u64,
     #[serde(with = "time::millis")]
     pub created_at: Instant,
     #[serde(with = "time::millis")]
@@ -64,6 +77,9 @@ impl MemberProfile {
             device_bind_time: None,
             qualified_at: None,
             own_code: None,
+            reward_grant: None,
+            rewards_queued_at: None,
+            version: 0,
             created_at: now,
             updated_at: now,
         }
@@ -109,6 +125,24 @@ pub enum ReferralOutcome {
     },
     Rejected {
         reason: RejectionReason,
+    },
+}
+
+/// The outcome of the rewards of a qualified referee who registered with an accepted code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RewardGrant {
+    /// Reward records were created (ids `<account>-referrer` / `<account>-referee`).
+    Issued {
+        #[serde(with = "time::millis")]
+        at: Instant,
+        window_id: super::WindowId,
+        count: u8,
+    },
+    /// The code's event had no content window active at the qualifying moment: no rewards.
+    NoActiveWindow {
+        #[serde(with = "time::millis")]
+        at: Instant,
     },
 }
 

@@ -4,6 +4,7 @@ mod code;
 mod error;
 mod event;
 mod member;
+mod progress;
 mod reward;
 mod values;
 
@@ -14,7 +15,8 @@ pub use event::{
     NotificationTemplate, ReferralEvent, RewardAmount, RewardTerms, RewardType, Side, TimeWindow,
     Title,
 };
-pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason};
+pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
+pub use progress::{Settlement, Step, judge_referral, settle};
 pub use reward::{Reward, RewardId, RewardStatus};
 pub use values::{
     AccountId, EventId, EventName, JkosAccount, JkosId, PhoneNumber, ReferralSource, WindowId,

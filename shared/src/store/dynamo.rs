@@ -1,7 +1,10 @@
 //! DynamoDB implementation of [`ReferralStore`] over the single table (`keys.rs`).
 
 use super::items::{self, Entity, Item, Owned};
-use super::{CollectionEntry, Cursor, Page, PageRequest, ReferralStore, StoreError, keys};
+use super::{
+    CollectionEntry, Cursor, MemberWrite, Page, PageRequest, ReferralStore, StoreError, keys,
+};
+use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
     MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
@@ -12,7 +15,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -200,6 +204,69 @@ impl DynamoStore {
             .map(|a| from_attrs::<Item<T>>(a).map(|i| i.data))
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next })
+    }
+
+    /// BatchGetItem of `(PK, SK)` keys, 100 per request, retrying unprocessed keys a few
+    /// times with a short backoff before calling DynamoDB unavailable.
+    async fn batch_get(
+        &self,
+        operation: &'static str,
+        keys: Vec<(String, &'static str)>,
+    ) -> Result<Vec<Attrs>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut unique: Vec<_> = keys;
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    chunk
+                        .iter()
+                        .map(|(pk, sk)| {
+                            HashMap::from([
+                                (keys::PK.to_owned(), AttributeValue::S(pk.clone())),
+                                (keys::SK.to_owned(), AttributeValue::S((*sk).to_owned())),
+                            ])
+                        })
+                        .collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Rejected {
+                    operation,
+                    message: e.to_string(),
+                })?;
+            for attempt in 0..6u32 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| classify(operation, e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty())
+                {
+                    None => break,
+                    Some(rest) if attempt < 5 => {
+                        pending = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    }
+                    Some(_) => {
+                        return Err(StoreError::Unavailable {
+                            operation,
+                            message: "unprocessed keys after retries".into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn collection(
@@ -415,6 +482,183 @@ impl ReferralStore for DynamoStore {
             .await
     }
 
+    async fn get_members(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, MemberProfile>, StoreError> {
+        let keys = accounts
+            .iter()
+            .map(|a| (keys::member_pk(a), keys::MEMBER_SK))
+            .collect();
+        self.batch_get("get_members", keys)
+            .await?
+            .into_iter()
+            .map(|attrs| {
+                let member = from_attrs::<Item<MemberProfile>>(attrs)?.data;
+                Ok((member.account_id.clone(), member))
+            })
+            .collect()
+    }
+
+    async fn get_codes(
+        &self,
+        codes: &[ReferralCode],
+    ) -> Result<HashMap<ReferralCode, ReferralCodeRecord>, StoreError> {
+        let keys = codes
+            .iter()
+            .map(|c| (keys::code_pk(c), keys::CODE_SK))
+            .collect();
+        self.batch_get("get_codes", keys)
+            .await?
+            .into_iter()
+            .map(|attrs| {
+                let code = from_attrs::<Item<ReferralCodeRecord>>(attrs)?.data;
+                Ok((code.code.clone(), code))
+            })
+            .collect()
+    }
+
+    async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {
+        let member_put = self.member_put(&write)?;
+        if write.settlement.is_empty() {
+            let put = member_put;
+            return self
+                .client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .condition_expression(put.condition)
+                .set_expression_attribute_values(put.values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| match classify("save_member", e) {
+                    StoreError::Conflict { .. } => member_conflict(write.member),
+                    other => other,
+                });
+        }
+        // Order matters: cancellation reasons come back in this order.
+        let mut entities = vec![member_put];
+        if let Some(code) = &write.settlement.new_code {
+            entities.push(self.create_put("Code", &items::code_item(code))?);
+        }
+        for reward in &write.settlement.rewards {
+            entities.push(self.create_put("Reward", &items::reward_item(reward))?);
+        }
+        let transact_items = entities
+            .iter()
+            .map(|p| {
+                p.to_sdk()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(transact_items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                    err.as_service_error()
+                {
+                    let reasons = cancel.cancellation_reasons();
+                    // A concurrent transaction on the same items: re-read and re-apply.
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        return Err(member_conflict(write.member));
+                    }
+                    if let Some((i, _)) = reasons
+                        .iter()
+                        .enumerate()
+                        .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                    {
+                        let failed = &entities[i];
+                        return Err(StoreError::Conflict {
+                            entity: failed.entity,
+                            key: failed.pk.clone(),
+                        });
+                    }
+                }
+                Err(classify("save_member", err))
+            }
+        }
+    }
+
+    async fn mark_rewards_queued(
+        &self,
+        account: &AccountId,
+        version: u64,
+        at: Instant,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, AttributeValue::S(keys::member_pk(account)))
+            .key(keys::SK, AttributeValue::S(keys::MEMBER_SK.to_owned()))
+            .update_expression("SET rewards_queued_at = :at, version = :next")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":at", AttributeValue::S(crate::time::format(&at)))
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match classify("mark_rewards_queued", e) {
+                StoreError::Conflict { .. } => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError> {
+        self.put("park_record", &items::parked_item(record)).await
+    }
+
+    async fn parked_records(&self, page: PageRequest) -> Result<Page<ParkedRecord>, StoreError> {
+        self.index_page::<ParkedRecord>(
+            "parked_records",
+            keys::GSI2,
+            keys::GSI2PK,
+            keys::PARKED_GSI2PK.to_owned(),
+            page,
+        )
+        .await
+    }
+
+    async fn pending_rewards_before(
+        &self,
+        cutoff: Instant,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::reward_status_gsi2pk(RewardStatus::Pending);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :cutoff")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(
+                ":cutoff",
+                AttributeValue::S(crate::time::format(&cutoff)),
+            );
+        let (rows, next) = self
+            .page("pending_rewards_before", query, (keys::GSI2PK, &pk), &page)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|a| from_attrs::<Item<Reward>>(a).map(|i| i.data))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError> {
         self.create("create_reward", "Reward", &items::reward_item(reward))
             .await
@@ -455,6 +699,79 @@ impl ReferralStore for DynamoStore {
     ) -> Result<Page<CollectionEntry>, StoreError> {
         self.collection(&code.source, Some(keys::code_gsi1sk(&code.code)), page)
             .await
+    }
+}
+
+/// A Put with its condition, kept with what it writes so a cancelled transaction can say
+/// which entity conflicted.
+struct ConditionalPut {
+    entity: &'static str,
+    pk: String,
+    table_name: String,
+    item: Attrs,
+    condition: String,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl ConditionalPut {
+    fn to_sdk(&self) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table_name)
+            .set_item(Some(self.item.clone()))
+            .condition_expression(&self.condition)
+            .set_expression_attribute_values(self.values.clone())
+            .build()
+            .map_err(|e| StoreError::Rejected {
+                operation: "save_member",
+                message: e.to_string(),
+            })
+    }
+}
+
+impl DynamoStore {
+    fn member_put(&self, write: &MemberWrite<'_>) -> Result<ConditionalPut, StoreError> {
+        let item = items::member_item(write.member);
+        let (condition, values) = if write.expected_version == 0 {
+            ("attribute_not_exists(version)".to_owned(), None)
+        } else {
+            (
+                "version = :v".to_owned(),
+                Some(HashMap::from([(
+                    ":v".to_owned(),
+                    AttributeValue::N(write.expected_version.to_string()),
+                )])),
+            )
+        };
+        Ok(ConditionalPut {
+            entity: "Member",
+            pk: item.pk.clone(),
+            table_name: self.table.clone(),
+            item: to_attrs(&item)?,
+            condition,
+            values,
+        })
+    }
+
+    fn create_put<T: Serialize>(
+        &self,
+        entity: &'static str,
+        item: &Item<T>,
+    ) -> Result<ConditionalPut, StoreError> {
+        Ok(ConditionalPut {
+            entity,
+            pk: item.pk.clone(),
+            table_name: self.table.clone(),
+            item: to_attrs(item)?,
+            condition: "attribute_not_exists(PK)".to_owned(),
+            values: None,
+        })
+    }
+}
+
+fn member_conflict(member: &MemberProfile) -> StoreError {
+    StoreError::Conflict {
+        entity: "Member",
+        key: keys::member_pk(&member.account_id),
     }
 }
 

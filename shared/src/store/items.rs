@@ -18,6 +18,7 @@ pub enum Entity {
     Code,
     Member,
     Reward,
+    Parked,
 }
 
 /// The envelope: keys + entity + the domain value's own attributes, flattened.
@@ -180,6 +181,22 @@ pub fn reward_item(reward: &Reward) -> Item<&Reward> {
     .gsi2(
         keys::reward_status_gsi2pk(reward.status),
         keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id),
+    )
+}
+
+pub fn parked_item(
+    record: &crate::contracts::kafka::ParkedRecord,
+) -> Item<&crate::contracts::kafka::ParkedRecord> {
+    let at = record.coordinates();
+    Item::new(
+        Entity::Parked,
+        keys::parked_pk(&at),
+        keys::PARKED_SK.to_owned(),
+        record,
+    )
+    .gsi2(
+        keys::PARKED_GSI2PK.to_owned(),
+        keys::parked_gsi2sk(&record.parked_at, &at),
     )
 }
 

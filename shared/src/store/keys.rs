@@ -108,6 +108,19 @@ pub fn reward_status_gsi2sk(created_at: &Instant, reward: &RewardId) -> String {
     format!("{}#{reward}", time::format(created_at))
 }
 
+/// A parked (unprocessable) Kafka record: one item per coordinates, listed newest last on GSI2.
+pub fn parked_pk(at: &crate::contracts::kafka::RecordCoordinates) -> String {
+    format!("PARKED#{}#{}#{}", at.topic, at.partition, at.offset)
+}
+pub const PARKED_SK: &str = "#PARKED";
+pub const PARKED_GSI2PK: &str = "PARKED";
+pub fn parked_gsi2sk(
+    parked_at: &Instant,
+    at: &crate::contracts::kafka::RecordCoordinates,
+) -> String {
+    format!("{}#{at}", time::format(parked_at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,15 +6,16 @@ pub mod keys;
 
 pub use dynamo::DynamoStore;
 
+use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
     MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Reward, RewardId, RewardStatus, Side,
+    ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
 use base64::Engine;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
 /// Errors of the store, typed so callers can tell "already exists" from "try again later"
@@ -125,6 +126,18 @@ pub enum CollectionEntry {
     Reward(Box<Reward>),
 }
 
+/// One member profile written back after a batch changed it, with what fell due
+/// ([`Settlement`]): a single conditional PutItem, or one TransactWriteItems when a code or
+/// rewards are created with it, so either all of it happens or none.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberWrite<'a> {
+    /// The new state; its `version` must be `expected_version + 1`.
+    pub member: &'a MemberProfile,
+    /// The version read; 0 = the profile did not exist (or predates versioning).
+    pub expected_version: u64,
+    pub settlement: &'a Settlement,
+}
+
 /// Storage in domain terms. The DynamoDB implementation is [`DynamoStore`]; the round trips of
 /// each method are listed in `docs/data-model.md`.
 #[async_trait]
@@ -182,6 +195,35 @@ pub trait ReferralStore: Send + Sync {
     /// 1 GetItem.
     async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError>;
 
+    /// Many profiles at once: BatchGetItem, 1 round trip per 100 accounts (plus retries of
+    /// unprocessed keys). Missing accounts are absent from the map.
+    async fn get_members(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, MemberProfile>, StoreError>;
+    /// Many codes at once: BatchGetItem, 1 round trip per 100 codes.
+    async fn get_codes(
+        &self,
+        codes: &[ReferralCode],
+    ) -> Result<HashMap<ReferralCode, ReferralCodeRecord>, StoreError>;
+    /// Writes a profile if nobody wrote it since it was read, together with its settlement.
+    /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
+    /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
+    async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
+    /// Records that the member's rewards were handed to the payout queue. Conditional on
+    /// `version` (and bumps it); `Ok(false)` if the profile changed meanwhile.
+    async fn mark_rewards_queued(
+        &self,
+        account: &AccountId,
+        version: u64,
+        at: Instant,
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps an unprocessable Kafka record (idempotent per coordinates). 1 PutItem.
+    async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError>;
+    /// Parked records, oldest first. 1 Query on GSI2 per page.
+    async fn parked_records(&self, page: PageRequest) -> Result<Page<ParkedRecord>, StoreError>;
+
     /// Creates a reward; [`StoreError::Conflict`] if one exists for that referee and side.
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
     /// 1 GetItem.
@@ -190,6 +232,14 @@ pub trait ReferralStore: Send + Sync {
     async fn rewards_by_status(
         &self,
         status: RewardStatus,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
+
+    /// PENDING rewards created before `cutoff`, oldest first (the sweeper's view).
+    /// 1 Query on GSI2 per page.
+    async fn pending_rewards_before(
+        &self,
+        cutoff: Instant,
         page: PageRequest,
     ) -> Result<Page<Reward>, StoreError>;
 
