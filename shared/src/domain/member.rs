@@ -48,13 +48,6 @@ pub struct MemberProfile {
     /// What became of the two-sided rewards; set once, when they fell due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_grant: Option<RewardGrant>,
-    /// When the granted rewards were handed to the payout queue (outbox marker, ADR 0004).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::millis_opt"
-    )]
-    pub rewards_queued_at: Option<Instant>,
     /// Optimistic-lock counter: every write of the profile is conditional on it.
     #[serde(default)]
     pub version: u64,
@@ -78,7 +71,6 @@ impl MemberProfile {
             qualified_at: None,
             own_code: None,
             reward_grant: None,
-            rewards_queued_at: None,
             version: 0,
             created_at: now,
             updated_at: now,

@@ -121,24 +121,13 @@ impl MemberProfile {
                 && self.accepted_referral().is_some())
     }
 
-    /// Granted rewards not yet confirmed as handed to the payout queue.
-    pub fn unqueued_rewards(&self) -> Vec<RewardId> {
-        match (&self.reward_grant, self.rewards_queued_at) {
-            (Some(RewardGrant::Issued { .. }), None) => self.reward_ids(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// The ids a grant for this member creates (the referrer side only for PERSONAL codes).
-    fn reward_ids(&self) -> Vec<RewardId> {
-        let count = match &self.reward_grant {
-            Some(RewardGrant::Issued { count, .. }) => *count,
-            _ => 0,
-        };
-        let sides: &[Side] = if count >= 2 {
-            &Side::BOTH
-        } else {
-            &[Side::Referee]
+    /// The ids of the rewards granted for this member as a referee (none before the grant;
+    /// the referrer side only exists for PERSONAL codes, so a grant of one is the referee's).
+    pub fn granted_rewards(&self) -> Vec<RewardId> {
+        let sides: &[Side] = match &self.reward_grant {
+            Some(RewardGrant::Issued { count, .. }) if *count >= 2 => &Side::BOTH,
+            Some(RewardGrant::Issued { .. }) => &[Side::Referee],
+            _ => &[],
         };
         sides
             .iter()

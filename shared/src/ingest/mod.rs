@@ -8,7 +8,9 @@
 //!    order, [`settle`](crate::domain::settle) what fell due, and write it back in ONE
 //!    conditional write (a TransactWriteItems when a code or rewards are created). A concurrent
 //!    writer makes the write fail; the member is re-read and the records folded again;
-//! 4. hand the granted rewards to the payout queue, then mark them queued (outbox marker).
+//! 4. hand the rewards of every granted member the batch touched to the payout queue, also
+//!    when nothing changed: a redelivered batch re-sends what a crash may have lost (payout
+//!    treats a paid reward as a duplicate), and the sweeper catches the rest.
 //!
 //! Any transient failure fails the invocation, so Lambda retries the batch; every step is
 //! idempotent, so the retry doubles nothing. See `docs/adr/0004-reward-handoff.md`.
@@ -227,7 +229,7 @@ where
             .await?;
         report.conflicts = conflicts.load(Ordering::Relaxed);
 
-        let mut to_queue: Vec<(AccountId, u64, Vec<RewardId>)> = Vec::new();
+        let mut to_queue: Vec<RewardId> = Vec::new();
         for outcome in outcomes {
             match outcome {
                 MemberOutcome::Done {
@@ -238,10 +240,7 @@ where
                     report.members_written += u64::from(written);
                     report.qualified += u64::from(settlement.new_code.is_some());
                     report.rewards_created += settlement.rewards.len() as u64;
-                    let ids = member.unqueued_rewards();
-                    if !ids.is_empty() {
-                        to_queue.push((member.account_id.clone(), member.version, ids));
-                    }
+                    to_queue.extend(member.granted_rewards());
                 }
                 MemberOutcome::Parked(records) => parked.extend(records),
             }
@@ -253,26 +252,11 @@ where
             .try_collect::<Vec<_>>()
             .await?;
 
-        // Hand-off to payout, then the marker. A crash in between re-sends on the retry.
-        let ids: Vec<RewardId> = to_queue
-            .iter()
-            .flat_map(|(_, _, ids)| ids.clone())
-            .collect();
-        if !ids.is_empty() {
-            self.queue.enqueue(&ids).await?;
-            report.rewards_queued = ids.len() as u64;
-            let marks = stream::iter(to_queue.iter().map(|(account, version, _)| {
-                self.store.mark_rewards_queued(account, *version, now)
-            }))
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-            for mark in marks {
-                if let Err(e) = mark {
-                    // Harmless: the next record of that member (or the sweeper) re-sends.
-                    tracing::warn!(error = %e, "could not mark rewards queued");
-                }
-            }
+        // Hand-off to payout. A crash before this line leaves the rewards PENDING and the
+        // batch unacknowledged: the retry re-sends them (see the module comment).
+        if !to_queue.is_empty() {
+            self.queue.enqueue(&to_queue).await?;
+            report.rewards_queued = to_queue.len() as u64;
         }
 
         let ns = telemetry::namespace();

@@ -589,34 +589,6 @@ impl ReferralStore for DynamoStore {
         }
     }
 
-    async fn mark_rewards_queued(
-        &self,
-        account: &AccountId,
-        version: u64,
-        at: Instant,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, AttributeValue::S(keys::member_pk(account)))
-            .key(keys::SK, AttributeValue::S(keys::MEMBER_SK.to_owned()))
-            .update_expression("SET rewards_queued_at = :at, version = :next")
-            .condition_expression("version = :v")
-            .expression_attribute_values(":at", AttributeValue::S(crate::time::format(&at)))
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match classify("mark_rewards_queued", e) {
-                StoreError::Conflict { .. } => Ok(false),
-                other => Err(other),
-            },
-        }
-    }
-
     async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError> {
         self.put("park_record", &items::parked_item(record)).await
     }

@@ -210,14 +210,6 @@ pub trait ReferralStore: Send + Sync {
     /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
     /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
-    /// Records that the member's rewards were handed to the payout queue. Conditional on
-    /// `version` (and bumps it); `Ok(false)` if the profile changed meanwhile.
-    async fn mark_rewards_queued(
-        &self,
-        account: &AccountId,
-        version: u64,
-        at: Instant,
-    ) -> Result<bool, StoreError>;
 
     /// Keeps an unprocessable Kafka record (idempotent per coordinates). 1 PutItem.
     async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError>;
