@@ -141,18 +141,26 @@ impl TestQueue {
             if messages.is_empty() {
                 return ids;
             }
-            for m in messages {
+            let mut entries = Vec::new();
+            for (i, m) in messages.into_iter().enumerate() {
                 let body = m.body.unwrap_or_default();
                 let msg = PayoutMessage::parse(&body).expect("a payout message");
                 ids.push(msg.reward_id.to_string());
-                self.client
-                    .delete_message()
-                    .queue_url(&self.url)
-                    .receipt_handle(m.receipt_handle.unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
+                entries.push(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle.unwrap_or_default())
+                        .build()
+                        .expect("id and receipt handle are set"),
+                );
             }
+            self.client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .expect("DeleteMessageBatch");
         }
     }
 }

@@ -8,9 +8,10 @@
 //!    order, [`settle`](crate::domain::settle) what fell due, and write it back in ONE
 //!    conditional write (a TransactWriteItems when a code or rewards are created). A concurrent
 //!    writer makes the write fail; the member is re-read and the records folded again;
-//! 4. hand the rewards of every granted member the batch touched to the payout queue, also
-//!    when nothing changed: a redelivered batch re-sends what a crash may have lost (payout
-//!    treats a paid reward as a duplicate), and the sweeper catches the rest.
+//! 4. hand the new rewards to the payout queue; and re-send the rewards of a granted member
+//!    whose records changed nothing (a duplicate, typically the redelivery of a batch that
+//!    crashed before its send; payout treats a paid reward as a duplicate). The sweeper
+//!    catches what no redelivery repairs.
 //!
 //! Any transient failure fails the invocation, so Lambda retries the batch; every step is
 //! idempotent, so the retry doubles nothing. See `docs/adr/0004-reward-handoff.md`.
@@ -240,7 +241,13 @@ where
                     report.members_written += u64::from(written);
                     report.qualified += u64::from(settlement.new_code.is_some());
                     report.rewards_created += settlement.rewards.len() as u64;
-                    to_queue.extend(member.granted_rewards());
+                    // New rewards are queued; a member the batch did not change is a
+                    // duplicate, likely a redelivery after a crash: re-send its rewards.
+                    if written {
+                        to_queue.extend(settlement.rewards.iter().map(|r| r.reward_id.clone()));
+                    } else {
+                        to_queue.extend(member.granted_rewards());
+                    }
                 }
                 MemberOutcome::Parked(records) => parked.extend(records),
             }
