@@ -14,18 +14,30 @@ cargo build --quiet -p referral-devkit
 dev="$ROOT/target/debug/referral-dev"
 "$dev" create-table
 "$dev" load-campaign config/campaigns/personal.json
+payout_queue="$("$dev" create-queue)"
 
 cat <<MSG
 
 referral-svc local stack is up.
   DynamoDB Local : $AWS_ENDPOINT_URL_DYNAMODB  (table $TABLE_NAME, in memory)
-  SQS (moto)     : $AWS_ENDPOINT_URL_SQS
+  SQS (moto)     : $AWS_ENDPOINT_URL_SQS  (payout queue $payout_queue)
   logs           : $LOG_DIR
 
 Look at what was loaded:
   source scripts/env.sh
   target/debug/referral-dev event personal        # the sample campaign, as the store reads it
   target/debug/referral-dev code SHARE888         # a demo referrer's code
+
+Play the account module (MSK): each command wraps the record into an MSK event and runs the
+consumer on it, exactly as Lambda's MSK trigger would:
+  target/debug/referral-dev publish member-info new-1
+  target/debug/referral-dev publish code-used new-1 SHARE888
+  target/debug/referral-dev publish kyc-passed new-1
+  target/debug/referral-dev publish device-bound new-1     # qualifies: own code + 2 rewards queued
+  target/debug/referral-dev member new-1                    # the profile (phone masked)
+  target/debug/referral-dev publish file events/registration.jsonl
+  target/debug/referral-dev parked                          # malformed records, with coordinates
+  target/debug/referral-dev publish kyc-passed new-2 --print-event > /tmp/msk.json  # for cargo lambda invoke
 
 Or talk to DynamoDB Local directly with curl (any credentials are accepted):
   curl -s $AWS_ENDPOINT_URL_DYNAMODB -H 'X-Amz-Target: DynamoDB_20120810.GetItem' \\

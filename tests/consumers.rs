@@ -473,3 +473,29 @@ async fn members_are_applied_concurrently_up_to_the_bound() {
     let max = h2.table.round_trips.max_in_flight();
     assert!((3..=8).contains(&max), "max in flight {max}");
 }
+
+#[tokio::test]
+async fn the_sample_msk_events_in_events_dir_are_consumed() {
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "demo-referrer").await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let read = |name: &str| -> aws_lambda_events::event::kafka::KafkaEvent {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+    };
+    let report = h
+        .consumer(TOPIC_REGISTRATION)
+        .handle(&read("msk-registration.json"))
+        .await
+        .unwrap();
+    // Three good records (code used, device, KYC) and one with a bad time, parked.
+    assert_eq!((report.records, report.malformed), (4, 1));
+    assert_eq!((report.qualified, report.rewards_created), (1, 2));
+    let report = h
+        .consumer(TOPIC_MEMBER_INFO)
+        .handle(&read("msk-member-info.json"))
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.members_written), (1, 1));
+    let member = h.member("demo-2").await.unwrap();
+    assert!(member.jkos_account.is_some() && member.own_code.is_some());
+}

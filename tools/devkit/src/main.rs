@@ -5,9 +5,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_devkit::table::TableDefinition;
-use referral_shared::store::{DynamoStore, ReferralStore};
-use referral_shared::{EventId, ReferralCode};
+use referral_shared::store::{DynamoStore, PageRequest, ReferralStore};
+use referral_shared::{AccountId, EventId, ReferralCode};
 use std::path::PathBuf;
+
+mod publish;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +39,54 @@ enum Command {
     Event { event_id: String },
     /// Print a referral code's record (input is normalized like the app's).
     Code { code: String },
+    /// Create the local payout queue (no-op if it exists) and print its URL.
+    CreateQueue,
+    /// Publish a registration event (REFERRAL_CODE_USED, DEVICE_BOUND, KYC_PASSED) or member
+    /// info: wrap it into an MSK event and run the consumer on it, as Lambda's MSK trigger would.
+    Publish {
+        #[command(subcommand)]
+        record: Publish,
+        /// Print the MSK event instead of consuming it (for `cargo lambda invoke --data-file`).
+        #[arg(long, global = true)]
+        print_event: bool,
+    },
+    /// Print a member's profile (phone masked).
+    Member { account_id: String },
+    /// List parked (unprocessable) Kafka records.
+    Parked,
+}
+
+#[derive(Subcommand)]
+enum Publish {
+    /// REFERRAL_CODE_USED: the member registered with CODE.
+    CodeUsed {
+        account_id: String,
+        code: String,
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// DEVICE_BOUND.
+    DeviceBound {
+        account_id: String,
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// KYC_PASSED.
+    KycPassed {
+        account_id: String,
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// rd2_member_info for a new member.
+    MemberInfo {
+        account_id: String,
+        #[arg(long, default_value = "0912345678")]
+        phone: String,
+        #[arg(long, default_value = "A00000001")]
+        jkos_account: String,
+    },
+    /// Every line of FILE (JSON values; `type` present = registration, else member info).
+    File { file: PathBuf },
 }
 
 #[tokio::main]
@@ -82,6 +132,56 @@ async fn main() -> Result<()> {
             Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
             None => anyhow::bail!("no code {code} in table {}", cli.table),
         },
+        Command::CreateQueue => println!("{}", publish::payout_queue_url(true).await?),
+        Command::Publish {
+            record,
+            print_event,
+        } => {
+            let values = match record {
+                Publish::CodeUsed {
+                    account_id,
+                    code,
+                    at,
+                } => vec![publish::registration(
+                    "REFERRAL_CODE_USED",
+                    &account_id,
+                    Some(&code),
+                    at,
+                )?],
+                Publish::DeviceBound { account_id, at } => {
+                    vec![publish::registration(
+                        "DEVICE_BOUND",
+                        &account_id,
+                        None,
+                        at,
+                    )?]
+                }
+                Publish::KycPassed { account_id, at } => {
+                    vec![publish::registration("KYC_PASSED", &account_id, None, at)?]
+                }
+                Publish::MemberInfo {
+                    account_id,
+                    phone,
+                    jkos_account,
+                } => vec![publish::member_info(&account_id, &phone, &jkos_account)],
+                Publish::File { file } => publish::read_lines(&file)?,
+            };
+            publish::run(store, values, print_event).await?;
+        }
+        Command::Member { account_id } => {
+            match store.get_member(&AccountId::parse(&account_id)?).await? {
+                // Debug masks the phone number; JSON would not.
+                Some(member) => println!("{member:#?}"),
+                None => anyhow::bail!("no member {account_id} in table {}", cli.table),
+            }
+        }
+        Command::Parked => {
+            let page = store.parked_records(PageRequest::first(200)).await?;
+            for p in &page.items {
+                println!("{}  {}  {}", p.coordinates(), p.reason_kind, p.reason);
+            }
+            println!("{} parked record(s)", page.items.len());
+        }
     }
     Ok(())
 }
