@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth (see README).
-.PHONY: dev test stop lint
+.PHONY: dev test stop lint bench bench-release
 dev:  ## start the local stack, create the table, load the sample campaign
 	./scripts/dev.sh
 test: ## the full test suite (what CI runs)
@@ -10,3 +10,7 @@ lint: ## rustfmt, clippy, cfn-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.tools/venv/bin/cfn-lint infra/template.yaml
+bench: ## consumer throughput and round trips vs DynamoDB Local -> bench/reports/consumers.md
+	./scripts/bench.sh
+bench-release: ## release-profile size/build-time comparison (~10 min) -> bench/reports/release-profile.md
+	./bench/release-profile.sh

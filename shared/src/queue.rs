@@ -24,6 +24,46 @@ pub struct SqsPayoutQueue {
 }
 
 impl SqsPayoutQueue {
+    /// SendMessageBatch requests in flight at once.
+    const CONCURRENT_REQUESTS: usize = 8;
+
+    async fn send_chunk(&self, chunk: &[RewardId]) -> Result<(), QueueError> {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(
+                        PayoutMessage {
+                            reward_id: id.clone(),
+                        }
+                        .body(),
+                    )
+                    .build()
+                    .map_err(|e| QueueError(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        match out.failed.first() {
+            Some(failed) => Err(QueueError(format!(
+                "{} of {} messages not accepted: {} {}",
+                out.failed.len(),
+                chunk.len(),
+                failed.code,
+                failed.message.as_deref().unwrap_or_default()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
         Self {
             client,
@@ -35,41 +75,18 @@ impl SqsPayoutQueue {
 #[async_trait]
 impl PayoutQueue for SqsPayoutQueue {
     async fn enqueue(&self, rewards: &[RewardId]) -> Result<(), QueueError> {
-        for chunk in rewards.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(
-                            PayoutMessage {
-                                reward_id: id.clone(),
-                            }
-                            .body(),
-                        )
-                        .build()
-                        .map_err(|e| QueueError(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
-            if let Some(failed) = out.failed.first() {
-                return Err(QueueError(format!(
-                    "{} of {} messages not accepted: {} {}",
-                    out.failed.len(),
-                    chunk.len(),
-                    failed.code,
-                    failed.message.as_deref().unwrap_or_default()
-                )));
-            }
-        }
+        use futures::{StreamExt, TryStreamExt};
+        let sends: Vec<_> = rewards
+            .chunks(10)
+            .map(|chunk| {
+                let (queue, chunk) = (self.clone(), chunk.to_vec());
+                async move { queue.send_chunk(&chunk).await }
+            })
+            .collect();
+        futures::stream::iter(sends)
+            .buffer_unordered(Self::CONCURRENT_REQUESTS)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 }

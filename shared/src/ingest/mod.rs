@@ -191,7 +191,7 @@ where
         }
         report.members = by_member.len() as u64;
 
-        // Reads for the whole batch: profiles and used codes, BatchGetItem.
+        // Reads for the whole batch: profiles and used codes, in the same BatchGetItem.
         let accounts: Vec<AccountId> = by_member.keys().cloned().collect();
         let codes: Vec<ReferralCode> = by_member
             .values()
@@ -205,13 +205,8 @@ where
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let (mut members, codes) = futures::try_join!(self.store.get_members(&accounts), async {
-            if codes.is_empty() {
-                Ok(HashMap::new())
-            } else {
-                self.store.get_codes(&codes).await
-            }
-        })?;
+        let read = self.store.profiles_and_codes(&accounts, &codes).await?;
+        let (mut members, codes) = (read.profiles, read.codes);
         let codes = Arc::new(codes);
 
         let conflicts = AtomicU64::new(0);

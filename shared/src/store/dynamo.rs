@@ -2,7 +2,8 @@
 
 use super::items::{self, Entity, Item, Owned};
 use super::{
-    CollectionEntry, Cursor, MemberWrite, Page, PageRequest, ReferralStore, StoreError, keys,
+    CollectionEntry, Cursor, MemberWrite, Page, PageRequest, ProfilesAndCodes, ReferralStore,
+    StoreError, keys,
 };
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
@@ -482,40 +483,36 @@ impl ReferralStore for DynamoStore {
             .await
     }
 
-    async fn get_members(
+    async fn profiles_and_codes(
         &self,
         accounts: &[AccountId],
-    ) -> Result<HashMap<AccountId, MemberProfile>, StoreError> {
+        codes: &[ReferralCode],
+    ) -> Result<ProfilesAndCodes, StoreError> {
         let keys = accounts
             .iter()
             .map(|a| (keys::member_pk(a), keys::MEMBER_SK))
+            .chain(codes.iter().map(|c| (keys::code_pk(c), keys::CODE_SK)))
             .collect();
-        self.batch_get("get_members", keys)
-            .await?
-            .into_iter()
-            .map(|attrs| {
-                let member = from_attrs::<Item<MemberProfile>>(attrs)?.data;
-                Ok((member.account_id.clone(), member))
-            })
-            .collect()
-    }
-
-    async fn get_codes(
-        &self,
-        codes: &[ReferralCode],
-    ) -> Result<HashMap<ReferralCode, ReferralCodeRecord>, StoreError> {
-        let keys = codes
-            .iter()
-            .map(|c| (keys::code_pk(c), keys::CODE_SK))
-            .collect();
-        self.batch_get("get_codes", keys)
-            .await?
-            .into_iter()
-            .map(|attrs| {
-                let code = from_attrs::<Item<ReferralCodeRecord>>(attrs)?.data;
-                Ok((code.code.clone(), code))
-            })
-            .collect()
+        let mut out = ProfilesAndCodes::default();
+        for attrs in self.batch_get("profiles_and_codes", keys).await? {
+            match entity_of(&attrs)? {
+                Entity::Member => {
+                    let member = from_attrs::<Item<MemberProfile>>(attrs)?.data;
+                    out.profiles.insert(member.account_id.clone(), member);
+                }
+                Entity::Code => {
+                    let code = from_attrs::<Item<ReferralCodeRecord>>(attrs)?.data;
+                    out.codes.insert(code.code.clone(), code);
+                }
+                other => {
+                    return Err(corrupt(
+                        &attrs,
+                        format!("unexpected {other:?} under a member or code key"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {

@@ -126,6 +126,13 @@ pub enum CollectionEntry {
     Reward(Box<Reward>),
 }
 
+/// See [`ReferralStore::profiles_and_codes`].
+#[derive(Debug, Default)]
+pub struct ProfilesAndCodes {
+    pub profiles: HashMap<AccountId, MemberProfile>,
+    pub codes: HashMap<ReferralCode, ReferralCodeRecord>,
+}
+
 /// One member profile written back after a batch changed it, with what fell due
 /// ([`Settlement`]): a single conditional PutItem, or one TransactWriteItems when a code or
 /// rewards are created with it, so either all of it happens or none.
@@ -195,17 +202,14 @@ pub trait ReferralStore: Send + Sync {
     /// 1 GetItem.
     async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError>;
 
-    /// Many profiles at once: BatchGetItem, 1 round trip per 100 accounts (plus retries of
-    /// unprocessed keys). Missing accounts are absent from the map.
-    async fn get_members(
+    /// What a consumer batch reads, in one go: the profiles of `accounts` and the records of
+    /// `codes`, in the same BatchGetItem requests (1 round trip per 100 keys, plus retries of
+    /// unprocessed keys). Missing ones are absent from the maps.
+    async fn profiles_and_codes(
         &self,
         accounts: &[AccountId],
-    ) -> Result<HashMap<AccountId, MemberProfile>, StoreError>;
-    /// Many codes at once: BatchGetItem, 1 round trip per 100 codes.
-    async fn get_codes(
-        &self,
         codes: &[ReferralCode],
-    ) -> Result<HashMap<ReferralCode, ReferralCodeRecord>, StoreError>;
+    ) -> Result<ProfilesAndCodes, StoreError>;
     /// Writes a profile if nobody wrote it since it was read, together with its settlement.
     /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
     /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
