@@ -517,3 +517,92 @@ async fn the_sample_msk_events_in_events_dir_are_consumed() {
     let member = h.member("demo-2").await.unwrap();
     assert!(member.jkos_account.is_some() && member.own_code.is_some());
 }
+
+#[tokio::test]
+async fn edge_grants_no_window_campaign_codes_and_a_corrupt_profile() {
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    // A CAMPAIGN event whose code belongs to a campaign, not a member.
+    let campaign = EventId::parse("spring").unwrap();
+    let store = &h.table.store;
+    store
+        .put_event(&referral_tests::fixtures::event(
+            "spring",
+            EventType::Campaign,
+        ))
+        .await
+        .unwrap();
+    store
+        .put_content_window(
+            &campaign,
+            &referral_tests::fixtures::content("s1", at(1, 0), at(25, 0), "30"),
+        )
+        .await
+        .unwrap();
+    let mut code = referral_tests::fixtures::code_record("SPRNG234", "spring", "partner-x");
+    code.event_type = EventType::Campaign;
+    store.create_code(&code).await.unwrap();
+
+    // A profile item that does not map onto the domain (written behind the store's back).
+    h.table
+        .client
+        .put_item()
+        .table_name(&h.table.name)
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("MEMBER#broken".into()),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("#PROFILE".into()),
+        )
+        .item(
+            "entity",
+            aws_sdk_dynamodb::types::AttributeValue::S("Member".into()),
+        )
+        .item(
+            "account_id",
+            aws_sdk_dynamodb::types::AttributeValue::N("7".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let consumer = h.consumer(TOPIC_REGISTRATION);
+    let batch = msk::event(&reg_records(
+        0,
+        &[
+            // Accepted on day 24 (w2), qualified on day 26 after every window ended.
+            registration("REFERRAL_CODE_USED", "ended", Some("SHARE888"), at(24, 0)),
+            registration("KYC_PASSED", "ended", None, at(26, 0)),
+            registration("DEVICE_BOUND", "ended", None, at(26, 1)),
+            registration("REFERRAL_CODE_USED", "camp", Some("SPRNG234"), at(3, 0)),
+            registration("KYC_PASSED", "camp", None, at(3, 1)),
+            registration("DEVICE_BOUND", "camp", None, at(3, 2)),
+            registration("KYC_PASSED", "broken", None, at(3, 1)),
+        ],
+    ));
+    let report = consumer.handle(&batch).await.unwrap();
+    assert_eq!(report.qualified, 2);
+    assert_eq!(report.rewards_created, 1);
+    assert_eq!(report.parked, 1);
+
+    let ended = h.member("ended").await.unwrap();
+    assert!(matches!(
+        ended.reward_grant,
+        Some(RewardGrant::NoActiveWindow { .. })
+    ));
+    assert!(h.reward("ended", Side::Referee).await.is_none());
+
+    // Only the referee of a campaign code is rewarded, with the campaign's terms.
+    assert!(h.reward("camp", Side::Referrer).await.is_none());
+    let referee = h.reward("camp", Side::Referee).await.unwrap();
+    assert_eq!(referee.event_id, campaign);
+    assert_eq!(referee.referrer_source.as_str(), "partner-x");
+    assert_eq!(h.queue.drain().await, ["camp-referee"]);
+
+    let parked = store.parked_records(PageRequest::first(10)).await.unwrap();
+    assert_eq!(parked.items.len(), 1);
+    assert_eq!(parked.items[0].reason_kind, "corrupt_state");
+    assert_eq!(parked.items[0].offset, 6);
+}

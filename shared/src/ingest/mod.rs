@@ -28,7 +28,7 @@ use crate::domain::{
     Settlement, Step, judge_referral, settle,
 };
 use crate::queue::PayoutQueue;
-use crate::store::{MemberWrite, ReferralStore, StoreError};
+use crate::store::{MemberWrite, ReferralStore, StoreError, keys};
 use crate::telemetry;
 use crate::time::Instant;
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
@@ -206,7 +206,7 @@ where
             .into_iter()
             .collect();
         let read = self.store.profiles_and_codes(&accounts, &codes).await?;
-        let (mut members, codes) = (read.profiles, read.codes);
+        let (mut members, codes, corrupt) = (read.profiles, read.codes, read.corrupt);
         let codes = Arc::new(codes);
 
         let conflicts = AtomicU64::new(0);
@@ -215,7 +215,21 @@ where
                 let loaded = members.remove(&account);
                 let codes = codes.clone();
                 let conflicts = &conflicts;
+                // A stored profile or used code that does not map onto the domain: park this
+                // member's records instead of failing (and forever retrying) the whole batch.
+                let broken = std::iter::once(keys::member_pk(&account))
+                    .chain(records.iter().filter_map(|d| match &d.change {
+                        Change::Registration(RegistrationEvent::ReferralCodeUsed {
+                            code, ..
+                        }) => Some(keys::code_pk(code)),
+                        _ => None,
+                    }))
+                    .find_map(|pk| corrupt.get(&pk).map(|why| (pk, why.clone())));
                 async move {
+                    if let Some((key, message)) = broken {
+                        let error = StoreError::Corrupt { key, message };
+                        return self.give_up_or_fail(error, &records, now);
+                    }
                     self.apply_member(account, loaded, records, &codes, now, conflicts)
                         .await
                 }

@@ -495,21 +495,23 @@ impl ReferralStore for DynamoStore {
             .collect();
         let mut out = ProfilesAndCodes::default();
         for attrs in self.batch_get("profiles_and_codes", keys).await? {
-            match entity_of(&attrs)? {
-                Entity::Member => {
-                    let member = from_attrs::<Item<MemberProfile>>(attrs)?.data;
-                    out.profiles.insert(member.account_id.clone(), member);
-                }
-                Entity::Code => {
-                    let code = from_attrs::<Item<ReferralCodeRecord>>(attrs)?.data;
-                    out.codes.insert(code.code.clone(), code);
-                }
-                other => {
-                    return Err(corrupt(
-                        &attrs,
-                        format!("unexpected {other:?} under a member or code key"),
-                    ));
-                }
+            let pk = attrs
+                .get(keys::PK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let parsed = if pk.starts_with("MEMBER#") {
+                from_attrs::<Item<MemberProfile>>(attrs).map(|i| {
+                    out.profiles.insert(i.data.account_id.clone(), i.data);
+                })
+            } else {
+                from_attrs::<Item<ReferralCodeRecord>>(attrs).map(|i| {
+                    out.codes.insert(i.data.code.clone(), i.data);
+                })
+            };
+            if let Err(e) = parsed {
+                tracing::error!(key = %pk, error = %e, "stored item does not map onto the domain");
+                out.corrupt.insert(pk, e.to_string());
             }
         }
         Ok(out)

@@ -131,6 +131,10 @@ pub enum CollectionEntry {
 pub struct ProfilesAndCodes {
     pub profiles: HashMap<AccountId, MemberProfile>,
     pub codes: HashMap<ReferralCode, ReferralCodeRecord>,
+    /// Items found under a requested key that do not map onto the domain, by partition key
+    /// (`MEMBER#…` / `CODE#…`), with the reason. Reported, not fatal: one bad item must not
+    /// block the batch.
+    pub corrupt: HashMap<String, String>,
 }
 
 /// One member profile written back after a batch changed it, with what fell due
