@@ -361,4 +361,31 @@ mod tests {
         };
         assert_eq!(c.to_string(), "rd2_registration_member-3@42");
     }
+
+    #[test]
+    fn a_parked_value_is_cut_at_the_limit_on_a_char_boundary_and_kept_90_days() {
+        let at = RecordCoordinates {
+            topic: TOPIC_REGISTRATION.into(),
+            partition: 1,
+            offset: 9,
+        };
+        let now = crate::time::parse("2026-11-21T00:00:00Z").unwrap();
+        let long = format!("a{}", "é".repeat(ParkedRecord::MAX_VALUE));
+        let parked = ParkedRecord::new(&at, None, Some(&long), "bad_json", "x".into(), now);
+        let value = parked.value.as_deref().unwrap();
+        assert!(parked.value_truncated);
+        assert!(
+            value.len() <= ParkedRecord::MAX_VALUE && value.len() >= ParkedRecord::MAX_VALUE - 1
+        );
+        assert_eq!(
+            parked.expires_at,
+            (now + chrono::Duration::days(90)).timestamp()
+        );
+        let short = ParkedRecord::new(&at, Some("k"), Some("abc"), "bad_json", "x".into(), now);
+        assert_eq!(
+            (short.value.as_deref(), short.value_truncated),
+            (Some("abc"), false)
+        );
+        assert_eq!(short.coordinates(), at);
+    }
 }

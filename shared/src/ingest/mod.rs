@@ -123,7 +123,6 @@ pub struct Consumer<S: ?Sized, Q: ?Sized> {
     queue: Arc<Q>,
     configs: ConfigCache,
     settings: ConsumerSettings,
-    clock: fn() -> Instant,
 }
 
 impl<S, Q> Consumer<S, Q>
@@ -142,13 +141,12 @@ where
             queue,
             configs,
             settings,
-            clock: chrono::Utc::now,
         }
     }
 
     /// Handles one MSK batch. `Err` means "retry the batch": only transient faults get here.
     pub async fn handle(&self, event: &KafkaEvent) -> Result<BatchReport, IngestError> {
-        let now = (self.clock)();
+        let now = chrono::Utc::now();
         let mut report = BatchReport::default();
         let mut per_topic: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut parked = Vec::new();
@@ -341,14 +339,16 @@ where
         conflicts: &AtomicU64,
     ) -> Result<MemberOutcome, IngestError> {
         // Configurations of every event this member may need (cached across invocations).
-        let mut events: Vec<EventId> = codes
-            .values()
-            .filter(|c| {
-                records.iter().any(|d| matches!(&d.change,
-                    Change::Registration(RegistrationEvent::ReferralCodeUsed { code, .. }) if code == &c.code))
-            })
-            .map(|c| c.event_id.clone())
-            .collect();
+        let mut events: Vec<EventId> = Vec::new();
+        for d in &records {
+            if let Change::Registration(RegistrationEvent::ReferralCodeUsed { code, .. }) =
+                &d.change
+                && let Some(record) = codes.get(code)
+                && !events.contains(&record.event_id)
+            {
+                events.push(record.event_id.clone());
+            }
+        }
         for attempt in 1..=self.settings.max_attempts {
             let mut member = match loaded.take() {
                 Some(m) => m,
@@ -550,4 +550,27 @@ pub async fn consumer_from_env(
         )),
         settings,
     ))
+}
+
+/// The Lambda entry point of an MSK consumer of `topic`: wiring from the environment, then one
+/// [`Consumer::handle`] per invocation. `Err` (a transient fault) makes Lambda retry the batch.
+pub async fn serve(topic: &'static str) -> Result<(), lambda_runtime::Error> {
+    use aws_lambda_events::event::kafka::KafkaEvent;
+    use lambda_runtime::{LambdaEvent, service_fn};
+    telemetry::init_tracing();
+    let consumer = Arc::new(consumer_from_env(topic).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+        let consumer = consumer.clone();
+        async move {
+            consumer
+                .handle(&event.payload)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    tracing::error!(error = %e, "batch failed; it will be retried");
+                    e.to_string()
+                })
+        }
+    }))
+    .await
 }
