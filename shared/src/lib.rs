@@ -7,6 +7,8 @@ pub mod config;
 pub mod contracts;
 pub mod domain;
 pub mod ingest;
+pub mod partners;
+pub mod payout;
 pub mod queue;
 pub mod store;
 pub mod sweeper;

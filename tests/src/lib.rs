@@ -298,6 +298,8 @@ pub mod fixtures {
             last_error: None,
             compensation_id: None,
             paid_at: None,
+            referee_phone_masked: referee.phone_number.as_ref().map(|p| p.masked()),
+            notification: None,
             created_at,
             updated_at: created_at,
         }

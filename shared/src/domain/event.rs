@@ -375,6 +375,56 @@ pub struct NotificationTemplate {
     pub boxed_message: MessageText,
 }
 
+/// The values a notification template's placeholders are filled with.
+#[derive(Debug, Clone, Copy)]
+pub struct NotificationValues<'a> {
+    /// `{amount}`
+    pub amount: RewardAmount,
+    /// `{reward_type}` (`COIN` or `COUPON`)
+    pub reward_type: RewardType,
+    /// `{referee_phone}`: already masked; this module never sees a full number.
+    pub referee_phone_masked: &'a str,
+}
+
+/// One message of a notification, ready for msg-hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    pub channel: super::Channel,
+    pub title: String,
+    pub content: String,
+}
+
+impl NotificationTemplate {
+    /// The three messages of this template (in-app, push, box, in that order) with the
+    /// placeholders filled. The boxed message has no title of its own; it uses the in-app one.
+    /// Unknown `{…}` are left as written, so a typo shows instead of vanishing.
+    pub fn render(&self, values: &NotificationValues<'_>) -> Vec<RenderedMessage> {
+        use super::Channel;
+        let fill = |text: &str| {
+            text.replace("{amount}", &values.amount.value().normalize().to_string())
+                .replace("{reward_type}", values.reward_type.as_str())
+                .replace("{referee_phone}", values.referee_phone_masked)
+        };
+        vec![
+            RenderedMessage {
+                channel: Channel::InApp,
+                title: fill(self.in_app_title.as_str()),
+                content: fill(self.in_app_content.as_str()),
+            },
+            RenderedMessage {
+                channel: Channel::Push,
+                title: fill(self.out_app_title.as_str()),
+                content: fill(self.out_app_content.as_str()),
+            },
+            RenderedMessage {
+                channel: Channel::Box,
+                title: fill(self.in_app_title.as_str()),
+                content: fill(self.boxed_message.as_str()),
+            },
+        ]
+    }
+}
+
 /// Everything configured for one event, as loaded in one Query of its item collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventConfig {
@@ -456,6 +506,39 @@ mod tests {
 
     fn t(h: u32) -> Instant {
         Utc.with_ymd_and_hms(2026, 11, 21, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn notification_renders_three_messages_with_placeholders_filled() {
+        let template = NotificationTemplate {
+            window_id: WindowId::parse("n1").unwrap(),
+            window: TimeWindow::new(t(8), t(10)).unwrap(),
+            side: Side::Referrer,
+            out_app_title: Title::parse("You got {amount}!").unwrap(),
+            out_app_content: MessageText::parse("{referee_phone} joined").unwrap(),
+            in_app_title: Title::parse("Reward {reward_type}").unwrap(),
+            in_app_content: MessageText::parse("{amount} {reward_type} for {referee_phone}")
+                .unwrap(),
+            boxed_message: MessageText::parse("Box: {amount} {unknown}").unwrap(),
+        };
+        let values = NotificationValues {
+            amount: RewardAmount::parse("12.5").unwrap(),
+            reward_type: RewardType::Coin,
+            referee_phone_masked: "0912***678",
+        };
+        let messages = template.render(&values);
+        let shown: Vec<_> = messages
+            .iter()
+            .map(|m| (m.channel.as_str(), m.title.as_str(), m.content.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("IN_APP", "Reward COIN", "12.5 COIN for 0912***678"),
+                ("PUSH", "You got 12.5!", "0912***678 joined"),
+                ("BOX", "Reward COIN", "Box: 12.5 {unknown}"),
+            ]
+        );
     }
 
     #[test]

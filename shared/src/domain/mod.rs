@@ -12,12 +12,14 @@ pub use code::{CODE_ALPHABET, ReferralCode};
 pub use error::ValidationError;
 pub use event::{
     ContentWindow, CopyContent, Copywriting, CopywritingItem, EventConfig, EventType, MessageText,
-    NotificationTemplate, ReferralEvent, RewardAmount, RewardTerms, RewardType, Side, TimeWindow,
-    Title,
+    NotificationTemplate, NotificationValues, ReferralEvent, RenderedMessage, RewardAmount,
+    RewardTerms, RewardType, Side, TimeWindow, Title,
 };
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{Settlement, Step, judge_referral, settle};
-pub use reward::{Reward, RewardId, RewardStatus};
+pub use reward::{
+    Channel, NotificationOutcome, NotificationStatus, Reward, RewardId, RewardStatus,
+};
 pub use values::{
     AccountId, EventId, EventName, JkosAccount, JkosId, PhoneNumber, ReferralSource, WindowId,
 };

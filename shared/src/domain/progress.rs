@@ -261,6 +261,8 @@ pub fn settle(
             last_error: None,
             compensation_id: None,
             paid_at: None,
+            referee_phone_masked: member.phone_number.as_ref().map(|p| p.masked()),
+            notification: None,
             created_at: now,
             updated_at: now,
         })

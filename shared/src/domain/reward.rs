@@ -2,6 +2,7 @@
 
 use super::{
     AccountId, EventId, JkosId, ReferralCode, ReferralSource, RewardTerms, Side, ValidationError,
+    WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
@@ -117,10 +118,73 @@ pub struct Reward {
         with = "time::millis_opt"
     )]
     pub paid_at: Option<Instant>,
+    /// The referee's phone, masked (`0912***678`), for the `{referee_phone}` placeholder of
+    /// the notification; captured when the reward is created, if the number was known then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referee_phone_masked: Option<String>,
+    /// What became of the member's notification after payment; absent until it was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationOutcome>,
     #[serde(with = "time::millis")]
     pub created_at: Instant,
     #[serde(with = "time::millis")]
     pub updated_at: Instant,
+}
+
+/// Where a member is told about a reward: in the app, as an out-of-app push, or in the
+/// member's message box (msg-hub's channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Channel {
+    InApp,
+    Push,
+    Box,
+}
+
+impl Channel {
+    /// The order a notification's messages are sent in.
+    pub const ALL: [Channel; 3] = [Channel::InApp, Channel::Push, Channel::Box];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::InApp => "IN_APP",
+            Channel::Push => "PUSH",
+            Channel::Box => "BOX",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationStatus {
+    /// Every channel accepted its message.
+    Sent,
+    /// Some channels accepted, others refused or kept failing.
+    Partial,
+    /// No channel accepted (after the one retry).
+    Failed,
+    /// The event has no notification template for this side at payout time: nothing sent.
+    NoTemplate,
+}
+
+/// The outcome of notifying the paid member, recorded on the reward (never undoes payment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationOutcome {
+    pub status: NotificationStatus,
+    #[serde(with = "time::millis")]
+    pub at: Instant,
+    /// The template window used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_id: Option<WindowId>,
+    /// msg-hub calls made, retries included.
+    pub calls: u32,
+    #[serde(default)]
+    pub sent: Vec<Channel>,
+    #[serde(default)]
+    pub not_sent: Vec<Channel>,
+    /// The last msg-hub error (status and code; no personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use super::{
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
-    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Reward, RewardId, RewardStatus, Side,
+    MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
+    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Side,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -92,10 +92,21 @@ impl DynamoStore {
         pk: String,
         sk: &str,
     ) -> Result<Option<T>, StoreError> {
+        self.get_with(operation, pk, sk, false).await
+    }
+
+    async fn get_with<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
+            .consistent_read(consistent)
             .key(keys::PK, AttributeValue::S(pk))
             .key(keys::SK, AttributeValue::S(sk.to_owned()))
             .send()
@@ -636,8 +647,95 @@ impl ReferralStore for DynamoStore {
     }
 
     async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError> {
-        self.get("get_reward", keys::reward_pk(reward), keys::REWARD_SK)
+        self.get_with("get_reward", keys::reward_pk(reward), keys::REWARD_SK, true)
             .await
+    }
+
+    async fn mark_reward_paid(
+        &self,
+        reward: &RewardId,
+        compensation_id: &str,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        self.update_reward(
+            "mark_reward_paid",
+            reward,
+            "SET #status = :success, GSI2PK = :status_pk, compensation_id = :compensation, \
+             paid_at = :at, updated_at = :at, attempts = if_not_exists(attempts, :zero) + :one \
+             REMOVE last_error",
+            "attribute_exists(PK) AND #status <> :success",
+            [
+                (":success", s(RewardStatus::Success.as_str())),
+                (
+                    ":status_pk",
+                    s(&keys::reward_status_gsi2pk(RewardStatus::Success)),
+                ),
+                (":compensation", s(compensation_id)),
+                (":at", s(&crate::time::format(&at))),
+                (":zero", AttributeValue::N("0".into())),
+                (":one", AttributeValue::N("1".into())),
+            ],
+        )
+        .await
+    }
+
+    async fn record_payout_failure(
+        &self,
+        reward: &RewardId,
+        error: &str,
+        terminal: bool,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        let mut update = String::from(
+            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
+             updated_at = :at",
+        );
+        let mut values = vec![
+            (":success", s(RewardStatus::Success.as_str())),
+            (":error", s(error)),
+            (":at", s(&crate::time::format(&at))),
+            (":zero", AttributeValue::N("0".into())),
+            (":one", AttributeValue::N("1".into())),
+        ];
+        if terminal {
+            update.push_str(", #status = :fail, GSI2PK = :status_pk");
+            values.push((":fail", s(RewardStatus::Fail.as_str())));
+            values.push((
+                ":status_pk",
+                s(&keys::reward_status_gsi2pk(RewardStatus::Fail)),
+            ));
+        }
+        self.update_reward(
+            "record_payout_failure",
+            reward,
+            &update,
+            "attribute_exists(PK) AND #status <> :success",
+            values,
+        )
+        .await
+    }
+
+    async fn record_notification(
+        &self,
+        reward: &RewardId,
+        outcome: &NotificationOutcome,
+    ) -> Result<(), StoreError> {
+        let value: AttributeValue =
+            serde_dynamo::to_attribute_value(outcome).map_err(|e| StoreError::Rejected {
+                operation: "record_notification",
+                message: format!("notification outcome does not serialize: {e}"),
+            })?;
+        self.update_reward(
+            "record_notification",
+            reward,
+            "SET notification = :outcome",
+            "#status = :success",
+            [
+                (":success", s(RewardStatus::Success.as_str())),
+                (":outcome", value),
+            ],
+        )
+        .await
     }
 
     async fn rewards_by_status(
@@ -671,6 +769,47 @@ impl ReferralStore for DynamoStore {
         self.collection(&code.source, Some(keys::code_gsi1sk(&code.code)), page)
             .await
     }
+}
+
+impl DynamoStore {
+    /// One conditional UpdateItem of a reward; a failed condition is a `Reward` conflict.
+    async fn update_reward(
+        &self,
+        operation: &'static str,
+        reward: &RewardId,
+        update: &str,
+        condition: &str,
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let pk = keys::reward_pk(reward);
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::REWARD_SK))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status");
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| match classify(operation, e) {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    entity: "Reward",
+                    key: pk,
+                },
+                other => other,
+            })?;
+        Ok(())
+    }
+}
+
+fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
 }
 
 /// A Put with its condition, kept with what it writes so a cancelled transaction can say

@@ -408,6 +408,8 @@ pub(crate) mod tests {
             last_error: None,
             compensation_id: None,
             paid_at: None,
+            referee_phone_masked: Some("0912***678".into()),
+            notification: None,
             created_at: t0(),
             updated_at: t0(),
         };

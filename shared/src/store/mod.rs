@@ -9,8 +9,8 @@ pub use dynamo::DynamoStore;
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
-    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side,
+    MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
+    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -226,8 +226,34 @@ pub trait ReferralStore: Send + Sync {
 
     /// Creates a reward; [`StoreError::Conflict`] if one exists for that referee and side.
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
-    /// 1 GetItem.
+    /// 1 strongly consistent GetItem (the payout's read: a reward just paid must not look
+    /// PENDING to the next message).
     async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError>;
+    /// Marks a reward paid: SUCCESS with finance's compensation id and the time, unless it is
+    /// SUCCESS already. 1 conditional UpdateItem; [`StoreError::Conflict`] if it was already
+    /// SUCCESS (someone else paid it: that caller notifies, not this one) or does not exist.
+    async fn mark_reward_paid(
+        &self,
+        reward: &RewardId,
+        compensation_id: &str,
+        at: Instant,
+    ) -> Result<(), StoreError>;
+    /// Records a failed payment attempt (attempts + 1, the error); `terminal` also moves the
+    /// reward to FAIL. Never touches a SUCCESS reward ([`StoreError::Conflict`]).
+    /// 1 conditional UpdateItem.
+    async fn record_payout_failure(
+        &self,
+        reward: &RewardId,
+        error: &str,
+        terminal: bool,
+        at: Instant,
+    ) -> Result<(), StoreError>;
+    /// Records what became of the notification of a SUCCESS reward. 1 conditional UpdateItem.
+    async fn record_notification(
+        &self,
+        reward: &RewardId,
+        outcome: &NotificationOutcome,
+    ) -> Result<(), StoreError>;
     /// Rewards with `status`, oldest first. 1 Query on GSI2 per page.
     async fn rewards_by_status(
         &self,
