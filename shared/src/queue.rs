@@ -90,3 +90,80 @@ impl PayoutQueue for SqsPayoutQueue {
         Ok(())
     }
 }
+
+/// What the payout function does with messages it has received, besides succeeding:
+/// postpone one (its next try) or set one aside (it can never be processed).
+#[async_trait]
+pub trait RetryQueue: Send + Sync {
+    /// Hides a received message for `delay`: SQS delivers it again after that.
+    async fn postpone(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+    /// Copies an unprocessable message to the dead-letter queue with the reason, so that
+    /// nothing is lost and the DLQ alarm fires; the caller then lets the original go.
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
+}
+
+/// SQS implementation: ChangeMessageVisibility on the payout queue, SendMessage to its DLQ.
+#[derive(Debug, Clone)]
+pub struct SqsRetryQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    dead_letter_url: String,
+}
+
+impl SqsRetryQueue {
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        queue_url: impl Into<String>,
+        dead_letter_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+            dead_letter_url: dead_letter_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl RetryQueue for SqsRetryQueue {
+    async fn postpone(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        // SQS caps a message's visibility at 12 hours.
+        let seconds = delay.as_secs().min(12 * 3600) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        use aws_sdk_sqs::types::MessageAttributeValue;
+        let reason = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.dead_letter_url)
+            // SQS refuses an empty body; keep the message recognisable.
+            .message_body(if body.is_empty() { "<empty>" } else { body })
+            .message_attributes("reason", reason)
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}
