@@ -9,18 +9,24 @@ cd "$ROOT"
 "$ROOT/scripts/install-tools.sh"
 "$ROOT/scripts/stack.sh" start
 
-log "building the dev tools"
-cargo build --quiet -p referral-devkit
+log "building the dev tools and the partner stand-ins"
+cargo build --quiet -p referral-devkit -p referral-partners
 dev="$ROOT/target/debug/referral-dev"
 "$dev" create-table
 "$dev" load-campaign config/campaigns/personal.json
 payout_queue="$("$dev" create-queue)"
+# Restarted on every run so a rebuilt binary is the one running (their state is in memory).
+"$ROOT/scripts/stack.sh" stop-app
+"$ROOT/scripts/stack.sh" start-app
+partners="http://127.0.0.1:$PARTNERS_PORT"
 
 cat <<MSG
 
 referral-svc local stack is up.
   DynamoDB Local : $AWS_ENDPOINT_URL_DYNAMODB  (table $TABLE_NAME, in memory)
-  SQS (moto)     : $AWS_ENDPOINT_URL_SQS  (payout queue $payout_queue)
+  SQS (moto)     : $AWS_ENDPOINT_URL_SQS  (payout queue $payout_queue, DLQ $payout_queue-dlq)
+  finance+msg-hub: $partners  (stand-ins; control under /_stand-in/)
+  payout         : running on the payout queue like Lambda's SQS trigger (log: $LOG_DIR/payout.log)
   logs           : $LOG_DIR
 
 Look at what was loaded:
@@ -38,6 +44,15 @@ consumer on it, exactly as Lambda's MSK trigger would:
   target/debug/referral-dev publish file events/registration.jsonl
   target/debug/referral-dev parked                          # malformed records, with coordinates
   target/debug/referral-dev publish kyc-passed new-2 --print-event > /tmp/msk.json  # for cargo lambda invoke
+
+Payout (the rewards queued above are paid within seconds by the payout worker):
+  target/debug/referral-dev rewards SUCCESS                 # paid, with compensation ids
+  curl -s $partners/_stand-in/payments                       # what finance committed
+  curl -s $partners/_stand-in/calls                          # every finance and msg-hub call
+  curl -s -X PUT $partners/_stand-in/knobs -d '{"finance":{"error_rate":0.5}}'   # make finance flaky
+  curl -s -X PUT $partners/_stand-in/knobs -d '{"finance":{"reject_keys":["new-3-referee"]}}'
+  target/debug/referral-dev rewards FAIL                    # refused or out of retries (admins retry these)
+  tail -f $LOG_DIR/payout.log
 
 Or talk to DynamoDB Local directly with curl (any credentials are accepted):
   curl -s $AWS_ENDPOINT_URL_DYNAMODB -H 'X-Amz-Target: DynamoDB_20120810.GetItem' \\

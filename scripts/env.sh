@@ -17,6 +17,7 @@ NODE_PREFIX="$TOOLS_DIR/node"
 
 DDB_PORT="${DDB_PORT:-8471}"
 SQS_PORT="${SQS_PORT:-8472}"
+PARTNERS_PORT="${PARTNERS_PORT:-8473}"  # finance + msg-hub stand-ins
 export AWS_REGION="${AWS_REGION:-ap-northeast-1}"
 # Local emulators accept any credentials; fixed dummies keep the SDK from searching for real ones.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"

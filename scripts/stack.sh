@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The local AWS stand-ins: DynamoDB Local (in memory, shared DB) and moto's server (SQS).
-#   scripts/stack.sh start|stop|status
+# The local AWS stand-ins: DynamoDB Local (in memory, shared DB) and moto's server (SQS);
+# with start-app also the partner stand-ins (finance + msg-hub) and the payout function on the
+# payout queue (both built by scripts/dev.sh first).
+#   scripts/stack.sh start|start-app|stop-app|stop|status
 # start is idempotent (a running service is left alone) and waits for readiness, not a sleep.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -42,6 +44,20 @@ start_one() { # name url command...
   log "$name ready at $url (log: $LOG_DIR/$name.log)"
 }
 
+start_worker() { # name command...  (no port: ready = still alive after a moment)
+  local name=$1; shift
+  if running "$name"; then
+    log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"
+    return 0
+  fi
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  setsid "$@" >"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN_DIR/$name.pid"
+  sleep 1
+  running "$name" || die "$name exited during start-up; see $LOG_DIR/$name.log"
+  log "$name running (log: $LOG_DIR/$name.log)"
+}
+
 stop_one() { # name
   local pidfile="$RUN_DIR/$1.pid"
   if running "$1"; then
@@ -61,14 +77,26 @@ case "${1:-}" in
     start_one sqs "http://127.0.0.1:$SQS_PORT" \
       "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT"
     ;;
+  start-app)
+    start_one partners "http://127.0.0.1:$PARTNERS_PORT/_stand-in/knobs" \
+      "$ROOT/target/debug/referral-partners" --addr "127.0.0.1:$PARTNERS_PORT"
+    start_worker payout env PARTNERS_URL="http://127.0.0.1:$PARTNERS_PORT" \
+      "$ROOT/target/debug/referral-dev" payout
+    ;;
+  stop-app)
+    stop_one payout
+    stop_one partners
+    ;;
   stop)
+    stop_one payout
+    stop_one partners
     stop_one sqs
     stop_one dynamodb
     ;;
   status)
-    for s in dynamodb sqs; do
+    for s in dynamodb sqs partners payout; do
       if running "$s"; then echo "$s: running (pid $(cat "$RUN_DIR/$s.pid"))"; else echo "$s: stopped"; fi
     done
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-app|stop-app|stop|status" >&2; exit 2 ;;
 esac

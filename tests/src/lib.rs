@@ -495,3 +495,372 @@ pub mod ingest_support {
             .collect()
     }
 }
+
+/// A payout test bench: a table with the PERSONAL event and its notification templates, the
+/// payout queue and its DLQ on moto (redrive after `max_receives`), the finance + msg-hub
+/// stand-ins on a free port, the payout engine, and the queue driven as Lambda's event source
+/// mapping drives it.
+pub mod payout_support {
+    use super::TestTable;
+    use super::fixtures::*;
+    use referral_devkit::esm::{EventSource, PollStats};
+    use referral_partners::Running;
+    use referral_shared::ingest::ConfigCache;
+    use referral_shared::partners::{PartnerConfig, Partners};
+    use referral_shared::payout::{Payout, PayoutSettings};
+    use referral_shared::queue::{PayoutQueue, SqsPayoutQueue, SqsRetryQueue};
+    use referral_shared::store::{DynamoStore, ReferralStore};
+    use referral_shared::time::Instant;
+    use referral_shared::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    pub type TestPayout = Payout<DynamoStore, SqsRetryQueue>;
+
+    /// The referee phone the rewards are created with, and how it must appear.
+    pub const PHONE: &str = "0912345678";
+    pub const PHONE_MASKED: &str = "0912***678";
+
+    #[derive(Debug, Clone)]
+    pub struct Options {
+        pub max_receives: u32,
+        /// The queue's own visibility timeout (what applies when the function does not answer).
+        pub visibility_seconds: u32,
+        pub finance_timeout: Duration,
+        pub settings: PayoutSettings,
+    }
+
+    impl Default for Options {
+        fn default() -> Self {
+            Self {
+                max_receives: 5,
+                visibility_seconds: 2,
+                finance_timeout: Duration::from_millis(400),
+                settings: PayoutSettings {
+                    concurrency: 10,
+                    max_receives: 5,
+                    retry_base: Duration::ZERO,
+                    retry_max: Duration::ZERO,
+                    notify_retry_delay: Duration::from_millis(20),
+                    notify_recovery_after: Duration::from_secs(300),
+                },
+            }
+        }
+    }
+
+    pub struct Bench {
+        pub table: TestTable,
+        pub sqs: aws_sdk_sqs::Client,
+        pub queue_url: String,
+        pub dlq_url: String,
+        pub partners: Running,
+        pub source: EventSource,
+        pub payout: Arc<TestPayout>,
+        pub options: Options,
+    }
+
+    impl Bench {
+        pub async fn new() -> Bench {
+            Self::with(Options::default()).await
+        }
+
+        pub async fn with(mut options: Options) -> Bench {
+            options.settings.max_receives = options.max_receives;
+            let table = TestTable::create().await;
+            let store = &table.store;
+            let personal = EventId::parse("personal").unwrap();
+            let (start, end) = (
+                chrono::Utc::now() - chrono::Duration::days(1),
+                chrono::Utc::now() + chrono::Duration::days(30),
+            );
+            store
+                .put_event(&event("personal", EventType::Personal))
+                .await
+                .unwrap();
+            store
+                .put_content_window(&personal, &content("w1", start, end, "50"))
+                .await
+                .unwrap();
+            for side in [Side::Referrer, Side::Referee] {
+                store
+                    .put_notification(&personal, &template(side, start, end))
+                    .await
+                    .unwrap();
+            }
+            let sqs = referral_devkit::local_sqs_client().await;
+            let name = format!("test-payout-{}", uuid::Uuid::now_v7().simple());
+            let (queue_url, dlq_url) = referral_devkit::esm::create_queue_with_dlq(
+                &sqs,
+                &name,
+                options.max_receives,
+                options.visibility_seconds,
+            )
+            .await
+            .expect("payout queue and DLQ");
+            let partners = referral_partners::spawn("127.0.0.1:0".parse().unwrap(), 7)
+                .await
+                .expect("stand-ins listen");
+            let payout = Arc::new(Self::engine(
+                &table, &sqs, &queue_url, &dlq_url, &partners, &options,
+            ));
+            let source = EventSource::new(sqs.clone(), &queue_url).await.unwrap();
+            Bench {
+                table,
+                sqs,
+                queue_url,
+                dlq_url,
+                partners,
+                source,
+                payout,
+                options,
+            }
+        }
+
+        /// A payout engine as one Lambda instance would build it (own caches and pool).
+        pub fn engine(
+            table: &TestTable,
+            sqs: &aws_sdk_sqs::Client,
+            queue_url: &str,
+            dlq_url: &str,
+            partners: &Running,
+            options: &Options,
+        ) -> TestPayout {
+            let mut config = PartnerConfig::local(&partners.base_url, &partners.base_url).unwrap();
+            config.finance_timeout = options.finance_timeout;
+            config.msghub_timeout = options.finance_timeout;
+            Payout::new(
+                Arc::new(table.store.clone()),
+                Arc::new(SqsRetryQueue::new(sqs.clone(), queue_url, dlq_url)),
+                Partners::new(&config).unwrap(),
+                ConfigCache::new(Duration::from_secs(60)),
+                options.settings.clone(),
+            )
+        }
+
+        pub fn store(&self) -> &DynamoStore {
+            &self.table.store
+        }
+
+        /// `n` PENDING rewards (alternating sides, referee phone known), created directly.
+        pub async fn rewards(&self, n: usize) -> Vec<Reward> {
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                let side = if i % 2 == 0 {
+                    Side::Referrer
+                } else {
+                    Side::Referee
+                };
+                let reward = reward(&format!("acc-{i}"), side);
+                self.store().create_reward(&reward).await.unwrap();
+                out.push(reward);
+            }
+            out
+        }
+
+        pub async fn enqueue(&self, rewards: &[Reward]) {
+            let ids: Vec<RewardId> = rewards.iter().map(|r| r.reward_id.clone()).collect();
+            SqsPayoutQueue::new(self.sqs.clone(), &self.queue_url)
+                .enqueue(&ids)
+                .await
+                .unwrap();
+        }
+
+        /// One receive → invoke → delete cycle.
+        pub async fn poll_once(&self) -> Option<PollStats> {
+            let payout = self.payout.clone();
+            self.source
+                .poll_once(|event| async move { payout.handle(&event).await.response })
+                .await
+                .unwrap()
+        }
+
+        /// Runs `pollers` event-source pollers (like concurrent Lambda instances sharing one
+        /// engine per poller) until the queue holds no message, visible or in flight.
+        /// Panics after `deadline`.
+        pub async fn run_until_empty(&self, pollers: usize, deadline: Duration) -> usize {
+            let started = std::time::Instant::now();
+            let engines: Vec<Arc<TestPayout>> = (0..pollers)
+                .map(|i| {
+                    if i == 0 {
+                        self.payout.clone()
+                    } else {
+                        Arc::new(Self::engine(
+                            &self.table,
+                            &self.sqs,
+                            &self.queue_url,
+                            &self.dlq_url,
+                            &self.partners,
+                            &self.options,
+                        ))
+                    }
+                })
+                .collect();
+            let mut invocations = 0;
+            loop {
+                let polls = futures::future::join_all(engines.iter().map(|engine| {
+                    let engine = engine.clone();
+                    self.source
+                        .poll_once(|event| async move { engine.handle(&event).await.response })
+                }))
+                .await;
+                let mut any = false;
+                for p in polls {
+                    if p.unwrap().is_some() {
+                        invocations += 1;
+                        any = true;
+                    }
+                }
+                if !any {
+                    if self.depth(&self.queue_url).await == 0 {
+                        return invocations;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                assert!(
+                    started.elapsed() < deadline,
+                    "the payout queue did not drain within {deadline:?}"
+                );
+            }
+        }
+
+        /// Messages in a queue, visible or in flight.
+        pub async fn depth(&self, url: &str) -> usize {
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            let attrs = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default();
+            [
+                A::ApproximateNumberOfMessages,
+                A::ApproximateNumberOfMessagesNotVisible,
+            ]
+            .iter()
+            .map(|a| {
+                attrs
+                    .get(a)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+        }
+
+        /// Receives and deletes everything in the DLQ: (body, reason attribute).
+        pub async fn drain_dlq(&self) -> Vec<(String, Option<String>)> {
+            let mut out = Vec::new();
+            loop {
+                let got = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.dlq_url)
+                    .max_number_of_messages(10)
+                    .message_attribute_names("All")
+                    .send()
+                    .await
+                    .unwrap()
+                    .messages
+                    .unwrap_or_default();
+                if got.is_empty() {
+                    return out;
+                }
+                for m in got {
+                    let reason = m
+                        .message_attributes
+                        .as_ref()
+                        .and_then(|a| a.get("reason"))
+                        .and_then(|v| v.string_value.clone());
+                    out.push((m.body.clone().unwrap_or_default(), reason));
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.dlq_url)
+                        .receipt_handle(m.receipt_handle.unwrap_or_default())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+
+        /// Sends raw bodies to a queue (redrive, malformed input).
+        pub async fn send_raw(&self, url: &str, bodies: &[&str]) {
+            for body in bodies {
+                self.sqs
+                    .send_message()
+                    .queue_url(url)
+                    .message_body(*body)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+
+        pub async fn reward(&self, id: &RewardId) -> Reward {
+            self.store()
+                .get_reward(id)
+                .await
+                .unwrap()
+                .expect("the reward exists")
+        }
+    }
+
+    pub fn template(side: Side, start: Instant, end: Instant) -> NotificationTemplate {
+        let who = side.as_str();
+        NotificationTemplate {
+            window_id: WindowId::parse(format!("n-{}", who.to_lowercase())).unwrap(),
+            window: window(start, end),
+            side,
+            out_app_title: Title::parse(format!("{who}: {{amount}} {{reward_type}}")).unwrap(),
+            out_app_content: MessageText::parse("Friend {referee_phone} joined").unwrap(),
+            in_app_title: Title::parse(format!("{who} reward")).unwrap(),
+            in_app_content: MessageText::parse("{amount} {reward_type} for {referee_phone}")
+                .unwrap(),
+            boxed_message: MessageText::parse("Box: {amount} {reward_type}").unwrap(),
+        }
+    }
+
+    /// A PENDING reward of one side of referee `account` (terms: referrer 50 COIN, referee
+    /// 100 COUPON), referee phone known.
+    pub fn reward(account: &str, side: Side) -> Reward {
+        let now = chrono::Utc::now();
+        let referee = AccountId::parse(account).unwrap();
+        Reward {
+            reward_id: RewardId::new(&referee, side),
+            side,
+            member_jkos_id: match side {
+                Side::Referrer => JkosId::parse("jk-referrer").unwrap(),
+                Side::Referee => JkosId::parse(format!("jk-{account}")).unwrap(),
+            },
+            referee_account_id: referee,
+            referee_jkos_id: JkosId::parse(format!("jk-{account}")).unwrap(),
+            code: ReferralCode::parse("AB2CD3").unwrap(),
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("jk-referrer").unwrap(),
+            terms: match side {
+                Side::Referrer => RewardTerms {
+                    reward_type: RewardType::Coin,
+                    amount: RewardAmount::parse("50").unwrap(),
+                },
+                Side::Referee => RewardTerms {
+                    reward_type: RewardType::Coupon,
+                    amount: RewardAmount::parse("100").unwrap(),
+                },
+            },
+            qualified_at: now,
+            status: RewardStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            compensation_id: None,
+            paid_at: None,
+            referee_phone_masked: Some(PhoneNumber::parse(PHONE).unwrap().masked()),
+            notification: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}

@@ -1,8 +1,11 @@
 //! Local development and test support for referral-svc (never deployed):
 //! - [`table`]: creates the single table from `infra/template.yaml`, the one definition;
-//! - [`campaign`]: loads a campaign configuration file into the table through the domain.
+//! - [`campaign`]: loads a campaign configuration file into the table through the domain;
+//! - [`esm`]: runs a function on an SQS queue the way Lambda's event source mapping does;
+//! - [`msk`]: wraps Kafka records into real-shaped MSK events.
 
 pub mod campaign;
+pub mod esm;
 pub mod msk;
 pub mod table;
 

@@ -1,15 +1,16 @@
 //! `referral-dev`: local development commands. Talks to the local stack configured by the
 //! environment (`AWS_ENDPOINT_URL_DYNAMODB`, `TABLE_NAME`); see `scripts/env.sh`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_devkit::table::TableDefinition;
 use referral_shared::store::{DynamoStore, PageRequest, ReferralStore};
-use referral_shared::{AccountId, EventId, ReferralCode};
+use referral_shared::{AccountId, EventId, ReferralCode, RewardStatus};
 use std::path::PathBuf;
 
 mod publish;
+mod worker;
 
 #[derive(Parser)]
 #[command(
@@ -39,8 +40,17 @@ enum Command {
     Event { event_id: String },
     /// Print a referral code's record (input is normalized like the app's).
     Code { code: String },
-    /// Create the local payout queue (no-op if it exists) and print its URL.
+    /// Create the local payout queue and its DLQ (no-op if they exist) and print its URL.
     CreateQueue,
+    /// Run the payout function on the payout queue as Lambda's SQS trigger would (receive,
+    /// invoke with an SQS event, delete what succeeded); partners from PARTNERS_URL.
+    Payout {
+        /// Stop when the queue has nothing visible instead of polling forever.
+        #[arg(long)]
+        once: bool,
+    },
+    /// List rewards with a status (PENDING, SUCCESS, FAIL), oldest first.
+    Rewards { status: String },
     /// Publish a registration event (REFERRAL_CODE_USED, DEVICE_BOUND, KYC_PASSED) or member
     /// info: wrap it into an MSK event and run the consumer on it, as Lambda's MSK trigger would.
     Publish {
@@ -133,6 +143,35 @@ async fn main() -> Result<()> {
             None => anyhow::bail!("no code {code} in table {}", cli.table),
         },
         Command::CreateQueue => println!("{}", publish::payout_queue_url(true).await?),
+        Command::Payout { once } => worker::run(store, once).await?,
+        Command::Rewards { status } => {
+            let status: RewardStatus =
+                serde_json::from_value(serde_json::Value::String(status.to_uppercase()))
+                    .context("status must be PENDING, SUCCESS or FAIL")?;
+            let page = store
+                .rewards_by_status(status, PageRequest::first(200))
+                .await?;
+            for r in &page.items {
+                let notified = r
+                    .notification
+                    .as_ref()
+                    .map(|n| format!("{:?}", n.status))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{}  {} {} {}  to {}  attempts {}  compensation {}  notified {}  {}",
+                    r.reward_id,
+                    r.status.as_str(),
+                    r.terms.amount,
+                    r.terms.reward_type.as_str(),
+                    r.member_jkos_id,
+                    r.attempts,
+                    r.compensation_id.as_deref().unwrap_or("-"),
+                    notified,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} reward(s)", page.items.len());
+        }
         Command::Publish {
             record,
             print_event,

@@ -17,20 +17,29 @@ const PARTITIONS: i64 = 3;
 
 /// The local payout queue's URL (`PAYOUT_QUEUE_NAME`, default `referral-local-payout`).
 pub async fn payout_queue_url(create: bool) -> Result<String> {
-    let name =
-        std::env::var("PAYOUT_QUEUE_NAME").unwrap_or_else(|_| "referral-local-payout".to_owned());
+    if create {
+        return Ok(payout_queues().await?.0);
+    }
+    let name = queue_name();
     let sqs = referral_devkit::local_sqs_client().await;
-    let url = if create {
-        sqs.create_queue().queue_name(&name).send().await?.queue_url
-    } else {
-        sqs.get_queue_url()
-            .queue_name(&name)
-            .send()
-            .await
-            .with_context(|| format!("no local queue {name}; run scripts/dev.sh first"))?
-            .queue_url
-    };
-    url.context("SQS returned no queue URL")
+    sqs.get_queue_url()
+        .queue_name(&name)
+        .send()
+        .await
+        .with_context(|| format!("no local queue {name}; run scripts/dev.sh first"))?
+        .queue_url
+        .context("SQS returned no queue URL")
+}
+
+fn queue_name() -> String {
+    std::env::var("PAYOUT_QUEUE_NAME").unwrap_or_else(|_| "referral-local-payout".to_owned())
+}
+
+/// The local payout queue and its DLQ, created like the SAM template's (maxReceiveCount 5,
+/// visibility 360 s) if missing. Returns (queue URL, DLQ URL).
+pub async fn payout_queues() -> Result<(String, String)> {
+    let sqs = referral_devkit::local_sqs_client().await;
+    referral_devkit::esm::create_queue_with_dlq(&sqs, &queue_name(), 5, 360).await
 }
 
 fn time_or_now(at: Option<String>) -> Result<String> {

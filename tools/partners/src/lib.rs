@@ -30,9 +30,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How one partner misbehaves. All rates are probabilities per call, drawn in this order:
-/// `fail_next`, `error_rate` (500), `timeout_rate` (hang, nothing done), then the real work,
-/// then `commit_then_timeout_rate` (finance only: hang after paying).
+/// How one partner misbehaves. `fail_next` first; then the rates are shares of all calls
+/// (one draw per call; their sum should not exceed 1): `error_rate` answers 500,
+/// `timeout_rate` hangs without doing anything, `commit_then_timeout_rate` (finance only) pays
+/// and then hangs, so the caller never hears that it was paid.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -145,6 +146,11 @@ impl StandIn {
         self.lock().messages.clone()
     }
 
+    /// Restarts the dice from `seed`.
+    pub fn reseed(&self, seed: u64) {
+        self.lock().rng = StdRng::seed_from_u64(seed);
+    }
+
     /// Forgets calls, payments and knobs.
     pub fn reset(&self) {
         let mut s = self.lock();
@@ -171,16 +177,28 @@ fn roll(state: &mut State0, finance: bool) -> (Fate, Duration, Duration) {
     };
     let latency = Duration::from_millis(knobs.latency_ms);
     let hang = knobs.hang();
-    let fate = if knobs.fail_next > 0 {
+    if knobs.fail_next > 0 {
         knobs.fail_next -= 1;
+        return (Fate::Fail, latency, hang);
+    }
+    // One draw per call, so each rate is a share of all calls: 0.3 and 0.1 mean 30% of calls
+    // fail and another 10% commit then time out.
+    let draw: f64 = rng.random();
+    let fail = knobs.error_rate.max(0.0);
+    let hang_only = fail + knobs.timeout_rate.max(0.0);
+    let commit_hang = hang_only
+        + if finance {
+            knobs.commit_then_timeout_rate.max(0.0)
+        } else {
+            0.0
+        };
+    let fate = if draw < fail {
         Fate::Fail
-    } else if rng.random_bool(knobs.error_rate.clamp(0.0, 1.0)) {
-        Fate::Fail
-    } else if rng.random_bool(knobs.timeout_rate.clamp(0.0, 1.0)) {
+    } else if draw < hang_only {
         Fate::Hang
     } else {
         Fate::Proceed {
-            then_hang: finance && rng.random_bool(knobs.commit_then_timeout_rate.clamp(0.0, 1.0)),
+            then_hang: draw < commit_hang,
         }
     };
     (fate, latency, hang)
@@ -209,35 +227,38 @@ struct CompensationBody {
     reference: String,
 }
 
-fn check_compensation(body: &Bytes) -> Result<Value, Response> {
+/// A refusal: status, error code, message.
+type Refusal = (StatusCode, &'static str, String);
+
+fn check_compensation(body: &Bytes) -> Result<Value, Refusal> {
     let parsed: CompensationBody = serde_json::from_slice(body).map_err(|e| {
-        error(
+        (
             StatusCode::BAD_REQUEST,
             "INVALID_BODY",
-            &format!("not a compensation request: {e}"),
+            format!("not a compensation request: {e}"),
         )
     })?;
     if parsed.member_jkos_id.trim().is_empty() || parsed.reference.trim().is_empty() {
-        return Err(error(
+        return Err((
             StatusCode::UNPROCESSABLE_ENTITY,
             "INVALID_FIELD",
-            "member_jkos_id and reference must not be empty",
+            "member_jkos_id and reference must not be empty".into(),
         ));
     }
     if !matches!(parsed.reward_type.as_str(), "COIN" | "COUPON") {
-        return Err(error(
+        return Err((
             StatusCode::UNPROCESSABLE_ENTITY,
             "INVALID_REWARD_TYPE",
-            "reward_type must be COIN or COUPON",
+            "reward_type must be COIN or COUPON".into(),
         ));
     }
     match parsed.amount.parse::<Decimal>() {
         Ok(a) if a > Decimal::ZERO => {}
         _ => {
-            return Err(error(
+            return Err((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "INVALID_AMOUNT",
-                "amount must be a positive decimal string",
+                "amount must be a positive decimal string".into(),
             ));
         }
     }
@@ -289,9 +310,9 @@ async fn compensations(
     };
     let canonical = match check_compensation(&body) {
         Ok(v) => v,
-        Err(response) => {
+        Err((status, code, message)) => {
             record("invalid");
-            return response;
+            return error(status, code, &message);
         }
     };
     // Decide and commit under one lock: two concurrent calls with one key pay once.
