@@ -598,3 +598,31 @@ async fn the_finance_stand_in_honours_its_contract_over_http() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_sample_sqs_event_is_handled_with_a_partial_batch_response() {
+    let bench = Bench::new().await;
+    let reward = reward("new-1", Side::Referrer);
+    bench.store().create_reward(&reward).await.unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/sqs-payout.json"
+    ))
+    .unwrap();
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+    let report = bench.payout.handle(&event).await;
+    assert_eq!(report.count(MessageOutcome::Paid), 1);
+    assert_eq!(report.count(MessageOutcome::DeadLettered), 1);
+    // What Lambda receives back: no failures, so both messages are deleted.
+    assert_eq!(
+        serde_json::to_value(&report.response).unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(
+        bench.reward(&reward.reward_id).await.status,
+        RewardStatus::Success
+    );
+    let dead = bench.drain_dlq().await;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].1.as_deref().unwrap().starts_with("malformed_body"));
+}
