@@ -173,6 +173,39 @@ impl PartnerError {
         )
     }
 
+    /// What may be logged: partner, kind, status and the partner's error code, never the
+    /// partner's message (it may echo what we sent).
+    pub fn summary(&self) -> String {
+        match self {
+            PartnerError::Timeout {
+                partner,
+                timeout_ms,
+            } => format!("{partner} timeout after {timeout_ms} ms"),
+            PartnerError::Unreachable { partner, .. } => format!("{partner} unreachable"),
+            PartnerError::Unavailable {
+                partner,
+                status,
+                code,
+            }
+            | PartnerError::Conflict {
+                partner,
+                status,
+                code,
+                ..
+            }
+            | PartnerError::Rejected {
+                partner,
+                status,
+                code,
+                ..
+            } => format!("{partner} {} {status}{}", self.kind(), fmt_code(code)),
+            PartnerError::InvalidResponse {
+                partner, status, ..
+            } => format!("{partner} invalid_response {status}"),
+            PartnerError::Setup(_) => "http client set-up".to_owned(),
+        }
+    }
+
     /// A short label for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -322,6 +355,21 @@ mod tests {
         assert!(!c(422).is_retryable());
         assert_eq!(c(409).kind(), "conflict");
         assert!(!c(409).is_retryable());
+    }
+
+    #[test]
+    fn the_loggable_summary_leaves_the_partner_message_out() {
+        let e = classify(
+            "finance",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("ACCOUNT_FROZEN".into()),
+            "member 0912345678 is frozen".into(),
+        );
+        assert_eq!(e.summary(), "finance rejected 422 ACCOUNT_FROZEN");
+        assert!(
+            e.to_string().contains("frozen"),
+            "the full text is kept for the reward"
+        );
     }
 
     #[test]

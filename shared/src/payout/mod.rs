@@ -19,7 +19,7 @@ pub use notify::notify_member;
 
 use crate::config::{ConfigError, optional};
 use crate::contracts::payout::PayoutMessage;
-use crate::domain::{Reward, RewardStatus};
+use crate::domain::{NotificationOutcome, NotificationStatus, Reward, RewardStatus};
 use crate::ingest::ConfigCache;
 use crate::partners::{CompensationRequest, PartnerError, Partners};
 use crate::queue::RetryQueue;
@@ -30,6 +30,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Tuning of the payout function; see [`PayoutSettings::from_env`] for the variables.
@@ -147,6 +148,43 @@ impl MessageOutcome {
     }
 }
 
+/// Notification outcomes of one invocation, for its metrics.
+#[derive(Debug, Default)]
+struct NotificationTally {
+    sent: AtomicU64,
+    partial: AtomicU64,
+    failed: AtomicU64,
+    no_template: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl NotificationTally {
+    fn add(&self, outcome: &NotificationOutcome) {
+        let counter = match outcome.status {
+            NotificationStatus::Sent => &self.sent,
+            NotificationStatus::Partial => &self.partial,
+            NotificationStatus::Failed => &self.failed,
+            NotificationStatus::NoTemplate => &self.no_template,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.calls
+            .fetch_add(u64::from(outcome.calls), Ordering::Relaxed);
+    }
+
+    fn metrics(&self) -> [(&'static str, u64); 5] {
+        [
+            ("NotificationsSent", self.sent.load(Ordering::Relaxed)),
+            ("NotificationsPartial", self.partial.load(Ordering::Relaxed)),
+            ("NotificationsFailed", self.failed.load(Ordering::Relaxed)),
+            (
+                "NotificationsNoTemplate",
+                self.no_template.load(Ordering::Relaxed),
+            ),
+            ("NotificationCalls", self.calls.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
 /// The result of one invocation: the partial batch response and what happened to each message.
 #[derive(Debug, Default)]
 pub struct PayoutReport {
@@ -193,13 +231,17 @@ where
     /// One invocation: every message of the batch, `concurrency` at a time. Never fails as a
     /// whole; messages to retry are listed in the response.
     pub async fn handle(&self, event: &SqsEvent) -> PayoutReport {
-        let outcomes: Vec<(Option<String>, MessageOutcome)> = futures::stream::iter(
-            event.records.iter(),
-        )
-        .map(|message| async move { (message.message_id.clone(), self.process(message).await) })
-        .buffer_unordered(self.settings.concurrency.max(1))
-        .collect()
-        .await;
+        let notifications = NotificationTally::default();
+        let tally = &notifications;
+        let outcomes: Vec<(Option<String>, MessageOutcome)> =
+            futures::stream::iter(event.records.iter())
+                .map(|message| async move {
+                    let outcome = self.process(message, tally).await;
+                    (message.message_id.clone(), outcome)
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
         let mut report = PayoutReport::default();
         for (message_id, outcome) in outcomes {
             *report.outcomes.entry(outcome).or_default() += 1;
@@ -219,6 +261,7 @@ where
                     .iter()
                     .map(|(o, n)| (o.metric(), u64::from(*n))),
             )
+            .chain(notifications.metrics().into_iter().filter(|(_, n)| *n > 0))
             .collect();
         telemetry::emit(&telemetry::emf(
             &telemetry::namespace(),
@@ -229,7 +272,7 @@ where
         report
     }
 
-    async fn process(&self, message: &SqsMessage) -> MessageOutcome {
+    async fn process(&self, message: &SqsMessage, tally: &NotificationTally) -> MessageOutcome {
         let message_id = message.message_id.as_deref().unwrap_or("?");
         let receive_count: u32 = message
             .attributes
@@ -240,10 +283,14 @@ where
         let request = match PayoutMessage::parse(body) {
             Ok(m) => m,
             Err(e) => {
-                // serde's message names the field and position, never the value.
-                return self
-                    .dead_letter(message_id, body, &format!("malformed_body: {e}"))
-                    .await;
+                // Not serde's message: it can quote the offending value.
+                let reason = format!(
+                    "malformed_body: {:?} error at line {} column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                );
+                return self.dead_letter(message_id, body, &reason).await;
             }
         };
         let reward_id = request.reward_id;
@@ -266,7 +313,7 @@ where
         };
         let now = chrono::Utc::now();
         if reward.status == RewardStatus::Success {
-            self.recover_notification(&reward, now).await;
+            self.recover_notification(&reward, now, tally).await;
             tracing::info!(%message_id, reward = %reward_id, "already paid; duplicate message");
             return MessageOutcome::Duplicate;
         }
@@ -291,7 +338,8 @@ where
                         let mut paid = reward;
                         paid.status = RewardStatus::Success;
                         paid.paid_at = Some(now);
-                        self.notify_and_record(&paid, chrono::Utc::now()).await;
+                        self.notify_and_record(&paid, chrono::Utc::now(), tally)
+                            .await;
                         MessageOutcome::Paid
                     }
                     Err(StoreError::Conflict { .. }) => {
@@ -311,7 +359,7 @@ where
                     .await
             }
             Err(e) => {
-                tracing::warn!(%message_id, reward = %reward_id, error = %e, kind = e.kind(), "finance refused the compensation; reward FAIL");
+                tracing::warn!(%message_id, reward = %reward_id, error = %e.summary(), "finance refused the compensation; reward FAIL");
                 match self
                     .store
                     .record_payout_failure(&reward_id, &e.to_string(), true, now)
@@ -344,7 +392,7 @@ where
         } else {
             error.to_string()
         };
-        tracing::warn!(%message_id, reward = %reward.reward_id, receive_count, kind = error.kind(), error = %error, last, "compensation failed");
+        tracing::warn!(%message_id, reward = %reward.reward_id, receive_count, error = %error.summary(), last, "compensation failed");
         match self
             .store
             .record_payout_failure(&reward.reward_id, &reason, last, now)
@@ -387,7 +435,7 @@ where
         }
     }
 
-    async fn notify_and_record(&self, reward: &Reward, now: Instant) {
+    async fn notify_and_record(&self, reward: &Reward, now: Instant, tally: &NotificationTally) {
         let outcome = notify_member(
             self.store.as_ref(),
             &self.configs,
@@ -398,23 +446,7 @@ where
         )
         .await;
         tracing::info!(reward = %reward.reward_id, status = ?outcome.status, calls = outcome.calls, "member notified");
-        telemetry::emit(&telemetry::emf(
-            &telemetry::namespace(),
-            &[("Function", "reward-payout")],
-            &[
-                (
-                    match outcome.status {
-                        crate::domain::NotificationStatus::Sent => "NotificationsSent",
-                        crate::domain::NotificationStatus::Partial => "NotificationsPartial",
-                        crate::domain::NotificationStatus::Failed => "NotificationsFailed",
-                        crate::domain::NotificationStatus::NoTemplate => "NotificationsNoTemplate",
-                    },
-                    1,
-                ),
-                ("NotificationCalls", u64::from(outcome.calls)),
-            ],
-            now,
-        ));
+        tally.add(&outcome);
         if let Err(e) = self
             .store
             .record_notification(&reward.reward_id, &outcome)
@@ -427,7 +459,7 @@ where
 
     /// A duplicate of a SUCCESS reward whose notification was never recorded, long after it
     /// was paid: the invocation that paid it died before notifying. Notify now.
-    async fn recover_notification(&self, reward: &Reward, now: Instant) {
+    async fn recover_notification(&self, reward: &Reward, now: Instant, tally: &NotificationTally) {
         if reward.notification.is_some() {
             return;
         }
@@ -437,7 +469,7 @@ where
         let idle = (now - paid_at).to_std().unwrap_or_default();
         if idle >= self.settings.notify_recovery_after {
             tracing::info!(reward = %reward.reward_id, "paid without a notification outcome; notifying now");
-            self.notify_and_record(reward, now).await;
+            self.notify_and_record(reward, now, tally).await;
         }
     }
 }

@@ -86,14 +86,14 @@ pub async fn notify_member<S: ReferralStore + ?Sized>(
             match msghub.send(&request).await {
                 Ok(()) => outcome.sent.push(message.channel),
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), attempt, kind = e.kind(), error = %e, "msg-hub call failed");
-                    outcome.error = Some(e.to_string());
+                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), attempt, error = %e.summary(), "msg-hub call failed");
+                    outcome.error = Some(e.summary());
                     still_pending.push(message);
                     still_pending.extend(queue.by_ref());
                 }
                 Err(e) => {
-                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), kind = e.kind(), error = %e, "msg-hub refused the message");
-                    outcome.error = Some(e.to_string());
+                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), error = %e.summary(), "msg-hub refused the message");
+                    outcome.error = Some(e.summary());
                     refused.push(message.channel);
                 }
             }
