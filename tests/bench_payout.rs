@@ -19,7 +19,7 @@ use referral_shared::queue::SqsRetryQueue;
 use referral_shared::store::ReferralStore;
 use referral_shared::*;
 use referral_tests::TestTable;
-use referral_tests::payout_support::{reward, template};
+use referral_tests::payout_support::{reward, seed_personal_event};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -112,31 +112,7 @@ struct Run {
 async fn main() {
     let table = TestTable::create().await;
     let store = &table.store;
-    let personal = EventId::parse("personal").unwrap();
-    let (start, end) = (
-        chrono::Utc::now() - chrono::Duration::days(1),
-        chrono::Utc::now() + chrono::Duration::days(30),
-    );
-    store
-        .put_event(&referral_tests::fixtures::event(
-            "personal",
-            EventType::Personal,
-        ))
-        .await
-        .unwrap();
-    store
-        .put_content_window(
-            &personal,
-            &referral_tests::fixtures::content("w1", start, end, "50"),
-        )
-        .await
-        .unwrap();
-    for side in [Side::Referrer, Side::Referee] {
-        store
-            .put_notification(&personal, &template(side, start, end))
-            .await
-            .unwrap();
-    }
+    seed_personal_event(store).await;
     let stand_in = start_stand_in();
     reqwest::Client::new()
         .put(format!("{}/_stand-in/knobs", stand_in.base_url))

@@ -626,3 +626,42 @@ async fn the_sample_sqs_event_is_handled_with_a_partial_batch_response() {
     assert_eq!(dead.len(), 1);
     assert!(dead[0].1.as_deref().unwrap().starts_with("malformed_body"));
 }
+
+#[tokio::test]
+async fn dynamodb_failing_before_or_after_the_payment_hands_the_message_back_and_pays_once() {
+    let bench = Bench::new().await;
+    let rewards = bench.rewards(1).await;
+    let id = &rewards[0].reward_id;
+    bench.enqueue(&rewards).await;
+
+    // The reward cannot be read: nothing is paid, the message comes back.
+    bench.table.round_trips.fail_after(0);
+    let stats = bench.poll_once().await.unwrap();
+    assert_eq!((stats.deleted, stats.kept), (0, 1));
+    assert!(bench.partners.stand_in.finance_calls().is_empty());
+
+    // Read, paid by finance, but SUCCESS cannot be written: the message comes back too.
+    bench.table.round_trips.fail_after(1);
+    let stats = bench.poll_once().await.unwrap();
+    assert_eq!((stats.deleted, stats.kept), (0, 1));
+    bench.table.round_trips.heal();
+    assert_eq!(bench.reward(id).await.status, RewardStatus::Pending);
+    assert_eq!(bench.partners.stand_in.payments().len(), 1);
+
+    // The redelivery gets finance's same answer and records it: paid once.
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    let paid = bench.reward(id).await;
+    assert_eq!(paid.status, RewardStatus::Success);
+    assert_eq!(
+        finance_outcomes(&bench, id.as_str()),
+        vec!["paid", "replayed"]
+    );
+    assert_eq!(
+        paid.compensation_id.as_deref(),
+        Some(
+            bench.partners.stand_in.payments()[0]
+                .compensation_id
+                .as_str()
+        )
+    );
+}

@@ -567,26 +567,7 @@ pub mod payout_support {
         pub async fn with(mut options: Options) -> Bench {
             options.settings.max_receives = options.max_receives;
             let table = TestTable::create().await;
-            let store = &table.store;
-            let personal = EventId::parse("personal").unwrap();
-            let (start, end) = (
-                chrono::Utc::now() - chrono::Duration::days(1),
-                chrono::Utc::now() + chrono::Duration::days(30),
-            );
-            store
-                .put_event(&event("personal", EventType::Personal))
-                .await
-                .unwrap();
-            store
-                .put_content_window(&personal, &content("w1", start, end, "50"))
-                .await
-                .unwrap();
-            for side in [Side::Referrer, Side::Referee] {
-                store
-                    .put_notification(&personal, &template(side, start, end))
-                    .await
-                    .unwrap();
-            }
+            seed_personal_event(&table.store).await;
             let sqs = referral_devkit::local_sqs_client().await;
             let name = format!("test-payout-{}", uuid::Uuid::now_v7().simple());
             let (queue_url, dlq_url) = referral_devkit::esm::create_queue_with_dlq(
@@ -806,6 +787,30 @@ pub mod payout_support {
                 .await
                 .unwrap()
                 .expect("the reward exists")
+        }
+    }
+
+    /// The PERSONAL event open from yesterday for 30 days: referrer 50 COIN, referee 100
+    /// COUPON, and a notification template per side ([`template`]).
+    pub async fn seed_personal_event(store: &DynamoStore) {
+        let personal = EventId::parse("personal").unwrap();
+        let (start, end) = (
+            chrono::Utc::now() - chrono::Duration::days(1),
+            chrono::Utc::now() + chrono::Duration::days(30),
+        );
+        store
+            .put_event(&event("personal", EventType::Personal))
+            .await
+            .unwrap();
+        store
+            .put_content_window(&personal, &content("w1", start, end, "50"))
+            .await
+            .unwrap();
+        for side in [Side::Referrer, Side::Referee] {
+            store
+                .put_notification(&personal, &template(side, start, end))
+                .await
+                .unwrap();
         }
     }
 

@@ -217,6 +217,32 @@ async fn hang_then_504(hang: Duration) -> Response {
     )
 }
 
+/// Applies the knobs to one call: latency, then an injected 500 or a hang (recorded, and the
+/// answer to give), or the go-ahead with whether to hang after committing and for how long.
+async fn misbehave(
+    stand_in: &StandIn,
+    finance: bool,
+    record: &impl Fn(&str),
+) -> Result<(bool, Duration), Response> {
+    let (fate, latency, hang) = roll(&mut stand_in.lock(), finance);
+    tokio::time::sleep(latency).await;
+    match fate {
+        Fate::Fail => {
+            record("injected_500");
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "STAND_IN_FAILURE",
+                "injected failure",
+            ))
+        }
+        Fate::Hang => {
+            record("timeout");
+            Err(hang_then_504(hang).await)
+        }
+        Fate::Proceed { then_hang } => Ok((then_hang, hang)),
+    }
+}
+
 /// The finance body, checked the way a strict partner would check it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,22 +309,9 @@ async fn compensations(
             outcome: outcome.to_owned(),
         });
     };
-    let (fate, latency, hang) = roll(&mut stand_in.lock(), true);
-    tokio::time::sleep(latency).await;
-    let then_hang = match fate {
-        Fate::Fail => {
-            record("injected_500");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "STAND_IN_FAILURE",
-                "injected failure",
-            );
-        }
-        Fate::Hang => {
-            record("timeout");
-            return hang_then_504(hang).await;
-        }
-        Fate::Proceed { then_hang } => then_hang,
+    let (then_hang, hang) = match misbehave(&stand_in, true, &record).await {
+        Ok(go_on) => go_on,
+        Err(response) => return response,
     };
     let Some(key) = key.clone() else {
         record("invalid");
@@ -390,22 +403,8 @@ async fn messages(State(stand_in): State<Arc<StandIn>>, body: Bytes) -> Response
             outcome: outcome.to_owned(),
         });
     };
-    let (fate, latency, hang) = roll(&mut stand_in.lock(), false);
-    tokio::time::sleep(latency).await;
-    match fate {
-        Fate::Fail => {
-            record("injected_500");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "STAND_IN_FAILURE",
-                "injected failure",
-            );
-        }
-        Fate::Hang => {
-            record("timeout");
-            return hang_then_504(hang).await;
-        }
-        Fate::Proceed { .. } => {}
+    if let Err(response) = misbehave(&stand_in, false, &record).await {
+        return response;
     }
     let parsed: MessageBody = match serde_json::from_slice(&body) {
         Ok(p) => p,
