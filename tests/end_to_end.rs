@@ -1,0 +1,120 @@
+//! From Kafka to money: registration records through the registration consumer, the payout
+//! queue on moto, the payout function (driven like Lambda's SQS trigger) and the finance and
+//! msg-hub stand-ins, all on DynamoDB Local. Then the whole batch is redelivered, as MSK does
+//! after a failed invocation: nothing is paid or said twice.
+
+use referral_devkit::msk;
+use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
+use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+use referral_shared::queue::SqsPayoutQueue;
+use referral_shared::store::ReferralStore;
+use referral_shared::*;
+use referral_tests::fixtures::code_record;
+use referral_tests::ingest_support::{reg_records, registration};
+use referral_tests::payout_support::{Bench, PHONE_MASKED};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_qualifying_referee_pays_both_sides_once_and_tells_both() {
+    let bench = Bench::new().await;
+    bench
+        .store()
+        .create_code(&code_record("SHARE888", "personal", "jk-ref"))
+        .await
+        .unwrap();
+    let consumer = Consumer::new(
+        Arc::new(bench.store().clone()),
+        Arc::new(SqsPayoutQueue::new(bench.sqs.clone(), &bench.queue_url)),
+        ConfigCache::new(Duration::from_secs(60)),
+        ConsumerSettings::new(TOPIC_REGISTRATION, EventId::parse("personal").unwrap()),
+    );
+    let now = chrono::Utc::now();
+    let records = reg_records(
+        0,
+        &[
+            registration(
+                "REFERRAL_CODE_USED",
+                "e2e-1",
+                Some("SHARE888"),
+                now - chrono::Duration::minutes(10),
+            ),
+            registration(
+                "KYC_PASSED",
+                "e2e-1",
+                None,
+                now - chrono::Duration::minutes(5),
+            ),
+            registration(
+                "DEVICE_BOUND",
+                "e2e-1",
+                None,
+                now - chrono::Duration::minutes(1),
+            ),
+        ],
+    );
+    let report = consumer.handle(&msk::event(&records)).await.unwrap();
+    assert_eq!(
+        (
+            report.qualified,
+            report.rewards_created,
+            report.rewards_queued
+        ),
+        (1, 2, 2)
+    );
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+
+    let referee = AccountId::parse("e2e-1").unwrap();
+    let referrer_reward = bench.reward(&RewardId::new(&referee, Side::Referrer)).await;
+    let referee_reward = bench.reward(&RewardId::new(&referee, Side::Referee)).await;
+    for r in [&referrer_reward, &referee_reward] {
+        assert_eq!(r.status, RewardStatus::Success, "{r:?}");
+        assert_eq!(
+            r.notification.as_ref().unwrap().status,
+            NotificationStatus::Sent
+        );
+    }
+    let mut paid: Vec<(String, String, String)> = bench
+        .partners
+        .stand_in
+        .payments()
+        .into_iter()
+        .map(|p| {
+            (
+                p.body["member_jkos_id"].as_str().unwrap().to_owned(),
+                p.body["reward_type"].as_str().unwrap().to_owned(),
+                p.body["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    paid.sort();
+    assert_eq!(
+        paid,
+        vec![
+            ("jk-e2e-1".into(), "COUPON".into(), "100.00".into()),
+            ("jk-ref".into(), "COIN".into(), "50.00".into()),
+        ]
+    );
+    let messages = bench.partners.stand_in.messages();
+    assert_eq!(messages.len(), 6);
+    assert!(messages.iter().any(|m| m.body["member_jkos_id"] == "jk-ref"
+        && m.body["content"] == format!("50 COIN for {PHONE_MASKED}")));
+    assert!(
+        !serde_json::to_string(&messages)
+            .unwrap()
+            .contains("0912345678")
+    );
+
+    // MSK redelivers the whole batch: the consumer re-sends the reward ids (ADR 0004), the
+    // payout finds them paid. No finance call, no message.
+    let finance_calls = bench.partners.stand_in.finance_calls().len();
+    let again = consumer.handle(&msk::event(&records)).await.unwrap();
+    assert_eq!(
+        (again.qualified, again.rewards_created, again.rewards_queued),
+        (0, 0, 2)
+    );
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    assert_eq!(bench.partners.stand_in.finance_calls().len(), finance_calls);
+    assert_eq!(bench.partners.stand_in.messages().len(), 6);
+    assert_eq!(bench.partners.stand_in.payments().len(), 2);
+}
