@@ -25,6 +25,11 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$DDB_PORT}"
 export AWS_ENDPOINT_URL_SQS="${AWS_ENDPOINT_URL_SQS:-http://127.0.0.1:$SQS_PORT}"
 export TABLE_NAME="${TABLE_NAME:-referral-local}"
+# What the payout function reads (moto's queue URLs are predictable; the stand-ins serve both).
+export PAYOUT_QUEUE_URL="${PAYOUT_QUEUE_URL:-http://127.0.0.1:$SQS_PORT/123456789012/referral-local-payout}"
+export PAYOUT_DLQ_URL="${PAYOUT_DLQ_URL:-$PAYOUT_QUEUE_URL-dlq}"
+export FINANCE_URL="${FINANCE_URL:-http://127.0.0.1:$PARTNERS_PORT}"
+export MSGHUB_URL="${MSGHUB_URL:-http://127.0.0.1:$PARTNERS_PORT}"
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

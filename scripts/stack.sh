@@ -30,7 +30,7 @@ wait_ready() { # name url
   die "$name did not become ready at $url within 60 s; see $LOG_DIR/$name.log"
 }
 
-start_one() { # name url command...
+start_one() { # name url|- command...   (url "-": no port; ready = still alive after a moment)
   local name=$1 url=$2; shift 2
   if running "$name"; then
     log "$name already running (pid $(cat "$RUN_DIR/$name.pid")) at $url"
@@ -40,22 +40,13 @@ start_one() { # name url command...
   # setsid: the service outlives this script and its terminal; stop kills the whole group.
   setsid "$@" >"$LOG_DIR/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$name.pid"
-  wait_ready "$name" "$url"
-  log "$name ready at $url (log: $LOG_DIR/$name.log)"
-}
-
-start_worker() { # name command...  (no port: ready = still alive after a moment)
-  local name=$1; shift
-  if running "$name"; then
-    log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"
-    return 0
+  if [[ "$url" == "-" ]]; then
+    sleep 1
+    running "$name" || die "$name exited during start-up; see $LOG_DIR/$name.log"
+  else
+    wait_ready "$name" "$url"
   fi
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
-  setsid "$@" >"$LOG_DIR/$name.log" 2>&1 < /dev/null &
-  echo $! > "$RUN_DIR/$name.pid"
-  sleep 1
-  running "$name" || die "$name exited during start-up; see $LOG_DIR/$name.log"
-  log "$name running (log: $LOG_DIR/$name.log)"
+  log "$name ready at $url (log: $LOG_DIR/$name.log)"
 }
 
 stop_one() { # name
@@ -80,8 +71,7 @@ case "${1:-}" in
   start-app)
     start_one partners "http://127.0.0.1:$PARTNERS_PORT/_stand-in/knobs" \
       "$ROOT/target/debug/referral-partners" --addr "127.0.0.1:$PARTNERS_PORT"
-    start_worker payout env PARTNERS_URL="http://127.0.0.1:$PARTNERS_PORT" \
-      "$ROOT/target/debug/referral-dev" payout
+    start_one payout - "$ROOT/target/debug/referral-dev" payout
     ;;
   stop-app)
     stop_one payout

@@ -43,7 +43,8 @@ enum Command {
     /// Create the local payout queue and its DLQ (no-op if they exist) and print its URL.
     CreateQueue,
     /// Run the payout function on the payout queue as Lambda's SQS trigger would (receive,
-    /// invoke with an SQS event, delete what succeeded); partners from PARTNERS_URL.
+    /// invoke with an SQS event, delete what succeeded), wired like the function from the
+    /// environment (PAYOUT_QUEUE_URL, FINANCE_URL, MSGHUB_URL… set by scripts/env.sh).
     Payout {
         /// Stop when the queue has nothing visible instead of polling forever.
         #[arg(long)]
@@ -143,7 +144,7 @@ async fn main() -> Result<()> {
             None => anyhow::bail!("no code {code} in table {}", cli.table),
         },
         Command::CreateQueue => println!("{}", publish::payout_queue_url(true).await?),
-        Command::Payout { once } => worker::run(store, once).await?,
+        Command::Payout { once } => worker::run(once).await?,
         Command::Rewards { status } => {
             let status: RewardStatus =
                 serde_json::from_value(serde_json::Value::String(status.to_uppercase()))

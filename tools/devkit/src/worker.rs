@@ -1,33 +1,28 @@
 //! `referral-dev payout`: the payout function on the local payout queue, driven the way
-//! Lambda's SQS event source mapping drives it (`referral_devkit::esm`).
+//! Lambda's SQS event source mapping drives it (`referral_devkit::esm`). The engine is built
+//! by the function's own wiring (`payout_from_env`), so the dev stack runs exactly what
+//! Lambda runs; `scripts/env.sh` sets the variables for the local stack.
 
 use anyhow::{Context, Result};
 use referral_devkit::esm::EventSource;
-use referral_shared::ingest::ConfigCache;
-use referral_shared::partners::{PartnerConfig, Partners};
-use referral_shared::payout::{Payout, PayoutSettings};
-use referral_shared::queue::SqsRetryQueue;
-use referral_shared::store::DynamoStore;
-use std::sync::Arc;
+use referral_shared::config::required;
+use referral_shared::payout::payout_from_env;
 
 /// Polls until stopped, or with `once` until the queue has nothing visible.
-pub async fn run(store: DynamoStore, once: bool) -> Result<()> {
-    let (queue_url, dlq_url) = crate::publish::payout_queues().await?;
-    let partners_url =
-        std::env::var("PARTNERS_URL").unwrap_or_else(|_| "http://127.0.0.1:8473".to_owned());
-    let finance = std::env::var("FINANCE_URL").unwrap_or_else(|_| partners_url.clone());
-    let msghub = std::env::var("MSGHUB_URL").unwrap_or_else(|_| partners_url.clone());
-    let sqs = referral_devkit::local_sqs_client().await;
-    let payout = Payout::new(
-        Arc::new(store),
-        Arc::new(SqsRetryQueue::new(sqs.clone(), &queue_url, &dlq_url)),
-        Partners::new(&PartnerConfig::local(&finance, &msghub)?)?,
-        ConfigCache::new(std::time::Duration::from_secs(60)),
-        PayoutSettings::from_env()?,
-    );
-    let mut source = EventSource::new(sqs, &queue_url).await?;
+pub async fn run(once: bool) -> Result<()> {
+    crate::publish::payout_queues().await?;
+    let queue_url = required("PAYOUT_QUEUE_URL")?;
+    let payout = payout_from_env()
+        .await
+        .map_err(|e| anyhow::anyhow!("payout wiring: {e} (did you `source scripts/env.sh`?)"))?;
+    let mut source =
+        EventSource::new(referral_devkit::local_sqs_client().await, &queue_url).await?;
     source.wait_seconds = if once { 0 } else { 5 };
-    eprintln!("payout: polling {queue_url} (finance {finance}, msg-hub {msghub})");
+    eprintln!(
+        "payout: polling {queue_url} (finance {}, msg-hub {})",
+        required("FINANCE_URL")?,
+        required("MSGHUB_URL")?
+    );
     loop {
         let polled = source
             .poll_once(|event| {
