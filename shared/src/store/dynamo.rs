@@ -300,9 +300,24 @@ impl DynamoStore {
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix)),
             None => query.key_condition_expression("GSI1PK = :pk"),
         };
-        let (rows, next) = self
-            .page("collection", query, (keys::GSI1PK, &pk), &page)
+        // Ask for up to 2 more items than the page holds (a referee has at most 2 rewards), so
+        // a page can end after the last referee's rewards instead of splitting them off.
+        let limit = page.effective_limit() as usize;
+        let lookahead = PageRequest {
+            limit: Some((limit + Side::BOTH.len()) as u32),
+            cursor: page.cursor.clone(),
+        };
+        let (mut rows, next) = self
+            .page("collection", query, (keys::GSI1PK, &pk), &lookahead)
             .await?;
+        let entities = rows.iter().map(entity_of).collect::<Result<Vec<_>, _>>()?;
+        let keep = referee_boundary(&entities, limit, next.is_some());
+        let next = if keep < rows.len() {
+            Some(cursor_at(&rows[keep - 1]))
+        } else {
+            next
+        };
+        rows.truncate(keep);
         let items = rows
             .into_iter()
             .map(|attrs| match entity_of(&attrs)? {
@@ -738,6 +753,167 @@ impl ReferralStore for DynamoStore {
         .await
     }
 
+    async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError> {
+        self.update_reward(
+            "reopen_failed_reward",
+            reward,
+            "SET #status = :pending, GSI2PK = :status_pk, updated_at = :at",
+            "#status = :fail",
+            [
+                (":pending", s(RewardStatus::Pending.as_str())),
+                (":fail", s(RewardStatus::Fail.as_str())),
+                (
+                    ":status_pk",
+                    s(&keys::reward_status_gsi2pk(RewardStatus::Pending)),
+                ),
+                (":at", s(&crate::time::format(&at))),
+            ],
+        )
+        .await
+    }
+
+    async fn count_request(
+        &self,
+        subject: &str,
+        bucket: &str,
+        limit: u32,
+        expires_at: Instant,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&keys::limit_pk(subject, bucket)))
+            .key(keys::SK, s(keys::LIMIT_SK))
+            .update_expression("ADD hits :one SET #expires = :expires")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_names("#expires", keys::EXPIRES_AT)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(expires_at.timestamp().to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match classify("count_request", e) {
+                StoreError::Conflict { .. } => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn save_event_config(
+        &self,
+        config: &EventConfig,
+        previous: Option<&EventConfig>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save_event_config";
+        let event_id = &config.event.event_id;
+        let event = to_attrs(&items::event_item(&config.event))?;
+        let (condition, values) = match previous {
+            None => ("attribute_not_exists(PK)".to_owned(), None),
+            Some(prev) => (
+                "updated_at = :seen".to_owned(),
+                Some(HashMap::from([(
+                    ":seen".to_owned(),
+                    s(&crate::time::format(&prev.event.updated_at)),
+                )])),
+            ),
+        };
+        let mut puts = vec![event_put(&self.table, event, Some(&condition), values)?];
+        let mut window_keys = Vec::new();
+        for c in &config.contents {
+            let item = to_attrs(&items::content_item(event_id, c))?;
+            window_keys.push(item_sk(&item));
+            puts.push(plain_put(&self.table, item)?);
+        }
+        for c in &config.copywriting {
+            let item = to_attrs(&items::copywriting_item(event_id, c))?;
+            window_keys.push(item_sk(&item));
+            puts.push(plain_put(&self.table, item)?);
+        }
+        for n in &config.notifications {
+            let item = to_attrs(&items::notification_item(event_id, n))?;
+            window_keys.push(item_sk(&item));
+            puts.push(plain_put(&self.table, item)?);
+        }
+        let mut stale = Vec::new();
+        if let Some(prev) = previous {
+            let old = prev
+                .contents
+                .iter()
+                .map(|c| items::content_item(event_id, c).sk)
+                .chain(
+                    prev.copywriting
+                        .iter()
+                        .map(|c| items::copywriting_item(event_id, c).sk),
+                )
+                .chain(
+                    prev.notifications
+                        .iter()
+                        .map(|n| items::notification_item(event_id, n).sk),
+                );
+            stale.extend(old.filter(|sk| !window_keys.contains(sk)));
+        }
+        if puts.len() + stale.len() > super::MAX_EVENT_WRITES {
+            return Err(StoreError::Rejected {
+                operation: OP,
+                message: format!(
+                    "{} writes exceed the {} a transaction allows",
+                    puts.len() + stale.len(),
+                    super::MAX_EVENT_WRITES
+                ),
+            });
+        }
+        let pk = keys::event_pk(event_id);
+        let deletes = stale.into_iter().map(|sk| {
+            aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key(keys::PK, s(&pk))
+                .key(keys::SK, s(&sk))
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(|e| StoreError::Rejected {
+                    operation: OP,
+                    message: e.to_string(),
+                })
+        });
+        let actions = puts
+            .into_iter()
+            .map(|p| Ok(TransactWriteItem::builder().put(p).build()))
+            .chain(deletes)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                    err.as_service_error()
+                    && cancel.cancellation_reasons().iter().any(|r| {
+                        matches!(
+                            r.code(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    })
+                {
+                    return Err(StoreError::Conflict {
+                        entity: "Event",
+                        key: pk,
+                    });
+                }
+                Err(classify(OP, err))
+            }
+        }
+    }
+
     async fn rewards_by_status(
         &self,
         status: RewardStatus,
@@ -806,6 +982,67 @@ impl DynamoStore {
             })?;
         Ok(())
     }
+}
+
+/// How many of a collection query's `entities` a page of `limit` keeps: at least `limit` (when
+/// there are that many), plus the rewards that follow the last kept referee, so one referee's
+/// items never straddle two pages. When the rows end before we could see that referee's group
+/// complete and more rows follow in DynamoDB (`more`), the page stops before that referee
+/// (unless it is the only one on the page).
+fn referee_boundary(entities: &[Entity], limit: usize, more: bool) -> usize {
+    let mut keep = limit.min(entities.len());
+    while keep < entities.len() && entities[keep] == Entity::Reward {
+        keep += 1;
+    }
+    if keep == entities.len()
+        && more
+        && let Some(start) = entities[..keep].iter().rposition(|e| *e == Entity::Member)
+    {
+        let rewards = keep - start - 1;
+        if rewards < Side::BOTH.len() && start > 0 {
+            keep = start;
+        }
+    }
+    keep
+}
+
+/// The cursor of a page that ends at `row`: its table and index key, as DynamoDB's own
+/// LastEvaluatedKey of a GSI1 query would be.
+fn cursor_at(row: &Attrs) -> Cursor {
+    let key: BTreeMap<String, String> = [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK]
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), row.get(k)?.as_s().ok()?.clone())))
+        .collect();
+    Cursor::encode(&key)
+}
+
+fn item_sk(item: &Attrs) -> String {
+    item.get(keys::SK)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn plain_put(table: &str, item: Attrs) -> Result<Put, StoreError> {
+    event_put(table, item, None, None)
+}
+
+fn event_put(
+    table: &str,
+    item: Attrs,
+    condition: Option<&str>,
+    values: Option<HashMap<String, AttributeValue>>,
+) -> Result<Put, StoreError> {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Rejected {
+            operation: "save_event_config",
+            message: e.to_string(),
+        })
 }
 
 fn s(text: &str) -> AttributeValue {
@@ -955,5 +1192,34 @@ where
             _,
         ) => StoreError::Unavailable { operation, message },
         _ => StoreError::Rejected { operation, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Entity::{Code, Member, Reward};
+
+    #[test]
+    fn pages_end_after_a_referees_rewards() {
+        // limit 2 lands on the referee: its two rewards come along.
+        assert_eq!(
+            referee_boundary(&[Code, Member, Reward, Reward, Member], 2, true),
+            4
+        );
+        // Everything fits, nothing more in DynamoDB.
+        assert_eq!(referee_boundary(&[Code, Member, Reward], 5, false), 3);
+        // The rows stop on a referee with one reward seen while DynamoDB has more: stop before it.
+        assert_eq!(
+            referee_boundary(&[Code, Member, Reward, Reward, Member, Reward], 9, true),
+            4
+        );
+        // ...unless it is all the page has.
+        assert_eq!(referee_boundary(&[Member, Reward], 9, true), 2);
+        // A referee with both rewards is complete.
+        assert_eq!(
+            referee_boundary(&[Code, Member, Reward, Reward], 9, true),
+            4
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! | Notification    | `EVENT#<id>`        | `NOTIFY#<SIDE>#<start>#<window>`     |                   |                                               |                        |                           |
 //! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<source>` | `CODE#<code>#`                                |                        |                           |
 //! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
+//! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
 //! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>`       |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
@@ -108,6 +109,14 @@ pub fn reward_status_gsi2sk(created_at: &Instant, reward: &RewardId) -> String {
     format!("{}#{reward}", time::format(created_at))
 }
 
+/// A request counter of the rate limiter: one item per subject per fixed window, removed by TTL.
+pub fn limit_pk(subject: &str, bucket: &str) -> String {
+    format!("LIMIT#{subject}#{bucket}")
+}
+pub const LIMIT_SK: &str = "#LIMIT";
+/// The table's TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+
 /// A parked (unprocessable) Kafka record: one item per coordinates, listed newest last on GSI2.
 pub fn parked_pk(at: &crate::contracts::kafka::RecordCoordinates) -> String {
     format!("PARKED#{}#{}#{}", at.topic, at.partition, at.offset)
@@ -169,6 +178,10 @@ mod tests {
             "CODE#AB2CD3#REFEREE#acc-9#REWARD#REFERRER"
         );
         assert_eq!(member_pk(&acc), "MEMBER#acc-9");
+        assert_eq!(
+            limit_pk("check#jkos-1", "2026-11-01T00:00"),
+            "LIMIT#check#jkos-1#2026-11-01T00:00"
+        );
         assert_eq!(reward_pk(&reward), "REWARD#acc-9-referee");
         assert_eq!(
             reward_status_gsi2pk(RewardStatus::Fail),

@@ -149,6 +149,10 @@ pub struct MemberWrite<'a> {
     pub settlement: &'a Settlement,
 }
 
+/// Writes and deletes [`ReferralStore::save_event_config`] can make at once: DynamoDB's limit
+/// of 100 actions per TransactWriteItems.
+pub const MAX_EVENT_WRITES: usize = 100;
+
 /// Storage in domain terms. The DynamoDB implementation is [`DynamoStore`]; the round trips of
 /// each method are listed in `docs/data-model.md`.
 #[async_trait]
@@ -171,6 +175,17 @@ pub trait ReferralStore: Send + Sync {
         &self,
         event: &EventId,
         template: &NotificationTemplate,
+    ) -> Result<(), StoreError>;
+    /// Writes an event's whole configuration at once (1 TransactWriteItems): the event item,
+    /// every window, and deletes of the windows of `previous` that `config` no longer has.
+    /// `previous = None` creates the event ([`StoreError::Conflict`] if it exists); otherwise
+    /// the write holds only if the stored event's `updated_at` is still `previous`'s
+    /// (optimistic lock: two admins editing at once cannot silently undo each other).
+    /// At most [`MAX_EVENT_WRITES`] writes and deletes in all (a transaction's limit).
+    async fn save_event_config(
+        &self,
+        config: &EventConfig,
+        previous: Option<&EventConfig>,
     ) -> Result<(), StoreError>;
     /// The whole configuration of an event: 1 Query (more only past 1 MB of configuration).
     async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError>;
@@ -254,6 +269,10 @@ pub trait ReferralStore: Send + Sync {
         reward: &RewardId,
         outcome: &NotificationOutcome,
     ) -> Result<(), StoreError>;
+    /// Admin retry of a FAIL reward: back to PENDING (`updated_at` = `at`, so the sweeper
+    /// leaves it alone while the new message is in flight). 1 conditional UpdateItem;
+    /// [`StoreError::Conflict`] if the reward is not FAIL (or does not exist).
+    async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError>;
     /// Rewards with `status`, oldest first. 1 Query on GSI2 per page.
     async fn rewards_by_status(
         &self,
@@ -268,6 +287,17 @@ pub trait ReferralStore: Send + Sync {
         cutoff: Instant,
         page: PageRequest,
     ) -> Result<Page<Reward>, StoreError>;
+
+    /// Counts one request of `subject` in the fixed window `bucket` (e.g. the minute) and
+    /// answers whether it is within `limit`. 1 conditional UpdateItem (ADD); the counter item
+    /// carries `expires_at` so DynamoDB's TTL removes it. Shared by every Lambda instance.
+    async fn count_request(
+        &self,
+        subject: &str,
+        bucket: &str,
+        limit: u32,
+        expires_at: Instant,
+    ) -> Result<bool, StoreError>;
 
     /// A referrer's (or campaign source's) codes, referees and rewards. 1 Query on GSI1 per page.
     async fn referrer_collection(
