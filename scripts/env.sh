@@ -18,6 +18,7 @@ NODE_PREFIX="$TOOLS_DIR/node"
 DDB_PORT="${DDB_PORT:-8471}"
 SQS_PORT="${SQS_PORT:-8472}"
 PARTNERS_PORT="${PARTNERS_PORT:-8473}"  # finance + msg-hub stand-ins
+API_PORT="${API_PORT:-8474}"            # the local API gateway (app + admin APIs)
 export AWS_REGION="${AWS_REGION:-ap-northeast-1}"
 # Local emulators accept any credentials; fixed dummies keep the SDK from searching for real ones.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
@@ -30,6 +31,13 @@ export PAYOUT_QUEUE_URL="${PAYOUT_QUEUE_URL:-http://127.0.0.1:$SQS_PORT/12345678
 export PAYOUT_DLQ_URL="${PAYOUT_DLQ_URL:-$PAYOUT_QUEUE_URL-dlq}"
 export FINANCE_URL="${FINANCE_URL:-http://127.0.0.1:$PARTNERS_PORT}"
 export MSGHUB_URL="${MSGHUB_URL:-http://127.0.0.1:$PARTNERS_PORT}"
+# What the HTTP functions read, and the local authorizer's signing key (created on first use).
+export PERSONAL_EVENT_ID="${PERSONAL_EVENT_ID:-personal}"
+# (not ${VAR:-default}: the template's own braces would end the expansion early)
+[[ -n "${SHARE_LINK_TEMPLATE:-}" ]] || SHARE_LINK_TEMPLATE='https://app.example.com/r/{code}'
+export SHARE_LINK_TEMPLATE
+export API_ADDR="${API_ADDR:-127.0.0.1:$API_PORT}"
+export JWT_KEY_FILE="${JWT_KEY_FILE:-$LOCAL_DIR/jwt-signing.key}"
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

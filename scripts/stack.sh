@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local AWS stand-ins: DynamoDB Local (in memory, shared DB) and moto's server (SQS);
-# with start-app also the partner stand-ins (finance + msg-hub) and the payout function on the
-# payout queue (both built by scripts/dev.sh first).
+# with start-app also the partner stand-ins (finance + msg-hub), the payout function on the
+# payout queue and the local API gateway with the app and admin APIs (built by scripts/dev.sh).
 #   scripts/stack.sh start|start-app|stop-app|stop|status
 # start is idempotent (a running service is left alone) and waits for readiness, not a sleep.
 set -euo pipefail
@@ -72,19 +72,22 @@ case "${1:-}" in
     start_one partners "http://127.0.0.1:$PARTNERS_PORT/_stand-in/knobs" \
       "$ROOT/target/debug/referral-partners" --addr "127.0.0.1:$PARTNERS_PORT"
     start_one payout - "$ROOT/target/debug/referral-dev" payout
+    start_one api "http://$API_ADDR/" "$ROOT/target/debug/referral-dev" serve-api
     ;;
   stop-app)
+    stop_one api
     stop_one payout
     stop_one partners
     ;;
   stop)
+    stop_one api
     stop_one payout
     stop_one partners
     stop_one sqs
     stop_one dynamodb
     ;;
   status)
-    for s in dynamodb sqs partners payout; do
+    for s in dynamodb sqs partners payout api; do
       if running "$s"; then echo "$s: running (pid $(cat "$RUN_DIR/$s.pid"))"; else echo "$s: stopped"; fi
     done
     ;;

@@ -3,6 +3,7 @@
 //!
 //! Functions depend on this crate and keep their `main.rs` to wiring.
 
+pub mod api;
 pub mod config;
 pub mod contracts;
 pub mod domain;

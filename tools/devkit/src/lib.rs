@@ -2,10 +2,12 @@
 //! - [`table`]: creates the single table from `infra/template.yaml`, the one definition;
 //! - [`campaign`]: loads a campaign configuration file into the table through the domain;
 //! - [`esm`]: runs a function on an SQS queue the way Lambda's event source mapping does;
-//! - [`msk`]: wraps Kafka records into real-shaped MSK events.
+//! - [`msk`]: wraps Kafka records into real-shaped MSK events;
+//! - [`gateway`]: API Gateway's HTTP API and JWT authorizer in front of the two HTTP functions.
 
 pub mod campaign;
 pub mod esm;
+pub mod gateway;
 pub mod msk;
 pub mod table;
 

@@ -65,6 +65,32 @@ enum Command {
     Member { account_id: String },
     /// List parked (unprocessable) Kafka records.
     Parked,
+    /// Mint a token the local API gateway accepts (signed with JWT_KEY_FILE's key).
+    Token {
+        #[command(subcommand)]
+        who: Token,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12, global = true)]
+        hours: i64,
+    },
+    /// Serve the app and admin APIs on ADDR behind a local API Gateway (JWT authorizer with
+    /// the JWT_KEY_FILE key, payload 2.0 events through lambda_http), wired from the
+    /// environment like the functions.
+    ServeApi {
+        #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8474")]
+        addr: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum Token {
+    /// A member token: `sub` = the member's jkos id.
+    Member { jkos_id: String },
+    /// An admin token: `scope` = referral.admin.
+    Admin {
+        #[arg(default_value = "admin-local")]
+        subject: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +124,12 @@ enum Publish {
     },
     /// Every line of FILE (JSON values; `type` present = registration, else member info).
     File { file: PathBuf },
+}
+
+/// The local signing key: JWT_KEY_FILE (scripts/env.sh sets it), created on first use.
+fn local_authorizer() -> Result<referral_devkit::gateway::Authorizer> {
+    let path = std::env::var("JWT_KEY_FILE").unwrap_or_else(|_| ".local/jwt-signing.key".into());
+    referral_devkit::gateway::Authorizer::load_or_create(std::path::Path::new(&path))
 }
 
 #[tokio::main]
@@ -214,6 +246,29 @@ async fn main() -> Result<()> {
                 Some(member) => println!("{member:#?}"),
                 None => anyhow::bail!("no member {account_id} in table {}", cli.table),
             }
+        }
+        Command::Token { who, hours } => {
+            let authorizer = local_authorizer()?;
+            let ttl = chrono::Duration::hours(hours);
+            let token = match who {
+                Token::Member { jkos_id } => {
+                    referral_shared::JkosId::parse(&jkos_id)?;
+                    authorizer.mint(&jkos_id, &[], ttl)?
+                }
+                Token::Admin { subject } => {
+                    authorizer.mint(&subject, &[referral_shared::api::ADMIN_SCOPE], ttl)?
+                }
+            };
+            println!("{token}");
+        }
+        Command::ServeApi { addr } => {
+            let gateway = referral_devkit::gateway::from_env(local_authorizer()?).await?;
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            tracing::info!(%addr, "local API gateway listening");
+            eprintln!("app and admin APIs on http://{addr}");
+            gateway.serve(listener).await?;
         }
         Command::Parked => {
             let page = store.parked_records(PageRequest::first(200)).await?;

@@ -1,0 +1,639 @@
+//! The admin API (micro-admin web): events with their windows, campaign codes, overview and
+//! statistics per referrer and per code, rewards by status and the retry of FAIL rewards.
+//! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
+
+use super::{
+    Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, access_log, app::Steps, ok,
+    unknown_route, wrong_method,
+};
+use crate::domain::{
+    ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, MemberProfile,
+    NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, Reward,
+    RewardId, RewardStatus, RewardType,
+};
+use crate::queue::PayoutQueue;
+use crate::store::{
+    CollectionEntry, MAX_EVENT_WRITES, Page, PageRequest, ReferralStore, StoreError,
+    create_unique_code,
+};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The routes of this API, as the OpenAPI document lists them (tested against each other).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/v1/events"),
+    ("POST", "/admin/v1/events"),
+    ("GET", "/admin/v1/events/{event_id}"),
+    ("PUT", "/admin/v1/events/{event_id}"),
+    ("POST", "/admin/v1/events/{event_id}/codes"),
+    ("GET", "/admin/v1/referrers/{source}/referees"),
+    ("GET", "/admin/v1/referrers/{source}/statistics"),
+    ("GET", "/admin/v1/codes/{code}/referees"),
+    ("GET", "/admin/v1/codes/{code}/statistics"),
+    ("GET", "/admin/v1/rewards"),
+    ("POST", "/admin/v1/rewards/{reward_id}/retry"),
+];
+
+pub struct AdminState {
+    store: Arc<dyn ReferralStore>,
+    queue: Arc<dyn PayoutQueue>,
+}
+
+pub fn router(store: Arc<dyn ReferralStore>, queue: Arc<dyn PayoutQueue>) -> Router {
+    let state = Arc::new(AdminState { store, queue });
+    Router::new()
+        .route("/admin/v1/events", get(list_events).post(create_event))
+        .route(
+            "/admin/v1/events/{event_id}",
+            get(get_event).put(update_event),
+        )
+        .route("/admin/v1/events/{event_id}/codes", post(create_code))
+        .route(
+            "/admin/v1/referrers/{source}/referees",
+            get(referrer_referees),
+        )
+        .route(
+            "/admin/v1/referrers/{source}/statistics",
+            get(referrer_statistics),
+        )
+        .route("/admin/v1/codes/{code}/referees", get(code_referees))
+        .route("/admin/v1/codes/{code}/statistics", get(code_statistics))
+        .route("/admin/v1/rewards", get(list_rewards))
+        .route("/admin/v1/rewards/{reward_id}/retry", post(retry_reward))
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(access_log))
+        .layer(DefaultBodyLimit::max(super::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+// ------------------------------------------------------------------------------ events
+// Path values are parsed by the domain types, so a bad one is a 400 naming it.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(rename = "type")]
+    event_type: EventType,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_events(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let page = state.store.events_by_type(query.event_type, page).await?;
+    Ok(ok(Listing::new(page.items, page.next)))
+}
+
+/// An event with everything configured on it, as the admin writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEvent {
+    event_id: EventId,
+    event_type: EventType,
+    name: EventName,
+    #[serde(flatten)]
+    windows: Windows,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventChange {
+    name: EventName,
+    #[serde(flatten)]
+    windows: Windows,
+}
+
+#[derive(Debug, Deserialize)]
+struct Windows {
+    #[serde(default)]
+    contents: Vec<ContentWindow>,
+    #[serde(default)]
+    copywriting: Vec<Copywriting>,
+    #[serde(default)]
+    notifications: Vec<NotificationTemplate>,
+}
+
+fn config_of(event: ReferralEvent, windows: Windows) -> Result<EventConfig, ApiError> {
+    let config = EventConfig {
+        event,
+        contents: windows.contents,
+        copywriting: windows.copywriting,
+        notifications: windows.notifications,
+    };
+    config.validate()?;
+    let mut ids = std::collections::HashSet::new();
+    let all_ids = config
+        .contents
+        .iter()
+        .map(|c| ("contents", &c.window_id))
+        .chain(
+            config
+                .copywriting
+                .iter()
+                .map(|c| ("copywriting", &c.window_id)),
+        )
+        .chain(
+            config
+                .notifications
+                .iter()
+                .map(|n| ("notifications", &n.window_id)),
+        );
+    for (field, id) in all_ids {
+        if !ids.insert(id) {
+            return Err(ApiError::invalid(
+                field,
+                format!("window id {id} is used twice"),
+            ));
+        }
+    }
+    // The event item plus its windows, with room for deleting as many old ones.
+    if 1 + ids.len() > MAX_EVENT_WRITES / 2 {
+        return Err(ApiError::invalid(
+            "contents",
+            format!(
+                "an event has at most {} windows in all",
+                MAX_EVENT_WRITES / 2 - 1
+            ),
+        ));
+    }
+    Ok(config)
+}
+
+async fn create_event(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    ApiJson(body): ApiJson<NewEvent>,
+) -> Result<Response, ApiError> {
+    let now = chrono::Utc::now();
+    let event = ReferralEvent {
+        event_id: body.event_id,
+        event_type: body.event_type,
+        name: body.name,
+        created_at: now,
+        updated_at: now,
+    };
+    let config = config_of(event, body.windows)?;
+    match state.store.save_event_config(&config, None).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::Conflict {
+                code: "event_exists",
+                message: format!("event {} exists; change it with PUT", config.event.event_id),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(admin = admin.subject, event = %config.event.event_id, "event created");
+    Ok((StatusCode::CREATED, axum::Json(config)).into_response())
+}
+
+async fn get_event(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    Path(event_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let event_id = EventId::parse(&event_id)?;
+    match state.store.event_config(&event_id).await? {
+        Some(config) => Ok(ok(config)),
+        None => Err(ApiError::NotFound { what: "event" }),
+    }
+}
+
+async fn update_event(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Path(event_id): Path<String>,
+    ApiJson(body): ApiJson<EventChange>,
+) -> Result<Response, ApiError> {
+    let event_id = EventId::parse(&event_id)?;
+    let previous = state
+        .store
+        .event_config(&event_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "event" })?;
+    let mut now = chrono::Utc::now();
+    if now <= previous.event.updated_at {
+        now = previous.event.updated_at + chrono::TimeDelta::milliseconds(1);
+    }
+    let event = ReferralEvent {
+        name: body.name,
+        updated_at: now,
+        ..previous.event.clone()
+    };
+    let config = config_of(event, body.windows)?;
+    match state
+        .store
+        .save_event_config(&config, Some(&previous))
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::Conflict {
+                code: "event_changed",
+                message: "the event changed while this edit was made; reload and apply it again"
+                    .into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(admin = admin.subject, event = %event_id, "event updated");
+    Ok(ok(config))
+}
+
+// ------------------------------------------------------------------------------ codes
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCode {
+    /// A vanity code; absent = generated.
+    code: Option<ReferralCode>,
+    /// Who the code is for (campaign or partner name): its referees are listed under it.
+    source: ReferralSource,
+}
+
+async fn create_code(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Path(event_id): Path<String>,
+    ApiJson(body): ApiJson<NewCode>,
+) -> Result<Response, ApiError> {
+    let event_id = EventId::parse(&event_id)?;
+    let config = state
+        .store
+        .event_config(&event_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "event" })?;
+    if config.event.event_type != EventType::Campaign {
+        return Err(ApiError::Conflict {
+            code: "not_a_campaign",
+            message: "codes are issued here for CAMPAIGN events only; PERSONAL codes are \
+                      issued to members when they qualify"
+                .into(),
+        });
+    }
+    let now = chrono::Utc::now();
+    let record = |code| ReferralCodeRecord {
+        code,
+        event_id: event_id.clone(),
+        event_type: EventType::Campaign,
+        source: body.source.clone(),
+        created_at: now,
+    };
+    let created = match body.code.clone() {
+        Some(code) => {
+            let record = record(code);
+            match state.store.create_code(&record).await {
+                Ok(()) => record,
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ApiError::Conflict {
+                        code: "code_taken",
+                        message: format!("code {} exists", record.code),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => {
+            create_unique_code(state.store.as_ref(), 5, || {
+                record(ReferralCode::generate(&mut rand::rng()))
+            })
+            .await?
+        }
+    };
+    tracing::info!(admin = admin.subject, event = %event_id, "campaign code created");
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+}
+
+// ------------------------------------------------------------------------------ overview
+
+/// A referee as an admin sees them: ids, masked phone, steps and both sides' rewards.
+#[derive(Debug, Serialize)]
+struct RefereeRow {
+    account_id: crate::domain::AccountId,
+    jkos_id: crate::domain::JkosId,
+    phone: Option<String>,
+    code: Option<ReferralCode>,
+    steps: Steps,
+    rewards: Vec<RewardRow>,
+}
+
+/// A reward as an admin sees it (the member's phone is never in it).
+#[derive(Debug, Serialize)]
+struct RewardRow {
+    reward_id: RewardId,
+    side: crate::domain::Side,
+    member_jkos_id: crate::domain::JkosId,
+    event_id: EventId,
+    code: ReferralCode,
+    reward_type: RewardType,
+    amount: crate::domain::RewardAmount,
+    status: RewardStatus,
+    attempts: u32,
+    last_error: Option<String>,
+    compensation_id: Option<String>,
+    #[serde(with = "crate::time::millis_opt")]
+    paid_at: Option<crate::time::Instant>,
+    notification: Option<crate::domain::NotificationOutcome>,
+    #[serde(with = "crate::time::millis")]
+    created_at: crate::time::Instant,
+    #[serde(with = "crate::time::millis")]
+    updated_at: crate::time::Instant,
+}
+
+impl From<&Reward> for RewardRow {
+    fn from(r: &Reward) -> Self {
+        RewardRow {
+            reward_id: r.reward_id.clone(),
+            side: r.side,
+            member_jkos_id: r.member_jkos_id.clone(),
+            event_id: r.event_id.clone(),
+            code: r.code.clone(),
+            reward_type: r.terms.reward_type,
+            amount: r.terms.amount,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            compensation_id: r.compensation_id.clone(),
+            paid_at: r.paid_at,
+            notification: r.notification.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn referee_row(profile: &MemberProfile) -> RefereeRow {
+    RefereeRow {
+        account_id: profile.account_id.clone(),
+        jkos_id: profile.jkos_id.clone(),
+        phone: profile.phone_number.as_ref().map(|p| p.masked()),
+        code: profile.referral.as_ref().map(|r| r.code.clone()),
+        steps: Steps::of(profile),
+        rewards: Vec::new(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Overview {
+    codes: Vec<ReferralCodeRecord>,
+    referees: Vec<RefereeRow>,
+    next_cursor: Option<String>,
+}
+
+fn overview(page: Page<CollectionEntry>) -> Overview {
+    let mut codes = Vec::new();
+    let mut referees: Vec<RefereeRow> = Vec::new();
+    for entry in page.items {
+        match entry {
+            CollectionEntry::Code(code) => codes.push(code),
+            CollectionEntry::Referee(profile) => referees.push(referee_row(&profile)),
+            CollectionEntry::Reward(reward) => {
+                if let Some(last) = referees
+                    .last_mut()
+                    .filter(|r| r.account_id == reward.referee_account_id)
+                {
+                    last.rewards.push(RewardRow::from(reward.as_ref()));
+                }
+            }
+        }
+    }
+    Overview {
+        codes,
+        referees,
+        next_cursor: page.next.map(|c| c.token().to_owned()),
+    }
+}
+
+async fn referrer_referees(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    Path(source): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let source = ReferralSource::parse(&source)?;
+    let page = state
+        .store
+        .referrer_collection(&source, query.to_request()?)
+        .await?;
+    Ok(ok(overview(page)))
+}
+
+async fn code_record(state: &AdminState, raw: &str) -> Result<ReferralCodeRecord, ApiError> {
+    let code = ReferralCode::parse(raw)?;
+    state
+        .store
+        .get_code(&code)
+        .await?
+        .ok_or(ApiError::NotFound { what: "code" })
+}
+
+async fn code_referees(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    Path(code): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let record = code_record(&state, &code).await?;
+    let page = state
+        .store
+        .code_collection(&record, query.to_request()?)
+        .await?;
+    Ok(ok(overview(page)))
+}
+
+/// Totals over a whole collection, read page by page (up to [`MAX_STATISTICS_PAGES`]).
+#[derive(Debug, Default, Serialize)]
+struct Statistics {
+    codes: u64,
+    referees: u64,
+    kyc_passed: u64,
+    device_bound: u64,
+    qualified: u64,
+    /// Per status: how many rewards, and their amounts per reward type.
+    rewards: BTreeMap<&'static str, RewardTotals>,
+    /// False when the collection is larger than one statistics request reads.
+    complete: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RewardTotals {
+    count: u64,
+    amounts: BTreeMap<&'static str, Decimal>,
+}
+
+/// 50 pages of 200 items: about 3,300 referees.
+const MAX_STATISTICS_PAGES: usize = 50;
+
+impl Statistics {
+    fn add(&mut self, entry: &CollectionEntry) {
+        match entry {
+            CollectionEntry::Code(_) => self.codes += 1,
+            CollectionEntry::Referee(p) => {
+                self.referees += 1;
+                self.kyc_passed += u64::from(p.kyc_pass_time.is_some());
+                self.device_bound += u64::from(p.device_bind_time.is_some());
+                self.qualified += u64::from(p.qualified_at.is_some());
+            }
+            CollectionEntry::Reward(r) => {
+                let totals = self.rewards.entry(r.status.as_str()).or_default();
+                totals.count += 1;
+                *totals
+                    .amounts
+                    .entry(r.terms.reward_type.as_str())
+                    .or_default() += r.terms.amount.value();
+            }
+        }
+    }
+}
+
+async fn statistics<F, Fut>(mut next_page: F) -> Result<Statistics, ApiError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<CollectionEntry>, StoreError>>,
+{
+    let mut stats = Statistics::default();
+    let mut request = PageRequest::first(PageRequest::MAX_LIMIT);
+    for _ in 0..MAX_STATISTICS_PAGES {
+        let page = next_page(request).await?;
+        page.items.iter().for_each(|e| stats.add(e));
+        match page.next {
+            Some(cursor) => request = PageRequest::after(PageRequest::MAX_LIMIT, cursor),
+            None => {
+                stats.complete = true;
+                break;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+async fn referrer_statistics(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    Path(source): Path<String>,
+) -> Result<Response, ApiError> {
+    let source = ReferralSource::parse(&source)?;
+    let stats = statistics(|page| state.store.referrer_collection(&source, page)).await?;
+    Ok(ok(stats))
+}
+
+async fn code_statistics(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = code_record(&state, &code).await?;
+    let stats = statistics(|page| state.store.code_collection(&record, page)).await?;
+    Ok(ok(stats))
+}
+
+// ------------------------------------------------------------------------------ rewards
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RewardsQuery {
+    status: RewardStatus,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_rewards(
+    State(state): State<Arc<AdminState>>,
+    _: Admin,
+    ApiQuery(query): ApiQuery<RewardsQuery>,
+) -> Result<Response, ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let page = state.store.rewards_by_status(query.status, page).await?;
+    let rows = page.items.iter().map(RewardRow::from).collect();
+    Ok(ok(Listing::new(rows, page.next)))
+}
+
+/// Queues a FAIL reward for payment again. Idempotent: a reward already back in PENDING is
+/// queued again (payout pays a reward once whatever the number of messages), a SUCCESS
+/// reward is refused with 409. The status moves first, so if the enqueue fails the sweeper
+/// still queues the PENDING reward within its period.
+async fn retry_reward(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Path(reward_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let reward_id = RewardId::parse(&reward_id)?;
+    let reward = state
+        .store
+        .get_reward(&reward_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "reward" })?;
+    let already_paid = || ApiError::Conflict {
+        code: "already_paid",
+        message: format!("reward {reward_id} is SUCCESS; nothing to retry"),
+    };
+    match reward.status {
+        RewardStatus::Success => return Err(already_paid()),
+        RewardStatus::Pending => {}
+        RewardStatus::Fail => {
+            match state
+                .store
+                .reopen_failed_reward(&reward_id, chrono::Utc::now())
+                .await
+            {
+                Ok(()) => {}
+                // Someone else moved it meanwhile: a retry (PENDING, fine) or a payment.
+                Err(StoreError::Conflict { .. }) => {
+                    let now = state.store.get_reward(&reward_id).await?;
+                    if now.is_some_and(|r| r.status == RewardStatus::Success) {
+                        return Err(already_paid());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if let Err(e) = state.queue.enqueue(std::slice::from_ref(&reward_id)).await {
+        tracing::warn!(reward = %reward_id, error = %e.0, "retry not queued; the sweeper will");
+        return Err(ApiError::Unavailable);
+    }
+    tracing::info!(admin = admin.subject, reward = %reward_id, "reward queued again");
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({
+            "reward_id": reward_id,
+            "status": RewardStatus::Pending,
+            "queued": true,
+        })),
+    )
+        .into_response())
+}
+
+/// The Lambda entry point of the admin API.
+pub async fn serve() -> Result<(), lambda_http::Error> {
+    crate::telemetry::init_tracing();
+    let sdk = crate::config::aws_sdk_config().await;
+    let table = crate::config::StoreConfig::from_env()?;
+    let store =
+        crate::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.table_name);
+    let queue = crate::queue::SqsPayoutQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        crate::config::required("PAYOUT_QUEUE_URL")?,
+    );
+    lambda_http::run(router(Arc::new(store), Arc::new(queue))).await
+}

@@ -1,0 +1,115 @@
+//! JSON request bodies: read up to [`super::MAX_BODY_BYTES`] (413 beyond), parsed whatever the
+//! Content-Type says (curl's `-d` sends a form type), and a failure names the field by its
+//! path (`contents[0].referrer.amount`) with the domain's own message.
+
+use super::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::Invalid {
+                    code: "invalid_body",
+                    message: "the body could not be read".into(),
+                    field: None,
+                }
+            }
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a body; public for the tests of the error messages.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Invalid {
+            code: "invalid_json",
+            message: "a JSON body is required".into(),
+            field: None,
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = (path != ".").then_some(path);
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::Invalid {
+                code: "invalid_json",
+                message: format!("the body is not valid JSON ({inner})"),
+                field: None,
+            }
+        } else {
+            ApiError::Invalid {
+                code: "invalid_field",
+                message: strip_position(&inner.to_string()),
+                field,
+            }
+        }
+    })
+}
+
+/// serde_json appends " at line L column C"; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        code: crate::domain::ReferralCode,
+        inner: Option<Vec<crate::domain::RewardAmount>>,
+    }
+
+    fn field_and_message(json: &str) -> (Option<String>, String, &'static str) {
+        match parse::<Body>(json.as_bytes()).unwrap_err() {
+            ApiError::Invalid {
+                code,
+                message,
+                field,
+            } => (field, message, code),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_by_path() {
+        let (field, message, code) = field_and_message(r#"{"code":"AB"}"#);
+        assert_eq!((field.as_deref(), code), (Some("code"), "invalid_field"));
+        assert!(message.contains("4 to 10"), "{message}");
+        let (field, message, _) = field_and_message(r#"{"code":"ABCD","inner":["1.234"]}"#);
+        assert_eq!(field.as_deref(), Some("inner[0]"));
+        assert!(message.contains("2 decimal"), "{message}");
+        let (field, message, _) = field_and_message(r#"{"cod":"ABCD"}"#);
+        assert!(
+            message.contains("unknown field `cod`"),
+            "{message} {field:?}"
+        );
+        let (_, _, code) = field_and_message(r#"{"code":"#);
+        assert_eq!(code, "invalid_json");
+        let (_, _, code) = field_and_message("");
+        assert_eq!(code, "invalid_json");
+    }
+}

@@ -1,0 +1,374 @@
+//! The two HTTP APIs (app and admin) as axum routers, run by `lambda_http` behind an API
+//! Gateway HTTP API with a JWT authorizer (payload 2.0). What is common to both lives here:
+//! the one error shape, identity from the authorizer's verified claims, JSON bodies with the
+//! failing field named, pagination, and the fallbacks for unknown routes and wrong methods.
+//!
+//! Identity never comes from a path, query or body: the member is the `sub` claim, an admin is
+//! whoever has `referral.admin` in the space-separated `scope` claim (docs/api.md).
+
+pub mod admin;
+pub mod app;
+mod json;
+
+pub use json::ApiJson;
+
+use crate::domain::{JkosId, ValidationError};
+use crate::store::{Cursor, PageRequest, StoreError};
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde::{Deserialize, Serialize};
+
+/// Bodies larger than this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The scope an admin token carries.
+pub const ADMIN_SCOPE: &str = "referral.admin";
+
+/// Every error of both APIs, rendered as `{"error": {"code", "message", "field"}}`.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body is not JSON of the expected shape, or a field is invalid.
+    Invalid {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// 401: no verified identity on the request.
+    Unauthenticated,
+    /// 403: identity present, scope missing.
+    Forbidden,
+    /// 404: the route, or the thing it names, does not exist.
+    NotFound { what: &'static str },
+    /// 405: the route exists with other methods.
+    MethodNotAllowed,
+    /// 409: the thing exists already, or is not in a state that allows this.
+    Conflict { code: &'static str, message: String },
+    /// 413: body over [`MAX_BODY_BYTES`].
+    PayloadTooLarge,
+    /// 429: a per-member limit; `retry_after` in seconds.
+    TooManyRequests { retry_after: u64 },
+    /// 503: DynamoDB or SQS is unavailable; retrying later may work.
+    Unavailable,
+    /// 500: a fault on our side. The detail is logged, never sent.
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            code: "invalid_field",
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String, Option<String>) {
+        match self {
+            ApiError::Invalid {
+                code,
+                message,
+                field,
+            } => (
+                StatusCode::BAD_REQUEST,
+                code,
+                message.clone(),
+                field.clone(),
+            ),
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a verified identity (JWT sub claim) is required".into(),
+                None,
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this route needs the {ADMIN_SCOPE} scope"),
+                None,
+            ),
+            ApiError::NotFound { what } => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                None,
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method".into(),
+                None,
+            ),
+            ApiError::Conflict { code, message } => {
+                (StatusCode::CONFLICT, code, message.clone(), None)
+            }
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+                None,
+            ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many requests; try again later".into(),
+                None,
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is briefly unavailable; try again".into(),
+                None,
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error".into(),
+                None,
+            ),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = self.parts();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&retry_after.to_string())
+                    .unwrap_or(HeaderValue::from_static("60")),
+            );
+        }
+        response
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::invalid(e.field, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => {
+                ApiError::invalid("cursor", "not a cursor this listing issued")
+            }
+            StoreError::Unavailable { .. } => {
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Conflict { entity, .. } => ApiError::Conflict {
+                code: "conflict",
+                message: format!("{entity} already exists or changed meanwhile"),
+            },
+            other => {
+                tracing::error!(error = %other, "store fault");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// The verified claims API Gateway's JWT authorizer put on the request (payload 2.0:
+/// `requestContext.authorizer.jwt.claims`). Absent when the request did not come through it.
+fn claims(parts: &Parts) -> Option<&std::collections::HashMap<String, String>> {
+    match parts.extensions.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => Some(&ctx.authorizer.as_ref()?.jwt.as_ref()?.claims),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The member calling the app API: the `sub` claim, a jkos id.
+#[derive(Debug, Clone)]
+pub struct Member(pub JkosId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let sub = claims(parts)
+            .and_then(|c| c.get("sub"))
+            .ok_or(ApiError::Unauthenticated)?;
+        JkosId::parse(sub)
+            .map(Member)
+            .map_err(|_| ApiError::Unauthenticated)
+    }
+}
+
+/// An admin of the micro-admin web: any subject with [`ADMIN_SCOPE`] in `scope`.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub subject: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let claims = claims(parts).ok_or(ApiError::Unauthenticated)?;
+        let subject = claims
+            .get("sub")
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(ApiError::Unauthenticated)?;
+        let scopes = claims.get("scope").map(String::as_str).unwrap_or_default();
+        if scopes.split_whitespace().any(|s| s == ADMIN_SCOPE) {
+            Ok(Admin {
+                subject: subject.clone(),
+            })
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// `?limit=&cursor=` of every listing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub const MAX_LIMIT: u32 = 100;
+
+    pub fn to_request(&self) -> Result<PageRequest, ApiError> {
+        if let Some(limit) = self.limit
+            && !(1..=Self::MAX_LIMIT).contains(&limit)
+        {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be 1 to {}", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(PageRequest {
+            limit: Some(self.limit.unwrap_or(20)),
+            cursor: self.cursor.clone().map(Cursor::from_token),
+        })
+    }
+}
+
+/// `Query<T>` with its rejection in our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::Invalid {
+                code: "invalid_query",
+                message: e.body_text(),
+                field: None,
+            })
+    }
+}
+
+/// The fallback of both routers: a path no route matches.
+pub async fn unknown_route() -> ApiError {
+    ApiError::NotFound { what: "route" }
+}
+
+/// The method fallback of both routers: the path exists, the method does not.
+pub async fn wrong_method() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// `{"items": [...], "next_cursor": ...}` of every listing.
+#[derive(Debug, Serialize)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Listing<T> {
+    pub fn new(items: Vec<T>, next: Option<Cursor>) -> Self {
+        Self {
+            items,
+            next_cursor: next.map(|c| c.token().to_owned()),
+        }
+    }
+}
+
+/// An ok JSON answer.
+pub fn ok<T: Serialize>(value: T) -> Response {
+    (StatusCode::OK, Json(value)).into_response()
+}
+
+/// Logs one line per request (method, route template, status, latency) without the path's
+/// values or the body: paths can hold jkos ids and codes.
+pub async fn access_log(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let route = matched
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        tracing::error!(%method, route, status, elapsed_ms, "request");
+    } else {
+        tracing::info!(%method, route, status, elapsed_ms, "request");
+    }
+    response
+}
+
+pub(crate) fn json_value_placeholders(
+    value: &serde_json::Value,
+    fill: &dyn Fn(&str) -> String,
+) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => serde_json::Value::String(fill(s)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| json_value_placeholders(v, fill))
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), json_value_placeholders(v, fill)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other.clone(),
+    }
+}
