@@ -285,7 +285,7 @@ async fn events_by_type_paginates_and_separates_types() {
         .await
         .unwrap();
 
-    let (events, pages) = all_pages(&t.round_trips, 2, |request| {
+    let (events, pages) = all_pages(&t.round_trips, 2, 2, |request| {
         t.store.events_by_type(EventType::Campaign, request)
     })
     .await;
@@ -490,7 +490,7 @@ async fn rewards_by_status_pages_oldest_first_and_filters_by_status() {
             .await
             .unwrap();
     }
-    let (pending, _) = all_pages(&t.round_trips, 2, |request| {
+    let (pending, _) = all_pages(&t.round_trips, 2, 2, |request| {
         t.store.rewards_by_status(RewardStatus::Pending, request)
     })
     .await;
@@ -505,7 +505,7 @@ async fn rewards_by_status_pages_oldest_first_and_filters_by_status() {
         ]
     );
     assert!(pending.iter().all(|r| r.status == RewardStatus::Pending));
-    let (failed, _) = all_pages(&t.round_trips, 10, |request| {
+    let (failed, _) = all_pages(&t.round_trips, 10, 10, |request| {
         t.store.rewards_by_status(RewardStatus::Fail, request)
     })
     .await;
@@ -597,8 +597,9 @@ async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() 
     };
     assert_eq!(first.phone_number.as_ref().unwrap().masked(), "0912***678");
 
-    // Paging through in small pages gives the same sequence, each page one round trip.
-    let (paged, _) = all_pages(&t.round_trips, 3, |request| {
+    // Paging through in small pages gives the same sequence, each page one round trip
+    // (3 referees per page: with their rewards and the codes, at most 3 × 3 + 2 items).
+    let (paged, _) = all_pages(&t.round_trips, 3, 11, |request| {
         t.store.referrer_collection(&owner, request)
     })
     .await;

@@ -307,10 +307,11 @@ pub mod fixtures {
 }
 
 /// Follows cursors until the last page, asserting that every page costs exactly one
-/// DynamoDB request and holds at most `limit` items. Returns the items and the page count.
+/// DynamoDB request and holds at most `max_items` items. Returns the items and the page count.
 pub async fn all_pages<T, F, Fut>(
     round_trips: &RoundTrips,
     limit: u32,
+    max_items: usize,
     mut fetch: F,
 ) -> (Vec<T>, usize)
 where
@@ -326,7 +327,11 @@ where
         let (page, trips) = round_trips.during(fetch(request)).await;
         let page = page.expect("page");
         assert_eq!(trips, 1, "one request per page");
-        assert!(page.items.len() <= limit as usize);
+        assert!(
+            page.items.len() <= max_items,
+            "{} > {max_items}",
+            page.items.len()
+        );
         pages += 1;
         items.extend(page.items);
         match page.next {
@@ -866,6 +871,175 @@ pub mod payout_support {
             notification: None,
             created_at: now,
             updated_at: now,
+        }
+    }
+}
+
+/// The two HTTP APIs over a fresh table and queue, called in-process the way Lambda calls
+/// them: each request becomes a payload 2.0 event carrying the authorizer's claims, which
+/// `lambda_http` converts (the local gateway's own conversion), then the router answers.
+pub mod http_support {
+    use super::{TestQueue, TestTable};
+    use axum::Router;
+    use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+    use referral_devkit::campaign::{self, CampaignFile};
+    use referral_shared::api::{admin, app};
+    use referral_shared::store::ReferralStore;
+    use serde_json::Value;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    pub type Claims = HashMap<String, String>;
+
+    /// Claims of a member token (`sub` = jkos id).
+    pub fn member(jkos_id: &str) -> Option<Claims> {
+        Some(HashMap::from([
+            ("sub".to_owned(), jkos_id.to_owned()),
+            ("iss".to_owned(), "https://issuer.example".to_owned()),
+        ]))
+    }
+
+    /// Claims of an admin token (`scope` holds referral.admin among others).
+    pub fn admin() -> Option<Claims> {
+        Some(HashMap::from([
+            ("sub".to_owned(), "admin-1".to_owned()),
+            (
+                "scope".to_owned(),
+                format!("openid {} profile", referral_shared::api::ADMIN_SCOPE),
+            ),
+        ]))
+    }
+
+    pub struct Answer {
+        pub status: StatusCode,
+        pub headers: HeaderMap,
+        pub body: Value,
+    }
+
+    impl Answer {
+        /// The `error.code` of an error answer (panics on a success).
+        pub fn error_code(&self) -> &str {
+            self.body["error"]["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("not an error answer: {} {}", self.status, self.body))
+        }
+
+        pub fn error_field(&self) -> Option<&str> {
+            self.body["error"]["field"].as_str()
+        }
+    }
+
+    pub struct Api {
+        pub table: TestTable,
+        pub queue: TestQueue,
+        pub app: Router,
+        pub admin: Router,
+    }
+
+    pub const CHECK_LIMIT: u32 = 5;
+
+    impl Api {
+        /// Table, queue, the sample PERSONAL campaign (config/campaigns/personal.json, code
+        /// SHARE888 of demo-referrer) and both routers; the check limit is [`CHECK_LIMIT`].
+        pub async fn new() -> Api {
+            let table = TestTable::create().await;
+            let queue = TestQueue::create().await;
+            let file = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../config/campaigns/personal.json"
+            );
+            let campaign = CampaignFile::read(std::path::Path::new(file)).unwrap();
+            campaign::load(&table.store, &campaign, chrono::Utc::now())
+                .await
+                .unwrap();
+            let app = Self::app_router(&table);
+            let store: Arc<dyn ReferralStore> = Arc::new(table.store.clone());
+            let admin = admin::router(store, Arc::new(queue.payout_queue()));
+            Api {
+                table,
+                queue,
+                app,
+                admin,
+            }
+        }
+
+        /// Another app "instance" over the same table (own config cache), as a second Lambda
+        /// instance would be.
+        pub fn app_router(table: &TestTable) -> Router {
+            app::router(
+                Arc::new(table.store.clone()),
+                app::AppSettings {
+                    personal_event: referral_shared::EventId::parse("personal").unwrap(),
+                    share_link_template: "https://app.example.com/r/{code}".into(),
+                    check_limit_per_minute: CHECK_LIMIT,
+                    config_cache_seconds: 60,
+                },
+            )
+        }
+
+        pub async fn app(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+            claims: Option<Claims>,
+        ) -> Answer {
+            call(&self.app, method, path, body, claims).await
+        }
+
+        pub async fn admin(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+            claims: Option<Claims>,
+        ) -> Answer {
+            call(&self.admin, method, path, body, claims).await
+        }
+    }
+
+    /// One request through `router` as Lambda would deliver it.
+    pub async fn call(
+        router: &Router,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        claims: Option<Claims>,
+    ) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("api.example.com"));
+        if body.is_some() {
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        let request = referral_devkit::gateway::lambda_request(
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            path,
+            &headers,
+            body.unwrap_or_default().as_bytes(),
+            claims.as_ref(),
+        )
+        .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{status}: not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Answer {
+            status,
+            headers,
+            body,
         }
     }
 }

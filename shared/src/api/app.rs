@@ -272,10 +272,8 @@ async fn my_referral(
     Member(member): Member,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
-    // `limit` counts referees: the collection holds the code item, then each referee with up
-    // to 2 rewards.
-    let mut request = query.to_request()?;
-    request.limit = request.limit.map(|referees| referees * 3 + 1);
+    // The collection's page limit counts referees.
+    let request = query.to_request()?;
     let page = state
         .store
         .referrer_collection(&ReferralSource::from(&member), request)

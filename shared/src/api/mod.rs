@@ -261,7 +261,8 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub const MAX_LIMIT: u32 = 100;
+    /// 50 referees with their rewards fit in one Query of at most 200 items.
+    pub const MAX_LIMIT: u32 = 50;
 
     pub fn to_request(&self) -> Result<PageRequest, ApiError> {
         if let Some(limit) = self.limit

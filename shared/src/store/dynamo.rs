@@ -300,18 +300,19 @@ impl DynamoStore {
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix)),
             None => query.key_condition_expression("GSI1PK = :pk"),
         };
-        // Ask for up to 2 more items than the page holds (a referee has at most 2 rewards), so
-        // a page can end after the last referee's rewards instead of splitting them off.
-        let limit = page.effective_limit() as usize;
+        // The page's limit counts referees. A referee is followed by at most 2 rewards, so
+        // ask for enough items to hold that many referees (and a code item) and one more
+        // referee, then end the page on a referee boundary.
+        let referees = page.effective_limit() as usize;
         let lookahead = PageRequest {
-            limit: Some((limit + Side::BOTH.len()) as u32),
+            limit: Some(((referees + 1) * (1 + Side::BOTH.len()) + 1) as u32),
             cursor: page.cursor.clone(),
         };
         let (mut rows, next) = self
             .page("collection", query, (keys::GSI1PK, &pk), &lookahead)
             .await?;
         let entities = rows.iter().map(entity_of).collect::<Result<Vec<_>, _>>()?;
-        let keep = referee_boundary(&entities, limit, next.is_some());
+        let keep = referee_boundary(&entities, referees, next.is_some());
         let next = if keep < rows.len() {
             Some(cursor_at(&rows[keep - 1]))
         } else {
@@ -984,15 +985,22 @@ impl DynamoStore {
     }
 }
 
-/// How many of a collection query's `entities` a page of `limit` keeps: at least `limit` (when
-/// there are that many), plus the rewards that follow the last kept referee, so one referee's
-/// items never straddle two pages. When the rows end before we could see that referee's group
-/// complete and more rows follow in DynamoDB (`more`), the page stops before that referee
-/// (unless it is the only one on the page).
-fn referee_boundary(entities: &[Entity], limit: usize, more: bool) -> usize {
-    let mut keep = limit.min(entities.len());
-    while keep < entities.len() && entities[keep] == Entity::Reward {
-        keep += 1;
+/// How many of a collection query's `entities` a page of `referees` keeps: everything before
+/// the (`referees` + 1)-th referee, so a referee's rewards (which follow it in key order) are
+/// always on the referee's page. When the rows end on a referee whose rewards we could not
+/// all see and DynamoDB has more (`more`), the page stops before that referee (unless it is
+/// the only one on the page).
+fn referee_boundary(entities: &[Entity], referees: usize, more: bool) -> usize {
+    let mut keep = entities.len();
+    let mut seen = 0;
+    for (i, e) in entities.iter().enumerate() {
+        if *e == Entity::Member {
+            seen += 1;
+            if seen > referees {
+                keep = i;
+                break;
+            }
+        }
     }
     if keep == entities.len()
         && more
@@ -1201,12 +1209,18 @@ mod tests {
     use Entity::{Code, Member, Reward};
 
     #[test]
-    fn pages_end_after_a_referees_rewards() {
-        // limit 2 lands on the referee: its two rewards come along.
+    fn pages_hold_whole_referees() {
+        // Two referees per page: the page stops before the third.
         assert_eq!(
-            referee_boundary(&[Code, Member, Reward, Reward, Member], 2, true),
-            4
+            referee_boundary(
+                &[Code, Member, Reward, Reward, Member, Member, Reward],
+                2,
+                true
+            ),
+            5
         );
+        // Referees without rewards count as referees too.
+        assert_eq!(referee_boundary(&[Member, Member, Member], 2, false), 2);
         // Everything fits, nothing more in DynamoDB.
         assert_eq!(referee_boundary(&[Code, Member, Reward], 5, false), 3);
         // The rows stop on a referee with one reward seen while DynamoDB has more: stop before it.

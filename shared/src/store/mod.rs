@@ -300,6 +300,8 @@ pub trait ReferralStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// A referrer's (or campaign source's) codes, referees and rewards. 1 Query on GSI1 per page.
+    /// For both collections the page's `limit` counts referees (the codes and each referee's
+    /// rewards come with them): a page never splits a referee from its rewards.
     async fn referrer_collection(
         &self,
         source: &ReferralSource,
