@@ -1,1 +1,659 @@
+//! The admin API over DynamoDB Local and the SQS emulator.
 
+use referral_shared::api::admin::ROUTES;
+use referral_shared::store::ReferralStore;
+use referral_shared::*;
+use referral_tests::fixtures::{self, at};
+use referral_tests::http_support::{Api, admin, member};
+use serde_json::{Value, json};
+
+fn campaign_body(event_id: &str, windows: &[(&str, &str, &str)]) -> Value {
+    json!({
+        "event_id": event_id,
+        "event_type": "CAMPAIGN",
+        "name": "Spring promo",
+        "contents": windows.iter().map(|(id, start, end)| json!({
+            "window_id": id,
+            "window": {"start": start, "end": end},
+            "referrer": {"reward_type": "COIN", "amount": "20"},
+            "referee": {"reward_type": "COUPON", "amount": "35.50"},
+        })).collect::<Vec<_>>(),
+        "copywriting": [{
+            "window_id": "subtitle-1",
+            "window": {"start": "2026-01-01T00:00:00Z", "end": "2031-01-01T00:00:00Z"},
+            "item": "SUBTITLE",
+            "content": {"text": "Spring"},
+        }],
+        "notifications": [{
+            "window_id": "n-referrer",
+            "window": {"start": "2026-01-01T00:00:00Z", "end": "2031-01-01T00:00:00Z"},
+            "side": "REFERRER",
+            "out_app_title": "You earned {amount}",
+            "out_app_content": "Thanks to {referee_phone}",
+            "in_app_title": "Reward",
+            "in_app_content": "{amount} {reward_type}",
+            "boxed_message": "Box {amount}",
+        }],
+    })
+}
+
+fn fill(path: &str) -> String {
+    path.replace("{event_id}", "personal")
+        .replace("{source}", "demo-referrer")
+        .replace("{code}", "SHARE888")
+        .replace("{reward_id}", "nobody-referrer")
+}
+
+#[tokio::test]
+async fn every_admin_route_refuses_member_tokens_and_anonymous_calls() {
+    let api = Api::new().await;
+    for (method, path) in ROUTES {
+        let path = fill(path);
+        let query = if path.ends_with("/events") && *method == "GET" {
+            "?type=PERSONAL"
+        } else if path.ends_with("/rewards") {
+            "?status=FAIL"
+        } else {
+            ""
+        };
+        let full = format!("{path}{query}");
+        let body = matches!(*method, "POST" | "PUT").then_some("{}");
+        let answer = api.admin(method, &full, body, member("jk-alice")).await;
+        assert_eq!(answer.status, 403, "{method} {full}: {}", answer.body);
+        assert_eq!(answer.error_code(), "forbidden");
+        let answer = api.admin(method, &full, body, None).await;
+        assert_eq!(answer.status, 401, "{method} {full}");
+        // A scope that merely contains the name is not the scope.
+        let lookalike = Some(std::collections::HashMap::from([
+            ("sub".to_owned(), "x".to_owned()),
+            ("scope".to_owned(), "referral.admins openid".to_owned()),
+        ]));
+        let answer = api.admin(method, &full, body, lookalike).await;
+        assert_eq!(answer.status, 403, "{method} {full}");
+        // And with the scope the route exists (no route-level 404/405).
+        let answer = api.admin(method, &full, body, admin()).await;
+        assert_ne!(
+            answer.body["error"]["message"], "route not found",
+            "{method} {full}"
+        );
+        assert_ne!(answer.status, 405, "{method} {full}");
+    }
+}
+
+#[tokio::test]
+async fn events_are_created_listed_read_and_replaced_whole() {
+    let api = Api::new().await;
+    let body = campaign_body(
+        "spring-2027",
+        &[
+            ("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"),
+            ("w2", "2027-04-01T00:00:00Z", "2027-05-01T00:00:00Z"),
+        ],
+    );
+    let created = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["contents"][1]["referee"]["amount"], "35.50");
+    let again = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    assert_eq!(
+        (again.status.as_u16(), again.error_code()),
+        (409, "event_exists")
+    );
+
+    let read = api
+        .admin("GET", "/admin/v1/events/spring-2027", None, admin())
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body, created.body);
+    let listed = api
+        .admin("GET", "/admin/v1/events?type=CAMPAIGN", None, admin())
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"][0]["event_id"], "spring-2027");
+    let personal = api
+        .admin(
+            "GET",
+            "/admin/v1/events?type=PERSONAL&limit=1",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(personal.body["items"][0]["event_id"], "personal");
+
+    // Replace: w1 moves (new start = new key), w2 goes away, w3 comes; the copy goes too.
+    let mut change = campaign_body(
+        "ignored",
+        &[
+            ("w1", "2027-02-15T00:00:00Z", "2027-04-01T00:00:00Z"),
+            ("w3", "2027-06-01T00:00:00Z", "2027-07-01T00:00:00Z"),
+        ],
+    );
+    let change = change.as_object_mut().unwrap();
+    change.remove("event_id");
+    change.remove("event_type");
+    change.insert("copywriting".into(), json!([]));
+    change.insert("name".into(), json!("Spring v2"));
+    let updated = api
+        .admin(
+            "PUT",
+            "/admin/v1/events/spring-2027",
+            Some(&Value::Object(change.clone()).to_string()),
+            admin(),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let stored = api
+        .table
+        .store
+        .event_config(&EventId::parse("spring-2027").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ids: Vec<_> = stored
+        .contents
+        .iter()
+        .map(|c| c.window_id.as_str())
+        .collect();
+    assert_eq!(ids, ["w1", "w3"], "old keys deleted, new ones written");
+    assert_eq!(
+        stored.contents[0].window.start(),
+        chrono::DateTime::parse_from_rfc3339("2027-02-15T00:00:00Z").unwrap()
+    );
+    assert!(stored.copywriting.is_empty());
+    assert_eq!(stored.notifications.len(), 1);
+    assert_eq!(stored.event.name.as_str(), "Spring v2");
+    assert_eq!(stored.event.event_type, EventType::Campaign);
+    assert!(stored.event.updated_at > stored.event.created_at);
+
+    // An edit based on a stale read is refused at the store: nobody's change is lost.
+    let stale = referral_shared::EventConfig {
+        event: ReferralEvent {
+            updated_at: stored.event.created_at,
+            ..stored.event.clone()
+        },
+        ..stored.clone()
+    };
+    let err = api
+        .table
+        .store
+        .save_event_config(&stored, Some(&stale))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, referral_shared::store::StoreError::Conflict { .. }),
+        "{err:?}"
+    );
+
+    let missing = api
+        .admin(
+            "PUT",
+            "/admin/v1/events/nothing-here",
+            Some(&Value::Object(change.clone()).to_string()),
+            admin(),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let missing = api
+        .admin("GET", "/admin/v1/events/nothing-here", None, admin())
+        .await;
+    assert_eq!(
+        (missing.status.as_u16(), missing.error_code()),
+        (404, "not_found")
+    );
+    let bad = api
+        .admin("GET", "/admin/v1/events/Not_An_Id", None, admin())
+        .await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.error_field()),
+        (400, Some("event_id"))
+    );
+}
+
+#[tokio::test]
+async fn event_validation_names_the_field() {
+    let api = Api::new().await;
+    let good = campaign_body(
+        "v-1",
+        &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
+    );
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "start after end",
+            Box::new(|b| b["contents"][0]["window"]["end"] = json!("2027-02-01T00:00:00Z")),
+            "contents[0].window",
+        ),
+        (
+            "three decimals",
+            Box::new(|b| b["contents"][0]["referrer"]["amount"] = json!("1.234")),
+            "contents[0].referrer.amount",
+        ),
+        (
+            "zero amount",
+            Box::new(|b| b["contents"][0]["referee"]["amount"] = json!("0")),
+            "contents[0].referee.amount",
+        ),
+        (
+            "unknown reward type",
+            Box::new(|b| b["contents"][0]["referrer"]["reward_type"] = json!("CASH")),
+            "contents[0].referrer.reward_type",
+        ),
+        (
+            "unknown event type",
+            Box::new(|b| b["event_type"] = json!("GROUP")),
+            "event_type",
+        ),
+        (
+            "unknown copy item",
+            Box::new(|b| b["copywriting"][0]["item"] = json!("BANNER")),
+            "copywriting[0].item",
+        ),
+        (
+            "title over 100",
+            Box::new(|b| b["notifications"][0]["in_app_title"] = json!("t".repeat(101))),
+            "notifications[0].in_app_title",
+        ),
+        (
+            "content over 2048",
+            Box::new(|b| b["notifications"][0]["boxed_message"] = json!("c".repeat(2049))),
+            "notifications[0].boxed_message",
+        ),
+        (
+            "name over 20",
+            Box::new(|b| b["name"] = json!("n".repeat(21))),
+            "name",
+        ),
+        (
+            "overlapping windows",
+            Box::new(|b| {
+                let mut second = b["contents"][0].clone();
+                second["window_id"] = json!("w2");
+                second["window"]["start"] = json!("2027-03-15T00:00:00Z");
+                second["window"]["end"] = json!("2027-05-01T00:00:00Z");
+                b["contents"].as_array_mut().unwrap().push(second);
+            }),
+            "contents",
+        ),
+        (
+            "a window id twice",
+            Box::new(|b| b["copywriting"][0]["window_id"] = json!("w1")),
+            "copywriting",
+        ),
+        (
+            "unknown field",
+            Box::new(|b| b["colour"] = json!("red")),
+            "",
+        ),
+    ];
+    for (what, change, field) in cases {
+        let mut body = good.clone();
+        change(&mut body);
+        let answer = api
+            .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+            .await;
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        if !field.is_empty() {
+            assert_eq!(answer.error_field(), Some(field), "{what}: {}", answer.body);
+        }
+        assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Nothing of the refused bodies was written.
+    let none = api
+        .admin("GET", "/admin/v1/events/v-1", None, admin())
+        .await;
+    assert_eq!(none.status, 404);
+    let ok = api
+        .admin("POST", "/admin/v1/events", Some(&good.to_string()), admin())
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+}
+
+#[tokio::test]
+async fn campaign_codes_are_vanity_or_generated_and_unique() {
+    let api = Api::new().await;
+    let body = campaign_body(
+        "promo",
+        &[("w1", "2026-01-01T00:00:00Z", "2031-01-01T00:00:00Z")],
+    );
+    api.admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+
+    let vanity = api
+        .admin(
+            "POST",
+            "/admin/v1/events/promo/codes",
+            Some(r#"{"code":"sprng-26","source":"Partner Shop"}"#),
+            admin(),
+        )
+        .await;
+    assert_eq!(vanity.status, 201, "{}", vanity.body);
+    assert_eq!(vanity.body["code"], "SPRNG26");
+    assert_eq!(vanity.body["event_type"], "CAMPAIGN");
+    let taken = api
+        .admin(
+            "POST",
+            "/admin/v1/events/promo/codes",
+            Some(r#"{"code":"SPRNG26","source":"Someone Else"}"#),
+            admin(),
+        )
+        .await;
+    assert_eq!(
+        (taken.status.as_u16(), taken.error_code()),
+        (409, "code_taken")
+    );
+    let stored = api
+        .table
+        .store
+        .get_code(&ReferralCode::parse("SPRNG26").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.source.as_str(),
+        "Partner Shop",
+        "the first owner stays"
+    );
+
+    let generated = api
+        .admin(
+            "POST",
+            "/admin/v1/events/promo/codes",
+            Some(r#"{"source":"Partner Shop"}"#),
+            admin(),
+        )
+        .await;
+    assert_eq!(generated.status, 201);
+    let code = generated.body["code"].as_str().unwrap();
+    assert_eq!(code.len(), ReferralCode::GENERATED_LEN);
+    assert_ne!(code, "SPRNG26");
+
+    // The app accepts the new codes at once.
+    let check = api
+        .app(
+            "POST",
+            "/v1/referralCode/check",
+            Some(&json!({ "code": code }).to_string()),
+            member("new-1"),
+        )
+        .await;
+    assert_eq!(check.body, json!({"valid": true}));
+
+    for (path, body, status, code) in [
+        (
+            "/admin/v1/events/personal/codes",
+            r#"{"source":"x"}"#,
+            409,
+            "not_a_campaign",
+        ),
+        (
+            "/admin/v1/events/nope/codes",
+            r#"{"source":"x"}"#,
+            404,
+            "not_found",
+        ),
+        (
+            "/admin/v1/events/promo/codes",
+            r#"{"code":"0OIL","source":"x"}"#,
+            400,
+            "invalid_field",
+        ),
+        (
+            "/admin/v1/events/promo/codes",
+            r#"{"source":"bad#source"}"#,
+            400,
+            "invalid_field",
+        ),
+    ] {
+        let answer = api.admin("POST", path, Some(body), admin()).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.error_code()),
+            (status, code),
+            "{path} {body}"
+        );
+    }
+}
+
+/// `n` referees of `source` (code `code`), rewards: referrer side SUCCESS, referee side FAIL.
+async fn seed(api: &Api, source: &str, code: &str, n: usize) {
+    let store = &api.table.store;
+    store
+        .create_code(&fixtures::code_record(code, "personal", source))
+        .await
+        .unwrap();
+    for i in 0..n {
+        let mut referee = fixtures::referee(&format!("acc-{code}-{i}"), code, source);
+        referee.kyc_pass_time = Some(at(3, 0));
+        if i % 2 == 0 {
+            referee.device_bind_time = Some(at(3, 1));
+            referee.qualified_at = Some(at(3, 1));
+        }
+        store.put_member(&referee).await.unwrap();
+        for (side, status) in [
+            (Side::Referrer, RewardStatus::Success),
+            (Side::Referee, RewardStatus::Fail),
+        ] {
+            store
+                .create_reward(&fixtures::reward(&referee, side, status, at(3, i as u32)))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn overview_and_statistics_per_referrer_and_per_code_page_through_everything() {
+    let api = Api::new().await;
+    seed(&api, "jk-carol", "CRR23456", 5).await;
+    seed(&api, "jk-carol", "CRR98765", 2).await;
+    seed(&api, "jk-dave", "DVE23456", 3).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/admin/v1/referrers/jk-carol/referees?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = api.admin("GET", &path, None, admin()).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        pages += 1;
+        let referees = page.body["referees"].as_array().unwrap();
+        assert!(referees.len() <= 2);
+        for r in referees {
+            assert_eq!(r["phone"], "0912***678");
+            assert_eq!(r["rewards"].as_array().unwrap().len(), 2, "{r}");
+            seen.push(r["account_id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/admin/v1/referrers/jk-carol/referees?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert!(pages >= 4);
+    assert!(seen.iter().all(|a| a.starts_with("acc-CRR")));
+
+    let stats = api
+        .admin(
+            "GET",
+            "/admin/v1/referrers/jk-carol/statistics",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(stats.status, 200);
+    assert_eq!(
+        stats.body,
+        json!({
+            "codes": 2, "referees": 7, "kyc_passed": 7, "device_bound": 4, "qualified": 4,
+            "rewards": {
+                "SUCCESS": {"count": 7, "amounts": {"COIN": "350.00"}},
+                "FAIL": {"count": 7, "amounts": {"COIN": "350.00"}},
+            },
+            "complete": true,
+        })
+    );
+
+    let per_code = api
+        .admin("GET", "/admin/v1/codes/crr-98765/statistics", None, admin())
+        .await;
+    assert_eq!(per_code.body["referees"], 2);
+    assert_eq!(per_code.body["codes"], 1);
+    let per_code = api
+        .admin(
+            "GET",
+            "/admin/v1/codes/CRR98765/referees?limit=1",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(per_code.body["codes"][0]["code"], "CRR98765");
+    assert_eq!(per_code.body["referees"].as_array().unwrap().len(), 1);
+    assert!(per_code.body["next_cursor"].is_string());
+    let unknown = api
+        .admin("GET", "/admin/v1/codes/ZZZZ2222/statistics", None, admin())
+        .await;
+    assert_eq!(unknown.status, 404);
+    let empty = api
+        .admin(
+            "GET",
+            "/admin/v1/referrers/nobody/statistics",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(empty.body["referees"], 0);
+    assert_eq!(empty.body["complete"], true);
+}
+
+#[tokio::test]
+async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
+    let api = Api::new().await;
+    seed(&api, "jk-erin", "ERN23456", 3).await;
+
+    let mut failed = Vec::new();
+    let mut path = "/admin/v1/rewards?status=FAIL&limit=2".to_owned();
+    loop {
+        let page = api.admin("GET", &path, None, admin()).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for r in page.body["items"].as_array().unwrap() {
+            assert_eq!(r["status"], "FAIL");
+            assert!(!r.to_string().contains("0912345678"));
+            failed.push(r["reward_id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/admin/v1/rewards?status=FAIL&limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(failed.len(), 3);
+
+    let id = &failed[0];
+    let retry = api
+        .admin(
+            "POST",
+            &format!("/admin/v1/rewards/{id}/retry"),
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(retry.status, 202, "{}", retry.body);
+    assert_eq!(retry.body["status"], "PENDING");
+    let reward = api
+        .table
+        .store
+        .get_reward(&RewardId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reward.status, RewardStatus::Pending);
+    assert!(
+        reward.updated_at > at(4, 0),
+        "touched, so the sweeper waits"
+    );
+    assert_eq!(api.queue.drain().await, [id.clone()]);
+    // Again: still PENDING, queued again (payout pays once whatever the messages).
+    let again = api
+        .admin(
+            "POST",
+            &format!("/admin/v1/rewards/{id}/retry"),
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(again.status, 202);
+    assert_eq!(api.queue.drain().await, [id.clone()]);
+    let still_failed = api
+        .admin("GET", "/admin/v1/rewards?status=FAIL", None, admin())
+        .await;
+    assert_eq!(still_failed.body["items"].as_array().unwrap().len(), 2);
+
+    let paid = failed[1].replace("-referee", "-referrer");
+    let refused = api
+        .admin(
+            "POST",
+            &format!("/admin/v1/rewards/{paid}/retry"),
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.error_code()),
+        (409, "already_paid")
+    );
+    let unknown = api
+        .admin(
+            "POST",
+            "/admin/v1/rewards/nobody-referee/retry",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let bad = api
+        .admin(
+            "POST",
+            "/admin/v1/rewards/not-a-reward/retry",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.error_field()),
+        (400, Some("reward_id"))
+    );
+    let bad = api
+        .admin("GET", "/admin/v1/rewards?status=LOST", None, admin())
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(api.queue.drain().await.is_empty(), "refusals queue nothing");
+
+    // The queue is unreachable: 503, and the reward is PENDING for the sweeper to pick up.
+    let broken = referral_shared::api::admin::router(
+        std::sync::Arc::new(api.table.store.clone()),
+        std::sync::Arc::new(referral_shared::queue::SqsPayoutQueue::new(
+            api.queue.client.clone(),
+            format!("{}-missing", api.queue.url),
+        )),
+    );
+    let id = &failed[2];
+    let answer = referral_tests::http_support::call(
+        &broken,
+        "POST",
+        &format!("/admin/v1/rewards/{id}/retry"),
+        None,
+        admin(),
+    )
+    .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.error_code()),
+        (503, "unavailable")
+    );
+    let reward = api
+        .table
+        .store
+        .get_reward(&RewardId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reward.status, RewardStatus::Pending);
+}

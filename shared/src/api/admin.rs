@@ -100,32 +100,38 @@ async fn list_events(
     Ok(ok(Listing::new(page.items, page.next)))
 }
 
-/// An event with everything configured on it, as the admin writes it.
+/// An event with everything configured on it, as the admin writes it. (No `#[serde(flatten)]`
+/// here: it would hide the path of a failing field from the 400.)
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewEvent {
     event_id: EventId,
     event_type: EventType,
     name: EventName,
-    #[serde(flatten)]
-    windows: Windows,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventChange {
-    name: EventName,
-    #[serde(flatten)]
-    windows: Windows,
-}
-
-#[derive(Debug, Deserialize)]
-struct Windows {
     #[serde(default)]
     contents: Vec<ContentWindow>,
     #[serde(default)]
     copywriting: Vec<Copywriting>,
     #[serde(default)]
+    notifications: Vec<NotificationTemplate>,
+}
+
+/// The whole new state of an event (its id and type do not change).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventChange {
+    name: EventName,
+    #[serde(default)]
+    contents: Vec<ContentWindow>,
+    #[serde(default)]
+    copywriting: Vec<Copywriting>,
+    #[serde(default)]
+    notifications: Vec<NotificationTemplate>,
+}
+
+struct Windows {
+    contents: Vec<ContentWindow>,
+    copywriting: Vec<Copywriting>,
     notifications: Vec<NotificationTemplate>,
 }
 
@@ -188,7 +194,12 @@ async fn create_event(
         created_at: now,
         updated_at: now,
     };
-    let config = config_of(event, body.windows)?;
+    let windows = Windows {
+        contents: body.contents,
+        copywriting: body.copywriting,
+        notifications: body.notifications,
+    };
+    let config = config_of(event, windows)?;
     match state.store.save_event_config(&config, None).await {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => {
@@ -236,7 +247,12 @@ async fn update_event(
         updated_at: now,
         ..previous.event.clone()
     };
-    let config = config_of(event, body.windows)?;
+    let windows = Windows {
+        contents: body.contents,
+        copywriting: body.copywriting,
+        notifications: body.notifications,
+    };
+    let config = config_of(event, windows)?;
     match state
         .store
         .save_event_config(&config, Some(&previous))
