@@ -1,1 +1,182 @@
+//! The local API gateway over real HTTP: the JWT authorizer (signature, issuer, audience,
+//! expiry, admin scope) and the payload 2.0 hand-off to both routers, as the README's curl
+//! examples use it. Also: the OpenAPI document lists exactly the routers' routes.
 
+use referral_devkit::gateway::{Authorizer, Gateway};
+use referral_shared::api::{admin, app};
+use referral_tests::http_support::Api;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn start(api: &Api, authorizer: Authorizer) -> String {
+    let gateway = Gateway {
+        app: api.app.clone(),
+        admin: api.admin.clone(),
+        authorizer: Arc::new(authorizer),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(gateway.serve(listener));
+    base
+}
+
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        // curl -d's content type: the API parses JSON whatever the header says.
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}")),
+    )
+}
+
+#[tokio::test]
+async fn the_local_gateway_plays_the_jwt_authorizer() {
+    let api = Api::new().await;
+    let key = Authorizer::new(b"test-signing-key".to_vec());
+    let base = start(&api, key.clone()).await;
+    let client = reqwest::Client::new();
+    let hour = chrono::Duration::hours(1);
+    let member = key.mint("jk-gw-1", &[], hour).unwrap();
+    let admin_token = key
+        .mint("ops-1", &["openid", "referral.admin"], hour)
+        .unwrap();
+    let check = format!("{base}/v1/referralCode/check");
+    let code = Some(r#"{"code":"SHARE888"}"#);
+
+    let (status, body) = send(&client, reqwest::Method::POST, &check, Some(&member), code).await;
+    assert_eq!((status, body), (200, json!({"valid": true})));
+
+    // The authorizer's own answers, before any function runs.
+    let forged = Authorizer::new(b"another-key".to_vec())
+        .mint("jk-gw-1", &[], hour)
+        .unwrap();
+    let expired = key
+        .mint("jk-gw-1", &[], chrono::Duration::hours(-2))
+        .unwrap();
+    for token in [
+        None,
+        Some("not-a-jwt"),
+        Some(forged.as_str()),
+        Some(expired.as_str()),
+    ] {
+        let (status, body) = send(&client, reqwest::Method::POST, &check, token, code).await;
+        assert_eq!(
+            (status, body),
+            (401, json!({"message": "Unauthorized"})),
+            "{token:?}"
+        );
+    }
+    let events = format!("{base}/admin/v1/events?type=PERSONAL");
+    let (status, body) = send(&client, reqwest::Method::GET, &events, Some(&member), None).await;
+    assert_eq!((status, body), (403, json!({"message": "Forbidden"})));
+    let (status, body) = send(
+        &client,
+        reqwest::Method::GET,
+        &events,
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"][0]["event_id"], "personal");
+    let (status, _) = send(
+        &client,
+        reqwest::Method::GET,
+        &format!("{base}/elsewhere"),
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Past the authorizer, the function's own errors in the one shape; the query string
+    // reaches the router.
+    let (status, body) = send(
+        &client,
+        reqwest::Method::GET,
+        &format!("{base}/v1/referral/me?limit=0"),
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].is_string());
+    let (status, body) = send(
+        &client,
+        reqwest::Method::GET,
+        &format!("{base}/v1/referral/me?limit=1"),
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["referees"], json!([]));
+}
+
+/// `docs/openapi.yaml` documents exactly the routes the routers serve.
+#[tokio::test]
+async fn the_openapi_document_matches_the_routers() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
+    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented = Vec::new();
+    for (route, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                documented.push((method.to_uppercase(), route.clone()));
+            }
+        }
+    }
+    let mut served: Vec<(String, String)> = app::ROUTES
+        .iter()
+        .chain(admin::ROUTES)
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+
+    // ROUTES is what the routers serve: each one answers, none is an unknown route.
+    let api = Api::new().await;
+    for (method, route) in served {
+        let path = route
+            .replace("{event_id}", "personal")
+            .replace("{source}", "demo-referrer")
+            .replace("{code}", "SHARE888")
+            .replace("{reward_id}", "nobody-referrer");
+        let claims = if path.starts_with("/admin") {
+            referral_tests::http_support::admin()
+        } else {
+            referral_tests::http_support::member("jk-doc")
+        };
+        let body = matches!(method.as_str(), "POST" | "PUT").then_some("{}");
+        let router = if path.starts_with("/admin") {
+            &api.admin
+        } else {
+            &api.app
+        };
+        let answer = referral_tests::http_support::call(router, &method, &path, body, claims).await;
+        assert_ne!(answer.status, 405, "{method} {route}");
+        assert_ne!(
+            answer.body["error"]["message"], "route not found",
+            "{method} {route}"
+        );
+    }
+}
