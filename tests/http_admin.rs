@@ -219,7 +219,8 @@ async fn event_validation_names_the_field() {
         "v-1",
         &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
     );
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "start after end",
             Box::new(|b| b["contents"][0]["window"]["end"] = json!("2027-02-01T00:00:00Z")),
@@ -570,7 +571,7 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
         reward.updated_at > at(4, 0),
         "touched, so the sweeper waits"
     );
-    assert_eq!(api.queue.drain().await, [id.clone()]);
+    assert_eq!(api.queue.drain().await, std::slice::from_ref(id));
     // Again: still PENDING, queued again (payout pays once whatever the messages).
     let again = api
         .admin(
@@ -581,7 +582,7 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
         )
         .await;
     assert_eq!(again.status, 202);
-    assert_eq!(api.queue.drain().await, [id.clone()]);
+    assert_eq!(api.queue.drain().await, std::slice::from_ref(id));
     let still_failed = api
         .admin("GET", "/admin/v1/rewards?status=FAIL", None, admin())
         .await;

@@ -180,3 +180,36 @@ async fn the_openapi_document_matches_the_routers() {
         );
     }
 }
+
+/// The sample API Gateway events in `events/` (for `cargo lambda invoke --data-file`) are
+/// real payload 2.0 events the functions answer.
+#[tokio::test]
+async fn the_sample_api_gateway_events_are_answered() {
+    use tower::ServiceExt;
+    let api = Api::new().await;
+    for (file, admin_api, expect) in [
+        ("apigw-check-code.json", false, json!({"valid": true})),
+        ("apigw-my-referral.json", false, Value::Null),
+        (
+            "apigw-admin-fail-rewards.json",
+            true,
+            json!({"items": [], "next_cursor": null}),
+        ),
+    ] {
+        let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let request = lambda_http::request::from_str(&text).unwrap();
+        let router = if admin_api { &api.admin } else { &api.app };
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        if expect.is_null() {
+            assert_eq!(body["code"], "SHARE888", "{file}: {body}");
+        } else {
+            assert_eq!(body, expect, "{file}");
+        }
+    }
+}
