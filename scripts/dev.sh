@@ -27,6 +27,7 @@ referral-svc local stack is up.
   SQS (moto)     : $AWS_ENDPOINT_URL_SQS  (payout queue $payout_queue, DLQ $payout_queue-dlq)
   finance+msg-hub: $partners  (stand-ins; control under /_stand-in/)
   payout         : running on the payout queue like Lambda's SQS trigger (log: $LOG_DIR/payout.log)
+  HTTP APIs      : http://$API_ADDR  (app /v1/..., admin /admin/v1/...; local JWT authorizer)
   logs           : $LOG_DIR
 
 Look at what was loaded:
@@ -59,6 +60,15 @@ Or talk to DynamoDB Local directly with curl (any credentials are accepted):
     -H 'Content-Type: application/x-amz-json-1.0' \\
     -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/$AWS_REGION/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \\
     -d '{"TableName":"$TABLE_NAME","Key":{"PK":{"S":"CODE#SHARE888"},"SK":{"S":"#CODE"}}}'
+
+Call the HTTP APIs (docs/api.md; tokens signed with the local key):
+  ME=\$(target/debug/referral-dev token member demo-referrer)   # the referrer of SHARE888
+  NEW=\$(target/debug/referral-dev token member new-member-1)   # someone registering
+  ADMIN=\$(target/debug/referral-dev token admin)
+  curl -s -X POST http://$API_ADDR/v1/referralCode/check -H "Authorization: Bearer \$NEW" -d '{"code":"SHARE888"}'
+  curl -s http://$API_ADDR/v1/referral/me -H "Authorization: Bearer \$ME"
+  curl -s http://$API_ADDR/admin/v1/referrers/demo-referrer/statistics -H "Authorization: Bearer \$ADMIN"
+  curl -s "http://$API_ADDR/admin/v1/rewards?status=FAIL" -H "Authorization: Bearer \$ADMIN"
 
 Stop it with: scripts/stack.sh stop
 MSG
