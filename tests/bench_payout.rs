@@ -18,8 +18,8 @@ use referral_shared::payout::{MessageOutcome, Payout, PayoutSettings};
 use referral_shared::queue::SqsRetryQueue;
 use referral_shared::store::ReferralStore;
 use referral_shared::*;
-use referral_tests::TestTable;
 use referral_tests::payout_support::{reward, seed_personal_event};
+use referral_tests::{TestTable, memory_kib};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -64,16 +64,6 @@ fn start_stand_in() -> StandInProcess {
         .expect("the stand-in prints its URL")
         .to_owned();
     StandInProcess { child, base_url }
-}
-
-fn memory_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 fn event_of(ids: &[RewardId]) -> SqsEvent {

@@ -306,6 +306,17 @@ pub mod fixtures {
     }
 }
 
+/// A field of this process's `/proc/self/status` in KiB (`VmRSS:`, `VmHWM:`), for the benches.
+pub fn memory_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Follows cursors until the last page, asserting that every page costs exactly one
 /// DynamoDB request and holds at most `max_items` items. Returns the items and the page count.
 pub async fn all_pages<T, F, Fut>(
