@@ -3,8 +3,8 @@
 use referral_shared::api::admin::ROUTES;
 use referral_shared::store::ReferralStore;
 use referral_shared::*;
-use referral_tests::fixtures::{self, at};
-use referral_tests::http_support::{Api, admin, member};
+use referral_tests::fixtures::at;
+use referral_tests::http_support::{Api, admin, member, seed_referrer};
 use serde_json::{Value, json};
 
 fn campaign_body(event_id: &str, windows: &[(&str, &str, &str)]) -> Value {
@@ -416,31 +416,16 @@ async fn campaign_codes_are_vanity_or_generated_and_unique() {
     }
 }
 
-/// `n` referees of `source` (code `code`), rewards: referrer side SUCCESS, referee side FAIL.
+/// `n` referees of `source` (code `code`): referrer side SUCCESS, referee side FAIL.
 async fn seed(api: &Api, source: &str, code: &str, n: usize) {
-    let store = &api.table.store;
-    store
-        .create_code(&fixtures::code_record(code, "personal", source))
-        .await
-        .unwrap();
-    for i in 0..n {
-        let mut referee = fixtures::referee(&format!("acc-{code}-{i}"), code, source);
-        referee.kyc_pass_time = Some(at(3, 0));
-        if i % 2 == 0 {
-            referee.device_bind_time = Some(at(3, 1));
-            referee.qualified_at = Some(at(3, 1));
-        }
-        store.put_member(&referee).await.unwrap();
-        for (side, status) in [
-            (Side::Referrer, RewardStatus::Success),
-            (Side::Referee, RewardStatus::Fail),
-        ] {
-            store
-                .create_reward(&fixtures::reward(&referee, side, status, at(3, i as u32)))
-                .await
-                .unwrap();
-        }
-    }
+    seed_referrer(
+        api,
+        source,
+        code,
+        n,
+        [RewardStatus::Success, RewardStatus::Fail],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -485,7 +470,7 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
     assert_eq!(
         stats.body,
         json!({
-            "codes": 2, "referees": 7, "kyc_passed": 7, "device_bound": 4, "qualified": 4,
+            "codes": 2, "referees": 7, "kyc_passed": 4, "device_bound": 4, "qualified": 4,
             "rewards": {
                 "SUCCESS": {"count": 7, "amounts": {"COIN": "350.00"}},
                 "FAIL": {"count": 7, "amounts": {"COIN": "350.00"}},

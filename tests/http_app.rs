@@ -4,7 +4,7 @@
 use referral_shared::store::ReferralStore;
 use referral_shared::*;
 use referral_tests::fixtures::{self, at};
-use referral_tests::http_support::{Api, CHECK_LIMIT, call, member};
+use referral_tests::http_support::{Api, CHECK_LIMIT, call, member, seed_referrer};
 use serde_json::{Value, json};
 
 const CHECK: &str = "/v1/referralCode/check";
@@ -13,32 +13,6 @@ fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     k.sort();
     k
-}
-
-/// A referrer `source` with code `code` and `n` referees (acc-<prefix>-<i>), each with both
-/// rewards; the i-th referee has passed KYC when i is even.
-async fn seed_referrer(api: &Api, source: &str, code: &str, prefix: &str, n: usize) {
-    let store = &api.table.store;
-    store
-        .create_code(&fixtures::code_record(code, "personal", source))
-        .await
-        .unwrap();
-    for i in 0..n {
-        let mut referee = fixtures::referee(&format!("acc-{prefix}-{i}"), code, source);
-        if i % 2 == 0 {
-            referee.kyc_pass_time = Some(at(3, 0));
-        }
-        store.put_member(&referee).await.unwrap();
-        for (side, status) in [
-            (Side::Referrer, RewardStatus::Success),
-            (Side::Referee, RewardStatus::Pending),
-        ] {
-            store
-                .create_reward(&fixtures::reward(&referee, side, status, at(3, 0)))
-                .await
-                .unwrap();
-        }
-    }
 }
 
 #[tokio::test]
@@ -215,8 +189,9 @@ async fn subtitle_and_event_detail_come_from_the_personal_events_active_copy() {
 #[tokio::test]
 async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     let api = Api::new().await;
-    seed_referrer(&api, "jk-alice", "ACE23456", "a", 5).await;
-    seed_referrer(&api, "jk-bob", "BVB23456", "b", 2).await;
+    let statuses = [RewardStatus::Success, RewardStatus::Pending];
+    seed_referrer(&api, "jk-alice", "ACE23456", 5, statuses).await;
+    seed_referrer(&api, "jk-bob", "BVB23456", 2, statuses).await;
 
     let alice = member("jk-alice");
     // Warm this instance's configuration cache; from then on a page is one Query.
@@ -406,6 +381,27 @@ async fn every_error_class_has_the_one_json_shape() {
     shape(&answer);
     let answer = api.app("GET", CHECK, None, me.clone()).await;
     assert_eq!(answer.status, 405);
+
+    // 500 for a stored item that does not map onto the domain: a fault, logged, not described.
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    api.table
+        .client
+        .put_item()
+        .table_name(&api.table.name)
+        .item("PK", Av::S("CODE#BRKN2345".into()))
+        .item("SK", Av::S("#CODE".into()))
+        .item("entity", Av::S("Code".into()))
+        .item("code", Av::S("BRKN2345".into()))
+        .send()
+        .await
+        .unwrap();
+    let answer = api
+        .app("POST", CHECK, Some(r#"{"code":"BRKN2345"}"#), me.clone())
+        .await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(answer.error_code(), "internal");
+    assert_eq!(answer.body["error"]["message"], "internal error");
+    shape(&answer);
 
     // 503 when DynamoDB is unreachable, with nothing internal in the body.
     api.table.round_trips.fail_after(0);

@@ -1010,6 +1010,40 @@ pub mod http_support {
         }
     }
 
+    /// A referrer `source` with `code` (PERSONAL event) and `n` referees `acc-<code>-<i>`, each
+    /// with both rewards (statuses `[referrer side, referee side]`). Even-numbered referees have
+    /// passed KYC, bound a device and qualified; odd ones have only used the code.
+    pub async fn seed_referrer(
+        api: &Api,
+        source: &str,
+        code: &str,
+        n: usize,
+        statuses: [referral_shared::RewardStatus; 2],
+    ) {
+        use super::fixtures::{self, at};
+        use referral_shared::Side;
+        let store = &api.table.store;
+        store
+            .create_code(&fixtures::code_record(code, "personal", source))
+            .await
+            .unwrap();
+        for i in 0..n {
+            let mut referee = fixtures::referee(&format!("acc-{code}-{i}"), code, source);
+            if i % 2 == 0 {
+                referee.kyc_pass_time = Some(at(3, 0));
+                referee.device_bind_time = Some(at(3, 1));
+                referee.qualified_at = Some(at(3, 1));
+            }
+            store.put_member(&referee).await.unwrap();
+            for (side, status) in [Side::Referrer, Side::Referee].into_iter().zip(statuses) {
+                store
+                    .create_reward(&fixtures::reward(&referee, side, status, at(3, i as u32)))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// One request through `router` as Lambda would deliver it.
     pub async fn call(
         router: &Router,

@@ -578,41 +578,20 @@ impl ReferralStore for DynamoStore {
                     .map(|put| TransactWriteItem::builder().put(put).build())
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(transact_items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
-                    err.as_service_error()
-                {
-                    let reasons = cancel.cancellation_reasons();
-                    // A concurrent transaction on the same items: re-read and re-apply.
-                    if reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict"))
-                    {
-                        return Err(member_conflict(write.member));
-                    }
-                    if let Some((i, _)) = reasons
-                        .iter()
-                        .enumerate()
-                        .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                    {
-                        let failed = &entities[i];
-                        return Err(StoreError::Conflict {
-                            entity: failed.entity,
-                            key: failed.pk.clone(),
-                        });
-                    }
-                }
-                Err(classify("save_member", err))
+        self.transact("save_member", transact_items, |reasons| {
+            // A concurrent transaction on the same items: re-read and re-apply.
+            if reasons.contains(&Some("TransactionConflict")) {
+                return Some(member_conflict(write.member));
             }
-        }
+            let failed = &entities[reasons
+                .iter()
+                .position(|r| *r == Some("ConditionalCheckFailed"))?];
+            Some(StoreError::Conflict {
+                entity: failed.entity,
+                key: failed.pk.clone(),
+            })
+        })
+        .await
     }
 
     async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError> {
@@ -887,32 +866,16 @@ impl ReferralStore for DynamoStore {
             .map(|p| Ok(TransactWriteItem::builder().put(p).build()))
             .chain(deletes)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
-                    err.as_service_error()
-                    && cancel.cancellation_reasons().iter().any(|r| {
-                        matches!(
-                            r.code(),
-                            Some("ConditionalCheckFailed" | "TransactionConflict")
-                        )
-                    })
-                {
-                    return Err(StoreError::Conflict {
-                        entity: "Event",
-                        key: pk,
-                    });
-                }
-                Err(classify(OP, err))
-            }
-        }
+        self.transact(OP, actions, |reasons| {
+            reasons
+                .iter()
+                .any(|r| matches!(r, Some("ConditionalCheckFailed" | "TransactionConflict")))
+                .then(|| StoreError::Conflict {
+                    entity: "Event",
+                    key: pk.clone(),
+                })
+        })
+        .await
     }
 
     async fn rewards_by_status(
@@ -949,6 +912,39 @@ impl ReferralStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// One TransactWriteItems. When DynamoDB cancels it, `on_cancel` gets the per-action reason
+    /// codes (in action order) and names the error; `None` = classify the error as usual.
+    async fn transact(
+        &self,
+        operation: &'static str,
+        actions: Vec<TransactWriteItem>,
+        on_cancel: impl FnOnce(&[Option<&str>]) -> Option<StoreError>,
+    ) -> Result<(), StoreError> {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+            err.as_service_error()
+        {
+            let reasons: Vec<Option<&str>> = cancel
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code())
+                .collect();
+            if let Some(mapped) = on_cancel(&reasons) {
+                return Err(mapped);
+            }
+        }
+        Err(classify(operation, err))
+    }
+
     /// One conditional UpdateItem of a reward; a failed condition is a `Reward` conflict.
     async fn update_reward(
         &self,

@@ -11,7 +11,7 @@
 //! Production verifies the tokens of the real identity provider (issuer + audience in the
 //! template); this key signs local tokens only.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -300,12 +300,8 @@ pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
         aws_sdk_sqs::Client::new(&sdk),
         referral_shared::config::required("PAYOUT_QUEUE_URL")?,
     );
-    let settings = app::AppSettings::from_env()?;
-    if settings.share_link_template.is_empty() {
-        bail!("SHARE_LINK_TEMPLATE is empty");
-    }
     Ok(Gateway {
-        app: app::router(store.clone(), settings),
+        app: app::router(store.clone(), app::AppSettings::from_env()?),
         admin: admin::router(store, Arc::new(queue)),
         authorizer: Arc::new(authorizer),
     })
