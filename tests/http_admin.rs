@@ -534,14 +534,20 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
     assert_eq!(failed.len(), 3);
 
     let id = &failed[0];
-    let retry = api
-        .admin(
+    let (retry, trips) = api
+        .table
+        .round_trips
+        .during(api.admin(
             "POST",
             &format!("/admin/v1/rewards/{id}/retry"),
             None,
             admin(),
-        )
+        ))
         .await;
+    assert_eq!(
+        trips, 1,
+        "a FAIL reward is reopened with one conditional write"
+    );
     assert_eq!(retry.status, 202, "{}", retry.body);
     assert_eq!(retry.body["status"], "PENDING");
     let reward = api

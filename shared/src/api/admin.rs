@@ -91,11 +91,7 @@ async fn list_events(
     _: Admin,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = PageQuery::request(query.limit, query.cursor)?;
     let page = state.store.events_by_type(query.event_type, page).await?;
     Ok(ok(Listing::new(page.items, page.next)))
 }
@@ -574,11 +570,7 @@ async fn list_rewards(
     _: Admin,
     ApiQuery(query): ApiQuery<RewardsQuery>,
 ) -> Result<Response, ApiError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = PageQuery::request(query.limit, query.cursor)?;
     let page = state.store.rewards_by_status(query.status, page).await?;
     let rows = page.items.iter().map(RewardRow::from).collect();
     Ok(ok(Listing::new(rows, page.next)))
@@ -594,35 +586,29 @@ async fn retry_reward(
     Path(reward_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let reward_id = RewardId::parse(&reward_id)?;
-    let reward = state
+    // The usual case, a FAIL reward, is one conditional write; any other state is read once
+    // to say why the write did not apply.
+    match state
         .store
-        .get_reward(&reward_id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "reward" })?;
-    let already_paid = || ApiError::Conflict {
-        code: "already_paid",
-        message: format!("reward {reward_id} is SUCCESS; nothing to retry"),
-    };
-    match reward.status {
-        RewardStatus::Success => return Err(already_paid()),
-        RewardStatus::Pending => {}
-        RewardStatus::Fail => {
-            match state
+        .reopen_failed_reward(&reward_id, chrono::Utc::now())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            let reward = state
                 .store
-                .reopen_failed_reward(&reward_id, chrono::Utc::now())
-                .await
-            {
-                Ok(()) => {}
-                // Someone else moved it meanwhile: a retry (PENDING, fine) or a payment.
-                Err(StoreError::Conflict { .. }) => {
-                    let now = state.store.get_reward(&reward_id).await?;
-                    if now.is_some_and(|r| r.status == RewardStatus::Success) {
-                        return Err(already_paid());
-                    }
-                }
-                Err(e) => return Err(e.into()),
+                .get_reward(&reward_id)
+                .await?
+                .ok_or(ApiError::NotFound { what: "reward" })?;
+            if reward.status == RewardStatus::Success {
+                return Err(ApiError::Conflict {
+                    code: "already_paid",
+                    message: format!("reward {reward_id} is SUCCESS; nothing to retry"),
+                });
             }
+            // PENDING (retried already, or a payment in flight): queued again, paid once.
         }
+        Err(e) => return Err(e.into()),
     }
     if let Err(e) = state.queue.enqueue(std::slice::from_ref(&reward_id)).await {
         tracing::warn!(reward = %reward_id, error = %e.0, "retry not queued; the sweeper will");

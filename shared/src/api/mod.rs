@@ -265,7 +265,12 @@ impl PageQuery {
     pub const MAX_LIMIT: u32 = 50;
 
     pub fn to_request(&self) -> Result<PageRequest, ApiError> {
-        if let Some(limit) = self.limit
+        Self::request(self.limit, self.cursor.clone())
+    }
+
+    /// The page a listing with its own filters asks for (`limit` and `cursor` among them).
+    pub fn request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, ApiError> {
+        if let Some(limit) = limit
             && !(1..=Self::MAX_LIMIT).contains(&limit)
         {
             return Err(ApiError::invalid(
@@ -274,8 +279,8 @@ impl PageQuery {
             ));
         }
         Ok(PageRequest {
-            limit: Some(self.limit.unwrap_or(20)),
-            cursor: self.cursor.clone().map(Cursor::from_token),
+            limit: Some(limit.unwrap_or(20)),
+            cursor: cursor.map(Cursor::from_token),
         })
     }
 }
