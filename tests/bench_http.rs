@@ -151,7 +151,7 @@ async fn main() {
         let answer = call(
             &admin,
             "GET",
-            &format!("/admin/v1/referrers/{source}/statistics"),
+            &format!("/admin/v1/referrers/member:{source}/statistics"),
             None,
             http_support::admin(),
         )

@@ -65,7 +65,7 @@ async fn qualifying_creates_one_code_and_both_rewards_with_the_terms_of_that_mom
         .clone()
         .expect("the member became a referrer");
     let code = h.table.store.get_code(&own).await.unwrap().unwrap();
-    assert_eq!(code.source.as_str(), "jk-acc-1");
+    assert_eq!(code.source.to_string(), "member:jk-acc-1");
     assert_eq!(code.event_type, EventType::Personal);
 
     let referrer = h.reward("acc-1", Side::Referrer).await.unwrap();
@@ -333,7 +333,8 @@ async fn assert_granted_once(h: &Harness, account: &str) {
     let codes = items
         .iter()
         .filter(|i| {
-            i["entity"].as_s().unwrap() == "Code" && i["source"].as_s().unwrap() == &jkos(account)
+            i["entity"].as_s().unwrap() == "Code"
+                && i["source"].as_s().unwrap() == &format!("member:{}", jkos(account))
         })
         .count();
     assert_eq!(codes, 1, "exactly one code for {account}");
@@ -539,7 +540,8 @@ async fn edge_grants_no_window_campaign_codes_and_a_corrupt_profile() {
         )
         .await
         .unwrap();
-    let mut code = referral_tests::fixtures::code_record("SPRNG234", "spring", "partner-x");
+    let mut code =
+        referral_tests::fixtures::code_record("SPRNG234", "spring", "campaign:partner-x");
     code.event_type = EventType::Campaign;
     store.create_code(&code).await.unwrap();
 
@@ -598,7 +600,7 @@ async fn edge_grants_no_window_campaign_codes_and_a_corrupt_profile() {
     assert!(h.reward("camp", Side::Referrer).await.is_none());
     let referee = h.reward("camp", Side::Referee).await.unwrap();
     assert_eq!(referee.event_id, campaign);
-    assert_eq!(referee.referrer_source.as_str(), "partner-x");
+    assert_eq!(referee.referrer_source.to_string(), "campaign:partner-x");
     assert_eq!(h.queue.drain().await, ["camp-referee"]);
 
     let parked = store.parked_records(PageRequest::first(10)).await.unwrap();

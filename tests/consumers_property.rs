@@ -232,7 +232,7 @@ async fn any_order_duplication_batching_and_concurrency_grants_exactly_once() {
         assert_eq!(member.kyc_pass_time, plan.kyc, "{ctx}");
         assert_eq!(member.device_bind_time, plan.device, "{ctx}");
         let own_codes = codes_by_source
-            .get(&jkos(&plan.account))
+            .get(&format!("member:{}", jkos(&plan.account)))
             .copied()
             .unwrap_or(0);
         let member_rewards = rewards.get(&plan.account).map(Vec::len).unwrap_or(0);

@@ -39,7 +39,7 @@ fn campaign_body(event_id: &str, windows: &[(&str, &str, &str)]) -> Value {
 
 fn fill(path: &str) -> String {
     path.replace("{event_id}", "personal")
-        .replace("{source}", "demo-referrer")
+        .replace("{source}", "member:demo-referrer")
         .replace("{code}", "SHARE888")
         .replace("{reward_id}", "nobody-referrer")
 }
@@ -352,8 +352,8 @@ async fn campaign_codes_are_vanity_or_generated_and_unique() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        stored.source.as_str(),
-        "Partner Shop",
+        stored.source.to_string(),
+        "campaign:Partner Shop",
         "the first owner stays"
     );
 
@@ -436,7 +436,7 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
     seed(&api, "jk-dave", "DVE23456", 3).await;
 
     let mut seen = Vec::new();
-    let mut path = "/admin/v1/referrers/jk-carol/referees?limit=2".to_owned();
+    let mut path = "/admin/v1/referrers/member:jk-carol/referees?limit=2".to_owned();
     let mut pages = 0;
     loop {
         let page = api.admin("GET", &path, None, admin()).await;
@@ -450,7 +450,9 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
             seen.push(r["account_id"].as_str().unwrap().to_owned());
         }
         match page.body["next_cursor"].as_str() {
-            Some(c) => path = format!("/admin/v1/referrers/jk-carol/referees?limit=2&cursor={c}"),
+            Some(c) => {
+                path = format!("/admin/v1/referrers/member:jk-carol/referees?limit=2&cursor={c}")
+            }
             None => break,
         }
     }
@@ -461,7 +463,7 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
     let stats = api
         .admin(
             "GET",
-            "/admin/v1/referrers/jk-carol/statistics",
+            "/admin/v1/referrers/member:jk-carol/statistics",
             None,
             admin(),
         )
@@ -502,7 +504,7 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
     let empty = api
         .admin(
             "GET",
-            "/admin/v1/referrers/nobody/statistics",
+            "/admin/v1/referrers/member:nobody/statistics",
             None,
             admin(),
         )
@@ -648,4 +650,125 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
         .unwrap()
         .unwrap();
     assert_eq!(reward.status, RewardStatus::Pending);
+}
+
+/// Every page of `/v1/referral/me` for `who`, pages of 2.
+async fn my_pages(api: &Api, who: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut path = "/v1/referral/me?limit=2".to_owned();
+    loop {
+        let page = api.app("GET", &path, None, member(who)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let next = page.body["next_cursor"].as_str().map(str::to_owned);
+        pages.push(page.body);
+        match next {
+            Some(cursor) => path = format!("/v1/referral/me?limit=2&cursor={cursor}"),
+            None => return pages,
+        }
+    }
+}
+
+/// Campaign sources and members' jkos ids live in different key spaces: whatever an admin
+/// names a campaign code's source, a member's `/me` does not change, and the member's
+/// collection is reachable only as `member:<jkos id>`.
+#[tokio::test]
+async fn no_campaign_source_can_change_what_a_member_sees() {
+    let api = Api::new().await;
+    seed_referrer(
+        &api,
+        "jk-dana",
+        "DNA23456",
+        3,
+        [RewardStatus::Success, RewardStatus::Pending],
+    )
+    .await;
+    let before = my_pages(&api, "jk-dana").await;
+    assert_eq!(before[0]["code"], "DNA23456");
+    let referees: usize = before
+        .iter()
+        .map(|p| p["referees"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(referees, 3);
+
+    let body = campaign_body(
+        "promo-d",
+        &[("w1", "2026-01-01T00:00:00Z", "2031-01-01T00:00:00Z")],
+    );
+    api.admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    // Sources an attacker (or a careless admin) might try: the member's jkos id, bare and in
+    // the typed form, and look-alikes.
+    for (i, source) in ["jk-dana", "member:jk-dana", "MEMBER#jk-dana", " jk-dana "]
+        .iter()
+        .enumerate()
+    {
+        let answer = api
+            .admin(
+                "POST",
+                "/admin/v1/events/promo-d/codes",
+                Some(&json!({"code": format!("AAAA222{i}"), "source": source}).to_string()),
+                admin(),
+            )
+            .await;
+        match answer.status.as_u16() {
+            // Accepted as a campaign's name: it is listed under campaign:<name> only.
+            201 => assert!(
+                answer.body["source"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("campaign:"),
+                "{}",
+                answer.body
+            ),
+            400 => assert_eq!(answer.error_code(), "invalid_field"),
+            other => panic!("{source}: {other} {}", answer.body),
+        }
+    }
+    let generated = api
+        .admin(
+            "POST",
+            "/admin/v1/events/promo-d/codes",
+            Some(r#"{"source":"jk-dana"}"#),
+            admin(),
+        )
+        .await;
+    assert_eq!(generated.status, 201, "{}", generated.body);
+
+    assert_eq!(my_pages(&api, "jk-dana").await, before, "/me unchanged");
+
+    // The member's collection and the campaign's are different listings.
+    let listing = |source: &'static str| {
+        let api = &api;
+        async move {
+            let path = format!("/admin/v1/referrers/{source}/referees?limit=50");
+            let answer = api.admin("GET", &path, None, admin()).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            let codes: Vec<String> = answer.body["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["code"].as_str().unwrap().to_owned())
+                .collect();
+            (codes, answer.body["referees"].as_array().unwrap().len())
+        }
+    };
+    assert_eq!(
+        listing("member:jk-dana").await,
+        (vec!["DNA23456".to_owned()], 3)
+    );
+    let (campaign_codes, campaign_referees) = listing("campaign:jk-dana").await;
+    assert!(!campaign_codes.is_empty());
+    assert!(!campaign_codes.contains(&"DNA23456".to_owned()));
+    assert_eq!(campaign_referees, 0);
+    // A bare name says neither: refused, naming the problem.
+    let bare = api
+        .admin(
+            "GET",
+            "/admin/v1/referrers/jk-dana/statistics",
+            None,
+            admin(),
+        )
+        .await;
+    assert_eq!(bare.status, 400);
+    assert_eq!(bare.body["error"]["field"], "referral_source");
 }

@@ -30,7 +30,11 @@ async fn check_answers_the_same_shape_for_valid_and_invalid_codes_and_names_no_o
         .await
         .unwrap();
     store
-        .create_code(&fixtures::code_record("QRD2345", "ended", "partner-x"))
+        .create_code(&fixtures::code_record(
+            "QRD2345",
+            "ended",
+            "campaign:partner-x",
+        ))
         .await
         .unwrap();
 

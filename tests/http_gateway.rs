@@ -158,7 +158,7 @@ async fn the_openapi_document_matches_the_routers() {
     for (method, route) in served {
         let path = route
             .replace("{event_id}", "personal")
-            .replace("{source}", "demo-referrer")
+            .replace("{source}", "member:demo-referrer")
             .replace("{code}", "SHARE888")
             .replace("{reward_id}", "nobody-referrer");
         let claims = if path.starts_with("/admin") {

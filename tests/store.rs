@@ -253,14 +253,14 @@ async fn the_sample_campaign_loads_idempotently_and_reads_back_in_one_query() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(demo.source.as_str(), "demo-referrer");
+    assert_eq!(demo.source.to_string(), "member:demo-referrer");
 
     // A code in the file that belongs to someone else is refused, not overwritten.
     let mut hijack = file.clone();
-    hijack.codes[0].source = ReferralSource::parse("someone-else").unwrap();
+    hijack.codes[0].source = ReferralSource::parse("member:someone-else").unwrap();
     assert!(campaign::load(&t.store, &hijack, now).await.is_err());
     let still = t.store.get_code(&demo.code).await.unwrap().unwrap();
-    assert_eq!(still.source.as_str(), "demo-referrer");
+    assert_eq!(still.source.to_string(), "member:demo-referrer");
 
     assert_eq!(
         t.store
@@ -322,8 +322,8 @@ async fn a_code_is_unique_and_collisions_are_retried_never_overwritten() {
     );
     let (found, trips) = t.round_trips.during(t.store.get_code(&original.code)).await;
     assert_eq!(
-        found.unwrap().unwrap().source.as_str(),
-        "owner-1",
+        found.unwrap().unwrap().source.to_string(),
+        "member:owner-1",
         "the first owner keeps the code"
     );
     assert_eq!(trips, 1, "check code is one read");
@@ -344,8 +344,8 @@ async fn a_code_is_unique_and_collisions_are_retried_never_overwritten() {
             .unwrap()
             .unwrap()
             .source
-            .as_str(),
-        "owner-3"
+            .to_string(),
+        "member:owner-3"
     );
 
     // Every candidate collides: a Conflict after the allowed attempts, nothing overwritten.
@@ -565,7 +565,7 @@ fn describe(entries: &[CollectionEntry]) -> Vec<String> {
 async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() {
     let t = TestTable::create().await;
     seed_collections(&t).await;
-    let owner = ReferralSource::parse("owner-1").unwrap();
+    let owner = ReferralSource::parse("member:owner-1").unwrap();
     let (page, trips) = t
         .round_trips
         .during(t.store.referrer_collection(&owner, PageRequest::first(100)))
@@ -630,7 +630,7 @@ async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() 
     let other = t
         .store
         .referrer_collection(
-            &ReferralSource::parse("owner-2").unwrap(),
+            &ReferralSource::parse("member:owner-2").unwrap(),
             PageRequest::first(100),
         )
         .await
@@ -643,8 +643,8 @@ async fn a_referrers_collection_holds_codes_referees_and_rewards_in_one_query() 
 async fn a_cursor_only_works_for_the_partition_it_was_issued_for() {
     let t = TestTable::create().await;
     seed_collections(&t).await;
-    let owner1 = ReferralSource::parse("owner-1").unwrap();
-    let owner2 = ReferralSource::parse("owner-2").unwrap();
+    let owner1 = ReferralSource::parse("member:owner-1").unwrap();
+    let owner2 = ReferralSource::parse("member:owner-2").unwrap();
     let page = t
         .store
         .referrer_collection(&owner1, PageRequest::first(2))

@@ -7,9 +7,9 @@ use super::{
     unknown_route, wrong_method,
 };
 use crate::domain::{
-    ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, MemberProfile,
-    NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, Reward,
-    RewardId, RewardStatus, RewardType,
+    CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
+    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferralSource, Reward, RewardId, RewardStatus, RewardType,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
@@ -275,8 +275,9 @@ async fn update_event(
 struct NewCode {
     /// A vanity code; absent = generated.
     code: Option<ReferralCode>,
-    /// Who the code is for (campaign or partner name): its referees are listed under it.
-    source: ReferralSource,
+    /// Who the code is for (campaign or partner name): its referees are listed under
+    /// `campaign:<source>`, never under a member, whatever the name.
+    source: CampaignSource,
 }
 
 async fn create_code(
@@ -304,7 +305,7 @@ async fn create_code(
         code,
         event_id: event_id.clone(),
         event_type: EventType::Campaign,
-        source: body.source.clone(),
+        source: ReferralSource::Campaign(body.source.clone()),
         created_at: now,
     };
     let created = match body.code.clone() {

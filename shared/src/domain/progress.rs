@@ -235,10 +235,7 @@ pub fn settle(
         return out;
     };
     // A campaign code's owner is a campaign, not a member: only the referee is rewarded.
-    let referrer = match config.event.event_type {
-        EventType::Personal => JkosId::parse(source.as_str()).ok(),
-        EventType::Campaign => None,
-    };
+    let referrer = source.member().cloned();
     let mut sides = vec![(Side::Referee, member.jkos_id.clone())];
     if let Some(referrer) = referrer {
         sides.insert(0, (Side::Referrer, referrer));

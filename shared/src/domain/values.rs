@@ -94,9 +94,8 @@ bounded_string!(
     rule = "may contain only lowercase letters, digits and '-'"
 );
 bounded_string!(
-    /// Who a code belongs to (`referral_code.referral_source`, VARCHAR(128)): the referrer's
-    /// jkos id for PERSONAL codes, a campaign or partner name for CAMPAIGN codes.
-    ReferralSource, field = "referral_source", max = 128, allowed = |c| !c.is_control() && c != '#',
+    /// The name a CAMPAIGN code is issued for (a campaign or partner), as an admin typed it.
+    CampaignSource, field = "source", max = 128, allowed = |c| !c.is_control() && c != '#',
     rule = "must not contain control characters or '#'"
 );
 bounded_string!(
@@ -105,10 +104,97 @@ bounded_string!(
     rule = "must not contain control characters"
 );
 
+/// Who a code belongs to (`referral_code.referral_source`): a member (PERSONAL codes, issued
+/// when they qualify) or a campaign (CAMPAIGN codes, issued by an admin). The two kinds never
+/// share a key or a query: an admin's campaign named like a member's jkos id is still a
+/// campaign, and a member's screens only ever read [`ReferralSource::Member`].
+///
+/// Written as `member:<jkos id>` or `campaign:<name>` wherever it is text (items, APIs).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ReferralSource {
+    Member(JkosId),
+    Campaign(CampaignSource),
+}
+
+impl ReferralSource {
+    const MEMBER: &str = "member:";
+    const CAMPAIGN: &str = "campaign:";
+
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
+        let raw = raw.as_ref().trim();
+        if let Some(id) = raw.strip_prefix(Self::MEMBER) {
+            JkosId::parse(id)
+                .map(ReferralSource::Member)
+                .map_err(|e| ValidationError::new("referral_source", e.message))
+        } else if let Some(name) = raw.strip_prefix(Self::CAMPAIGN) {
+            CampaignSource::parse(name)
+                .map(ReferralSource::Campaign)
+                .map_err(|e| ValidationError::new("referral_source", e.message))
+        } else {
+            Err(ValidationError::new(
+                "referral_source",
+                "must be member:<jkos id> or campaign:<name>",
+            ))
+        }
+    }
+
+    /// The member who owns the code, for a member's code.
+    pub fn member(&self) -> Option<&JkosId> {
+        match self {
+            ReferralSource::Member(id) => Some(id),
+            ReferralSource::Campaign(_) => None,
+        }
+    }
+
+    /// `MEMBER` or `CAMPAIGN`: the first part of the source's keys.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReferralSource::Member(_) => "MEMBER",
+            ReferralSource::Campaign(_) => "CAMPAIGN",
+        }
+    }
+
+    /// The member's jkos id or the campaign's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ReferralSource::Member(id) => id.as_str(),
+            ReferralSource::Campaign(name) => name.as_str(),
+        }
+    }
+}
+
 impl From<&JkosId> for ReferralSource {
     fn from(id: &JkosId) -> Self {
-        // A jkos id is always a valid source: ≤ 36 characters of [A-Za-z0-9_-].
-        ReferralSource(id.as_str().to_owned())
+        ReferralSource::Member(id.clone())
+    }
+}
+
+impl TryFrom<String> for ReferralSource {
+    type Error = ValidationError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(raw)
+    }
+}
+
+impl From<ReferralSource> for String {
+    fn from(v: ReferralSource) -> String {
+        v.to_string()
+    }
+}
+
+impl fmt::Display for ReferralSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReferralSource::Member(id) => write!(f, "{}{id}", Self::MEMBER),
+            ReferralSource::Campaign(name) => write!(f, "{}{name}", Self::CAMPAIGN),
+        }
+    }
+}
+
+impl fmt::Debug for ReferralSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReferralSource({self})")
     }
 }
 
@@ -195,8 +281,39 @@ mod tests {
         assert!(JkosAccount::parse("1234567890").is_err());
         assert!(JkosId::parse("has space").is_err());
         assert!(EventId::parse("Personal").is_err());
-        assert!(ReferralSource::parse("a#b").is_err());
+        assert!(CampaignSource::parse("a#b").is_err());
         assert!(EventName::parse("x".repeat(21)).is_err());
+    }
+
+    #[test]
+    fn a_source_says_whether_it_is_a_member_or_a_campaign() {
+        let member = ReferralSource::parse("member:jk-1").unwrap();
+        assert_eq!(
+            member,
+            ReferralSource::from(&JkosId::parse("jk-1").unwrap())
+        );
+        assert_eq!(member.to_string(), "member:jk-1");
+        assert_eq!(member.member().map(JkosId::as_str), Some("jk-1"));
+        // A campaign named exactly like a member's jkos id is still a campaign.
+        let campaign = ReferralSource::parse("campaign:jk-1").unwrap();
+        assert_ne!(campaign, member);
+        assert_eq!(campaign.member(), None);
+        assert_eq!((campaign.kind(), campaign.name()), ("CAMPAIGN", "jk-1"));
+        let spaced = ReferralSource::parse("campaign:Partner Shop").unwrap();
+        assert_eq!(spaced.to_string(), "campaign:Partner Shop");
+        for bad in [
+            "jk-1",
+            "member:",
+            "member:has space",
+            "campaign:a#b",
+            "partner:x",
+            "",
+        ] {
+            let err = ReferralSource::parse(bad).unwrap_err();
+            assert_eq!(err.field, "referral_source", "{bad}");
+        }
+        let round: ReferralSource = serde_json::from_str("\"member:jk-1\"").unwrap();
+        assert_eq!(serde_json::to_string(&round).unwrap(), "\"member:jk-1\"");
     }
 
     #[test]

@@ -324,17 +324,17 @@ pub(crate) mod tests {
             code: ReferralCode::parse("AB2CD3").unwrap(),
             event_id: EventId::parse("personal").unwrap(),
             event_type: EventType::Personal,
-            source: ReferralSource::parse("jkos-1").unwrap(),
+            source: ReferralSource::parse("member:jkos-1").unwrap(),
             created_at: t0(),
         };
         let attrs = to_attrs(&code_item(&code));
         assert_eq!(attrs["PK"], s("CODE#AB2CD3"));
         assert_eq!(attrs["SK"], s("#CODE"));
-        assert_eq!(attrs["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(attrs["GSI1PK"], s("SOURCE#MEMBER#jkos-1"));
         assert_eq!(attrs["GSI1SK"], s("CODE#AB2CD3#"));
         assert_eq!(attrs["entity"], s("Code"));
         assert_eq!(attrs["code"], s("AB2CD3"));
-        assert_eq!(attrs["source"], s("jkos-1"));
+        assert_eq!(attrs["source"], s("member:jkos-1"));
         assert_eq!(attrs.len(), 10);
     }
 
@@ -377,10 +377,10 @@ pub(crate) mod tests {
 
         let member = sample_member(Some(ReferralOutcome::Accepted {
             event_id: EventId::parse("personal").unwrap(),
-            referrer_source: ReferralSource::parse("jkos-1").unwrap(),
+            referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
         }));
         let accepted = to_attrs(&member_item(&member));
-        assert_eq!(accepted["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(accepted["GSI1PK"], s("SOURCE#MEMBER#jkos-1"));
         assert_eq!(accepted["GSI1SK"], s("CODE#AB2CD3#REFEREE#acc-7"));
         let back: Item<MemberProfile> = serde_dynamo::from_item(accepted).unwrap();
         assert_eq!(back.data, member);
@@ -397,7 +397,7 @@ pub(crate) mod tests {
             referee_jkos_id: JkosId::parse("jk-7").unwrap(),
             code: ReferralCode::parse("AB2CD3").unwrap(),
             event_id: EventId::parse("personal").unwrap(),
-            referrer_source: ReferralSource::parse("jkos-1").unwrap(),
+            referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
             terms: RewardTerms {
                 reward_type: RewardType::Coin,
                 amount: RewardAmount::parse("50").unwrap(),
@@ -416,7 +416,7 @@ pub(crate) mod tests {
         let attrs = to_attrs(&reward_item(&reward));
         assert_eq!(attrs["PK"], s("REWARD#acc-7-referrer"));
         assert_eq!(attrs["SK"], s("#REWARD"));
-        assert_eq!(attrs["GSI1PK"], s("SOURCE#jkos-1"));
+        assert_eq!(attrs["GSI1PK"], s("SOURCE#MEMBER#jkos-1"));
         assert_eq!(
             attrs["GSI1SK"],
             s("CODE#AB2CD3#REFEREE#acc-7#REWARD#REFERRER")

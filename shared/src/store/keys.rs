@@ -7,12 +7,14 @@
 //! | ContentWindow   | `EVENT#<id>`        | `CONTENT#<start>#<window>`           |                   |                                               |                        |                           |
 //! | Copywriting     | `EVENT#<id>`        | `COPY#<ITEM>#<start>#<window>`       |                   |                                               |                        |                           |
 //! | Notification    | `EVENT#<id>`        | `NOTIFY#<SIDE>#<start>#<window>`     |                   |                                               |                        |                           |
-//! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<source>` | `CODE#<code>#`                                |                        |                           |
+//! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<KIND>#<name>` | `CODE#<code>#`                                |                        |                           |
 //! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
 //! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
 //! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>`       |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
+//! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
+//! a member's and a campaign's collections never share a partition.
 //! `#` sorts before every character our ids may contain, so within a `SOURCE#` partition a
 //! referee's profile is immediately followed by that referee's rewards.
 
@@ -79,8 +81,10 @@ pub fn code_pk(code: &ReferralCode) -> String {
 }
 pub const CODE_SK: &str = "#CODE";
 
+/// A member's and a campaign's collections live in different partitions, whatever their
+/// names: `SOURCE#MEMBER#<jkos id>` and `SOURCE#CAMPAIGN#<name>`.
 pub fn source_gsi1pk(source: &ReferralSource) -> String {
-    format!("SOURCE#{source}")
+    format!("SOURCE#{}#{}", source.kind(), source.name())
 }
 /// Prefix of one code's part of its owner's collection (the code item, referees, rewards).
 pub fn code_gsi1sk(code: &ReferralCode) -> String {
@@ -168,8 +172,12 @@ mod tests {
         );
         assert_eq!(code_pk(&code), "CODE#AB2CD3");
         assert_eq!(
-            source_gsi1pk(&ReferralSource::parse("jkos-1").unwrap()),
-            "SOURCE#jkos-1"
+            source_gsi1pk(&ReferralSource::parse("member:jkos-1").unwrap()),
+            "SOURCE#MEMBER#jkos-1"
+        );
+        assert_eq!(
+            source_gsi1pk(&ReferralSource::parse("campaign:jkos-1").unwrap()),
+            "SOURCE#CAMPAIGN#jkos-1"
         );
         assert_eq!(code_gsi1sk(&code), "CODE#AB2CD3#");
         assert_eq!(referee_gsi1sk(&code, &acc), "CODE#AB2CD3#REFEREE#acc-9");

@@ -103,6 +103,21 @@ pub async fn load(
 
     let (mut codes_created, mut codes_present) = (0, 0);
     for spec in &file.codes {
+        // PERSONAL codes belong to members, CAMPAIGN codes to campaigns: never the other way.
+        let personal = file.event_type == EventType::Personal;
+        if personal != spec.source.member().is_some() {
+            bail!(
+                "code {}: a {} event's codes need a {} source, not {}",
+                spec.code,
+                file.event_type.as_str(),
+                if personal {
+                    "member:<jkos id>"
+                } else {
+                    "campaign:<name>"
+                },
+                spec.source
+            );
+        }
         let record = ReferralCodeRecord {
             code: spec.code.clone(),
             event_id: file.event_id.clone(),
