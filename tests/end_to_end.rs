@@ -118,3 +118,136 @@ async fn a_qualifying_referee_pays_both_sides_once_and_tells_both() {
     assert_eq!(bench.partners.stand_in.messages().len(), 6);
     assert_eq!(bench.partners.stand_in.payments().len(), 2);
 }
+
+/// The lifecycle's "FAIL is final until an admin retries it" (docs/reward-lifecycle.md), seen
+/// from outside: finance refuses one side for good; then the registration records arrive
+/// again (the consumer re-sends the ids), leftover copies of the message arrive, and the
+/// sweeper runs. None of it calls finance, touches the attempts or replaces the decisive
+/// reason. Only the admin retry pays it, once.
+#[tokio::test]
+async fn a_fail_reward_stays_fail_through_resends_and_sweeps_until_an_admin_retries_it() {
+    let bench = Bench::new().await;
+    bench
+        .store()
+        .create_code(&code_record("FRZN2345", "personal", "jk-frozen-ref"))
+        .await
+        .unwrap();
+    let queue = Arc::new(SqsPayoutQueue::new(bench.sqs.clone(), &bench.queue_url));
+    let consumer = Consumer::new(
+        Arc::new(bench.store().clone()),
+        queue.clone(),
+        ConfigCache::new(Duration::from_secs(60)),
+        ConsumerSettings::new(TOPIC_REGISTRATION, EventId::parse("personal").unwrap()),
+    );
+    let referee = AccountId::parse("e2e-frozen").unwrap();
+    let refused = RewardId::new(&referee, Side::Referrer);
+    bench
+        .partners
+        .stand_in
+        .set_finance(referral_partners::Knobs {
+            reject_keys: vec![refused.to_string()],
+            ..Default::default()
+        });
+    let now = chrono::Utc::now();
+    let records = reg_records(
+        0,
+        &[
+            registration(
+                "REFERRAL_CODE_USED",
+                "e2e-frozen",
+                Some("FRZN2345"),
+                now - chrono::Duration::minutes(10),
+            ),
+            registration(
+                "KYC_PASSED",
+                "e2e-frozen",
+                None,
+                now - chrono::Duration::minutes(5),
+            ),
+            registration(
+                "DEVICE_BOUND",
+                "e2e-frozen",
+                None,
+                now - chrono::Duration::minutes(1),
+            ),
+        ],
+    );
+    consumer.handle(&msk::event(&records)).await.unwrap();
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    let failed = bench.reward(&refused).await;
+    assert_eq!(failed.status, RewardStatus::Fail);
+    let reason = failed.last_error.clone().unwrap();
+    assert!(
+        reason.contains("422") && reason.contains("ACCOUNT_FROZEN"),
+        "{reason}"
+    );
+    let finance_calls = bench.partners.stand_in.finance_calls().len();
+
+    // Finance is now failing everything: if anything reached it, the reason would be noise.
+    bench
+        .partners
+        .stand_in
+        .set_finance(referral_partners::Knobs {
+            error_rate: 1.0,
+            ..Default::default()
+        });
+    // A duplicate record: the consumer re-sends both ids; the payout acknowledges the FAIL one.
+    let again = consumer.handle(&msk::event(&records[1..2])).await.unwrap();
+    assert_eq!(again.rewards_queued, 2);
+    // Leftover copies of the message, and a sweep long after (it looks at PENDING only).
+    bench
+        .enqueue_ids(&[refused.clone(), refused.clone(), refused.clone()])
+        .await;
+    let swept = referral_shared::sweeper::sweep(
+        bench.store(),
+        queue.as_ref(),
+        now + chrono::Duration::hours(2),
+        chrono::Duration::minutes(15),
+        1_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept.queued, 0, "the sweeper never re-queues a FAIL reward");
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    assert_eq!(
+        bench.partners.stand_in.finance_calls().len(),
+        finance_calls,
+        "no finance call for a FAIL reward"
+    );
+    let still = bench.reward(&refused).await;
+    assert_eq!(still.status, RewardStatus::Fail);
+    assert_eq!(still.attempts, failed.attempts, "attempts untouched");
+    assert_eq!(
+        still.last_error.as_deref(),
+        Some(reason.as_str()),
+        "decisive reason kept"
+    );
+    assert_eq!(
+        bench.depth(&bench.dlq_url).await,
+        0,
+        "nothing for a person in the DLQ"
+    );
+
+    // The admin retry (what POST /admin/v1/rewards/{id}/retry does) is what pays it.
+    bench
+        .partners
+        .stand_in
+        .set_finance(referral_partners::Knobs::default());
+    bench
+        .store()
+        .reopen_failed_reward(&refused, chrono::Utc::now())
+        .await
+        .unwrap();
+    bench.enqueue_ids(std::slice::from_ref(&refused)).await;
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    let paid = bench.reward(&refused).await;
+    assert_eq!(paid.status, RewardStatus::Success);
+    let payments: Vec<_> = bench
+        .partners
+        .stand_in
+        .payments()
+        .into_iter()
+        .filter(|p| p.idempotency_key == refused.as_str())
+        .collect();
+    assert_eq!(payments.len(), 1);
+}

@@ -3,9 +3,8 @@
 //! SQS event source mapping drives it (`referral_devkit::esm`).
 
 use referral_partners::Knobs;
-use referral_shared::contracts::payout::PayoutMessage;
 use referral_shared::payout::{MessageOutcome, PayoutSettings};
-use referral_shared::store::{PageRequest, ReferralStore};
+use referral_shared::store::{PageRequest, ReferralStore, StoreError};
 use referral_shared::*;
 use referral_tests::payout_support::*;
 use serde_json::{Value, json};
@@ -202,7 +201,7 @@ async fn a_finance_refusal_marks_the_reward_fail_with_the_reason_and_lets_the_me
 }
 
 #[tokio::test]
-async fn exhausted_retries_end_fail_in_the_dlq_and_a_redrive_pays_once_then_nothing() {
+async fn exhausted_retries_end_fail_with_the_last_error_and_nothing_in_the_dlq() {
     let bench = Bench::with(Options {
         max_receives: 3,
         ..Options::default()
@@ -220,20 +219,42 @@ async fn exhausted_retries_end_fail_in_the_dlq_and_a_redrive_pays_once_then_noth
     let failed = bench.reward(id).await;
     assert_eq!(failed.status, RewardStatus::Fail, "{failed:?}");
     assert_eq!(failed.attempts, 3);
-    let reason = failed.last_error.unwrap();
+    let reason = failed.last_error.clone().unwrap();
     assert!(
         reason.starts_with("gave up after 3 attempts") && reason.contains("500"),
         "{reason}"
     );
     assert_eq!(finance_outcomes(&bench, id.as_str()).len(), 3);
     assert_eq!(bench.partners.stand_in.payments().len(), 0);
+    // The reward reached a recorded end: the message was let go, not dead-lettered, so the
+    // DLQ alarm stays quiet and the FAIL alarm (RewardsFailed) is the one that says "act".
+    assert_eq!(bench.depth(&bench.queue_url).await, 0);
+    assert_eq!(bench.depth(&bench.dlq_url).await, 0);
 
-    // SQS moved the message to the DLQ; an operator redrives it once finance is back.
-    let dead = bench.drain_dlq().await;
-    assert_eq!(dead.len(), 1);
-    assert_eq!(PayoutMessage::parse(&dead[0].0).unwrap().reward_id, *id);
+    // Finance is back, and stray copies of the message arrive: FAIL is final until an admin
+    // retries it. No call, no change.
     bench.partners.stand_in.set_finance(Knobs::default());
-    bench.send_raw(&bench.queue_url, &[&dead[0].0]).await;
+    bench.enqueue(&rewards).await;
+    bench.enqueue(&rewards).await;
+    let stats = bench.poll_once().await.unwrap();
+    assert_eq!((stats.received, stats.deleted, stats.kept), (2, 2, 0));
+    assert_eq!(
+        finance_outcomes(&bench, id.as_str()).len(),
+        3,
+        "no finance call"
+    );
+    let still = bench.reward(id).await;
+    assert_eq!(still.status, RewardStatus::Fail);
+    assert_eq!(still.attempts, 3);
+    assert_eq!(still.last_error.as_deref(), Some(reason.as_str()));
+
+    // The admin retry reopens it; then one message pays it, once.
+    bench
+        .store()
+        .reopen_failed_reward(id, chrono::Utc::now())
+        .await
+        .unwrap();
+    bench.enqueue(&rewards).await;
     bench.run_until_empty(1, Duration::from_secs(30)).await;
     let paid = bench.reward(id).await;
     assert_eq!(paid.status, RewardStatus::Success);
@@ -242,8 +263,8 @@ async fn exhausted_retries_end_fail_in_the_dlq_and_a_redrive_pays_once_then_noth
     let calls_before = bench.partners.stand_in.finance_calls().len();
     let messages_before = bench.partners.stand_in.messages().len();
 
-    // Redriving the same message again: the reward is paid, nothing happens.
-    bench.send_raw(&bench.queue_url, &[&dead[0].0]).await;
+    // A copy of the message again: the reward is paid, nothing happens.
+    bench.enqueue(&rewards).await;
     let stats = bench.poll_once().await.unwrap();
     assert_eq!(stats.deleted, 1);
     assert_eq!(
@@ -257,6 +278,45 @@ async fn exhausted_retries_end_fail_in_the_dlq_and_a_redrive_pays_once_then_noth
         "no notification"
     );
     assert_eq!(bench.partners.stand_in.payments().len(), 1);
+}
+
+/// A FAIL reward's decisive reason survives a late retryable failure of a delivery that was
+/// already in flight: the store refuses every status write the lifecycle does not allow.
+#[tokio::test]
+async fn a_fail_reward_refuses_late_attempts_and_a_second_fail() {
+    let bench = Bench::new().await;
+    let rewards = bench.rewards(1).await;
+    let id = &rewards[0].reward_id;
+    let store = bench.store();
+    let at = chrono::Utc::now();
+    store
+        .record_payout_failure(id, "finance 422 ACCOUNT_FROZEN", true, at)
+        .await
+        .unwrap();
+    for terminal in [false, true] {
+        let late = store
+            .record_payout_failure(
+                id,
+                "gave up after 5 attempts; last error: 500",
+                terminal,
+                at,
+            )
+            .await;
+        assert!(matches!(late, Err(StoreError::Conflict { .. })), "{late:?}");
+    }
+    let failed = bench.reward(id).await;
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("finance 422 ACCOUNT_FROZEN")
+    );
+    // Reopen only from FAIL; then a second reopen is a conflict.
+    store.reopen_failed_reward(id, at).await.unwrap();
+    assert!(matches!(
+        store.reopen_failed_reward(id, at).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(bench.reward(id).await.status, RewardStatus::Pending);
 }
 
 #[tokio::test]
@@ -663,5 +723,47 @@ async fn dynamodb_failing_before_or_after_the_payment_hands_the_message_back_and
                 .compensation_id
                 .as_str()
         )
+    );
+}
+
+/// The referee's member info can arrive after the payment: `{referee_phone}` is rendered from
+/// the profile at send time when it is there, and as a neutral phrase when it is not — never
+/// as a row of asterisks ("inviting ****").
+#[tokio::test]
+async fn an_unknown_referee_phone_renders_as_a_neutral_phrase_or_from_the_profile_at_send_time() {
+    let bench = Bench::new().await;
+    let mut unknown = reward("late-info-1", Side::Referrer);
+    unknown.referee_phone_masked = None;
+    bench.store().create_reward(&unknown).await.unwrap();
+    let mut arrived = reward("late-info-2", Side::Referrer);
+    arrived.referee_phone_masked = None;
+    bench.store().create_reward(&arrived).await.unwrap();
+    // The second referee's member info arrived after the reward was created.
+    let mut profile = MemberProfile::new(
+        arrived.referee_account_id.clone(),
+        arrived.referee_jkos_id.clone(),
+        chrono::Utc::now(),
+    );
+    profile.phone_number = Some(PhoneNumber::parse(PHONE).unwrap());
+    bench.store().put_member(&profile).await.unwrap();
+
+    bench.enqueue(std::slice::from_ref(&unknown)).await;
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    bench.enqueue(std::slice::from_ref(&arrived)).await;
+    bench.run_until_empty(1, Duration::from_secs(30)).await;
+    let in_app: Vec<String> = bench
+        .partners
+        .stand_in
+        .messages()
+        .iter()
+        .filter(|m| m.body["channel"] == "IN_APP")
+        .map(|m| m.body["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        in_app,
+        vec![
+            "50 COIN for a friend".to_owned(),
+            format!("50 COIN for {PHONE_MASKED}"),
+        ]
     );
 }

@@ -240,12 +240,22 @@ pub mod fixtures {
         }
     }
 
+    /// A source as tests name it: `member:<id>` / `campaign:<name>`, or a bare jkos id for a
+    /// member (the usual case: a PERSONAL code's owner).
+    pub fn source(source: &str) -> ReferralSource {
+        if source.contains(':') {
+            ReferralSource::parse(source).unwrap()
+        } else {
+            ReferralSource::from(&JkosId::parse(source).unwrap())
+        }
+    }
+
     pub fn code_record(code: &str, event: &str, source: &str) -> ReferralCodeRecord {
         ReferralCodeRecord {
             code: ReferralCode::parse(code).unwrap(),
             event_id: EventId::parse(event).unwrap(),
             event_type: EventType::Personal,
-            source: ReferralSource::parse(source).unwrap(),
+            source: self::source(source),
             created_at: at(1, 0),
         }
     }
@@ -263,7 +273,7 @@ pub mod fixtures {
             used_at: at(2, 0),
             outcome: ReferralOutcome::Accepted {
                 event_id: EventId::parse("personal").unwrap(),
-                referrer_source: ReferralSource::parse(source).unwrap(),
+                referrer_source: self::source(source),
             },
         });
         m
@@ -280,7 +290,7 @@ pub mod fixtures {
             reward_id: RewardId::new(&referee.account_id, side),
             side,
             member_jkos_id: match side {
-                Side::Referrer => JkosId::parse(source.as_str()).unwrap(),
+                Side::Referrer => source.member().expect("a member's code").clone(),
                 Side::Referee => referee.jkos_id.clone(),
             },
             referee_account_id: referee.account_id.clone(),
@@ -656,8 +666,14 @@ pub mod payout_support {
 
         pub async fn enqueue(&self, rewards: &[Reward]) {
             let ids: Vec<RewardId> = rewards.iter().map(|r| r.reward_id.clone()).collect();
+            self.enqueue_ids(&ids).await;
+        }
+
+        /// One payout message per id, as the consumer, the sweeper or an admin retry sends it
+        /// (an id named twice is sent twice).
+        pub async fn enqueue_ids(&self, ids: &[RewardId]) {
             SqsPayoutQueue::new(self.sqs.clone(), &self.queue_url)
-                .enqueue(&ids)
+                .enqueue(ids)
                 .await
                 .unwrap();
         }
@@ -861,7 +877,7 @@ pub mod payout_support {
             referee_jkos_id: JkosId::parse(format!("jk-{account}")).unwrap(),
             code: ReferralCode::parse("AB2CD3").unwrap(),
             event_id: EventId::parse("personal").unwrap(),
-            referrer_source: ReferralSource::parse("jk-referrer").unwrap(),
+            referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),
             terms: match side {
                 Side::Referrer => RewardTerms {
                     reward_type: RewardType::Coin,

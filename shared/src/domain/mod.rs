@@ -3,6 +3,7 @@
 mod code;
 mod error;
 mod event;
+mod lifecycle;
 mod member;
 mod progress;
 mod reward;
@@ -15,13 +16,15 @@ pub use event::{
     NotificationTemplate, NotificationValues, ReferralEvent, RenderedMessage, RewardAmount,
     RewardTerms, RewardType, Side, TimeWindow, Title,
 };
+pub use lifecycle::{Delivery, RewardTransition};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{Settlement, Step, judge_referral, settle};
 pub use reward::{
     Channel, NotificationOutcome, NotificationStatus, Reward, RewardId, RewardStatus,
 };
 pub use values::{
-    AccountId, EventId, EventName, JkosAccount, JkosId, PhoneNumber, ReferralSource, WindowId,
+    AccountId, CampaignSource, EventId, EventName, JkosAccount, JkosId, PhoneNumber,
+    ReferralSource, WindowId,
 };
 
 /// A referral code as stored: the code, its event and its owner (`referral_code`).

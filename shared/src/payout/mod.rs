@@ -1,7 +1,9 @@
 //! The reward payout: one SQS message = one reward to pay (ADR 0005).
 //!
-//! For each message: read the reward (1 consistent GetItem). SUCCESS already → a duplicate,
-//! nothing to do. Otherwise ask finance for the compensation with the reward id as the
+//! For each message: read the reward (1 consistent GetItem). What a message does then depends
+//! only on the reward's status ([`RewardStatus::on_delivery`], docs/reward-lifecycle.md):
+//! SUCCESS → a duplicate; FAIL → final until an admin retries it, acknowledged without calling
+//! finance or touching the reward. PENDING → ask finance for the compensation with the reward id as the
 //! idempotency key, then mark the reward SUCCESS by a conditional update (`status <> SUCCESS`).
 //! Only the caller whose update wins notifies the member, so two concurrent deliveries of the
 //! same reward pay once (finance's idempotency) and notify once (the condition).
@@ -9,9 +11,12 @@
 //! Failures: a timeout, 5xx or 429 is retried by SQS: the message is reported in
 //! `batchItemFailures` after its visibility is stretched (30 s, 60 s, 120 s… with jitter),
 //! and the attempt is recorded on the reward. On the queue's last receive the reward becomes
-//! FAIL and SQS moves the message to the DLQ. A 4xx (or 409) will never work: FAIL with the
-//! reason at once and the message is let go. A body that is not a payout message, or names no
-//! reward, is copied to the DLQ with the reason and let go: it cannot block the others.
+//! FAIL with the last error and the message is let go. A 4xx (or 409) will never work: FAIL
+//! with that reason at once and the message is let go. A reward that reached a recorded end
+//! is never dead-lettered, so the DLQ holds only what needs a person: a body that is not a
+//! payout message or names no reward (copied there with the reason and let go, so it cannot
+//! block the others), or a message whose outcome could not be recorded (SQS moves it after
+//! the last receive).
 
 mod notify;
 
@@ -19,7 +24,7 @@ pub use notify::notify_member;
 
 use crate::config::{ConfigError, optional};
 use crate::contracts::payout::PayoutMessage;
-use crate::domain::{NotificationOutcome, NotificationStatus, Reward, RewardStatus};
+use crate::domain::{Delivery, NotificationOutcome, NotificationStatus, Reward, RewardStatus};
 use crate::ingest::ConfigCache;
 use crate::partners::{CompensationRequest, PartnerError, Partners};
 use crate::queue::RetryQueue;
@@ -120,11 +125,13 @@ pub enum MessageOutcome {
     Paid,
     /// The reward was already SUCCESS: nothing paid.
     Duplicate,
+    /// The reward is FAIL: final until an admin retries it. Nothing called, nothing changed.
+    AlreadyFailed,
     /// Finance refused it for good (4xx/409): the reward is FAIL with the reason.
     Rejected,
     /// Will be retried by SQS later (reported in `batchItemFailures`).
     RetryLater,
-    /// Last receive and still failing: the reward is FAIL; SQS moves the message to the DLQ.
+    /// Last receive and still failing: the reward is FAIL with the last error; let go.
     Exhausted,
     /// Not a payout message, or no such reward: copied to the DLQ and let go.
     DeadLettered,
@@ -133,13 +140,14 @@ pub enum MessageOutcome {
 impl MessageOutcome {
     /// Whether Lambda must hand the message back to SQS.
     pub fn keeps_message(self) -> bool {
-        matches!(self, MessageOutcome::RetryLater | MessageOutcome::Exhausted)
+        matches!(self, MessageOutcome::RetryLater)
     }
 
     fn metric(self) -> &'static str {
         match self {
             MessageOutcome::Paid => "RewardsPaid",
             MessageOutcome::Duplicate => "DuplicateMessages",
+            MessageOutcome::AlreadyFailed => "FailRewardMessages",
             MessageOutcome::Rejected => "RewardsRejected",
             MessageOutcome::RetryLater => "PayoutRetries",
             MessageOutcome::Exhausted => "RewardsExhausted",
@@ -254,15 +262,22 @@ where
                 }
             }
         }
-        let metrics: Vec<(&str, u64)> = std::iter::once(("Messages", event.records.len() as u64))
-            .chain(
-                report
-                    .outcomes
-                    .iter()
-                    .map(|(o, n)| (o.metric(), u64::from(*n))),
-            )
-            .chain(notifications.metrics().into_iter().filter(|(_, n)| *n > 0))
-            .collect();
+        // One figure for the FAIL alarm: every reward that became FAIL in this invocation.
+        let failed =
+            report.count(MessageOutcome::Rejected) + report.count(MessageOutcome::Exhausted);
+        let metrics: Vec<(&str, u64)> = [
+            ("Messages", event.records.len() as u64),
+            ("RewardsFailed", u64::from(failed)),
+        ]
+        .into_iter()
+        .chain(
+            report
+                .outcomes
+                .iter()
+                .map(|(o, n)| (o.metric(), u64::from(*n))),
+        )
+        .chain(notifications.metrics().into_iter().filter(|(_, n)| *n > 0))
+        .collect();
         telemetry::emit(&telemetry::emf(
             &telemetry::namespace(),
             &[("Function", "reward-payout")],
@@ -312,10 +327,17 @@ where
             }
         };
         let now = chrono::Utc::now();
-        if reward.status == RewardStatus::Success {
-            self.recover_notification(&reward, now, tally).await;
-            tracing::info!(%message_id, reward = %reward_id, "already paid; duplicate message");
-            return MessageOutcome::Duplicate;
+        match reward.status.on_delivery() {
+            Delivery::Pay => {}
+            Delivery::AlreadyPaid => {
+                self.recover_notification(&reward, now, tally).await;
+                tracing::info!(%message_id, reward = %reward_id, "already paid; duplicate message");
+                return MessageOutcome::Duplicate;
+            }
+            Delivery::Final => {
+                tracing::info!(%message_id, reward = %reward_id, "reward is FAIL; acknowledged without paying (an admin retry reopens it)");
+                return MessageOutcome::AlreadyFailed;
+            }
         }
 
         let compensation = self
@@ -366,6 +388,7 @@ where
                     .await
                 {
                     Ok(()) => MessageOutcome::Rejected,
+                    // Not PENDING any more: another delivery recorded an end first; it stands.
                     Err(StoreError::Conflict { .. }) => MessageOutcome::Duplicate,
                     Err(store) => {
                         tracing::warn!(%message_id, reward = %reward_id, error = %store, "FAIL not recorded; retrying later");
@@ -398,17 +421,17 @@ where
             .record_payout_failure(&reward.reward_id, &reason, last, now)
             .await
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return MessageOutcome::Duplicate,
-            // Recording is for people; the retry does not depend on it.
+            Ok(()) if last => MessageOutcome::Exhausted,
+            Ok(()) => self.retry_later(message, receive_count).await,
+            // Not PENDING any more: another delivery recorded an end first; it stands.
+            Err(StoreError::Conflict { .. }) => MessageOutcome::Duplicate,
+            // Recording an attempt is for people; the retry does not depend on it. But a FAIL
+            // that was not recorded must not be let go: the message stays, and after the last
+            // receive SQS moves it to the DLQ, where it needs a person (the reward is PENDING).
             Err(e) => {
-                tracing::warn!(%message_id, reward = %reward.reward_id, error = %e, "attempt not recorded")
+                tracing::warn!(%message_id, reward = %reward.reward_id, error = %e, last, "attempt not recorded");
+                self.retry_later(message, receive_count).await
             }
-        }
-        if last {
-            MessageOutcome::Exhausted
-        } else {
-            self.retry_later(message, receive_count).await
         }
     }
 

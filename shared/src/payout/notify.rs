@@ -15,8 +15,9 @@ use crate::store::ReferralStore;
 use crate::time::Instant;
 use std::time::Duration;
 
-/// What stands in for the referee's phone when it was never known: fully masked.
-const UNKNOWN_PHONE: &str = "****";
+/// What `{referee_phone}` renders as when no number is known at send time (the member info
+/// may arrive after the payment): a neutral phrase, never a row of asterisks.
+pub const UNKNOWN_REFEREE: &str = "a friend";
 
 /// Notifies the member paid by `reward` and returns the outcome to record. Never fails: every
 /// problem ends up in the outcome.
@@ -113,7 +114,8 @@ pub async fn notify_member<S: ReferralStore + ?Sized>(
 }
 
 /// The referee's masked phone: from the reward (captured when it was created), else from the
-/// referee's profile (the number may have arrived later; 1 GetItem), else fully masked.
+/// referee's profile at send time (the number may have arrived later; 1 GetItem), else
+/// [`UNKNOWN_REFEREE`].
 async fn referee_phone<S: ReferralStore + ?Sized>(store: &S, reward: &Reward) -> String {
     if let Some(masked) = &reward.referee_phone_masked {
         return masked.clone();
@@ -122,7 +124,7 @@ async fn referee_phone<S: ReferralStore + ?Sized>(store: &S, reward: &Reward) ->
         Ok(Some(profile)) => profile
             .phone_number
             .map(|p| p.masked())
-            .unwrap_or_else(|| UNKNOWN_PHONE.to_owned()),
-        _ => UNKNOWN_PHONE.to_owned(),
+            .unwrap_or_else(|| UNKNOWN_REFEREE.to_owned()),
+        _ => UNKNOWN_REFEREE.to_owned(),
     }
 }

@@ -9,7 +9,7 @@ use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
     MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
-    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Side,
+    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, RewardTransition, Side,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -652,19 +652,14 @@ impl ReferralStore for DynamoStore {
         compensation_id: &str,
         at: Instant,
     ) -> Result<(), StoreError> {
-        self.update_reward(
+        self.transition_reward(
             "mark_reward_paid",
             reward,
-            "SET #status = :success, GSI2PK = :status_pk, compensation_id = :compensation, \
-             paid_at = :at, updated_at = :at, attempts = if_not_exists(attempts, :zero) + :one \
-             REMOVE last_error",
-            "attribute_exists(PK) AND #status <> :success",
+            RewardTransition::Paid,
+            "compensation_id = :compensation, paid_at = :at, updated_at = :at, \
+             attempts = if_not_exists(attempts, :zero) + :one",
+            &["last_error"],
             [
-                (":success", s(RewardStatus::Success.as_str())),
-                (
-                    ":status_pk",
-                    s(&keys::reward_status_gsi2pk(RewardStatus::Success)),
-                ),
                 (":compensation", s(compensation_id)),
                 (":at", s(&crate::time::format(&at))),
                 (":zero", AttributeValue::N("0".into())),
@@ -681,31 +676,24 @@ impl ReferralStore for DynamoStore {
         terminal: bool,
         at: Instant,
     ) -> Result<(), StoreError> {
-        let mut update = String::from(
-            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
-             updated_at = :at",
-        );
-        let mut values = vec![
-            (":success", s(RewardStatus::Success.as_str())),
-            (":error", s(error)),
-            (":at", s(&crate::time::format(&at))),
-            (":zero", AttributeValue::N("0".into())),
-            (":one", AttributeValue::N("1".into())),
-        ];
-        if terminal {
-            update.push_str(", #status = :fail, GSI2PK = :status_pk");
-            values.push((":fail", s(RewardStatus::Fail.as_str())));
-            values.push((
-                ":status_pk",
-                s(&keys::reward_status_gsi2pk(RewardStatus::Fail)),
-            ));
-        }
-        self.update_reward(
+        let transition = if terminal {
+            RewardTransition::Failed
+        } else {
+            RewardTransition::AttemptFailed
+        };
+        self.transition_reward(
             "record_payout_failure",
             reward,
-            &update,
-            "attribute_exists(PK) AND #status <> :success",
-            values,
+            transition,
+            "attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
+             updated_at = :at",
+            &[],
+            [
+                (":error", s(error)),
+                (":at", s(&crate::time::format(&at))),
+                (":zero", AttributeValue::N("0".into())),
+                (":one", AttributeValue::N("1".into())),
+            ],
         )
         .await
     }
@@ -734,20 +722,13 @@ impl ReferralStore for DynamoStore {
     }
 
     async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError> {
-        self.update_reward(
+        self.transition_reward(
             "reopen_failed_reward",
             reward,
-            "SET #status = :pending, GSI2PK = :status_pk, updated_at = :at",
-            "#status = :fail",
-            [
-                (":pending", s(RewardStatus::Pending.as_str())),
-                (":fail", s(RewardStatus::Fail.as_str())),
-                (
-                    ":status_pk",
-                    s(&keys::reward_status_gsi2pk(RewardStatus::Pending)),
-                ),
-                (":at", s(&crate::time::format(&at))),
-            ],
+            RewardTransition::Reopened,
+            "updated_at = :at",
+            &[],
+            [(":at", s(&crate::time::format(&at)))],
         )
         .await
     }
@@ -945,6 +926,43 @@ impl DynamoStore {
         Err(classify(operation, err))
     }
 
+    /// One status change of a reward (docs/reward-lifecycle.md): sets the status (and the
+    /// GSI2 partition listing rewards by status) with `set` and `remove`, on condition that the stored
+    /// status is one the lifecycle allows the transition from.
+    async fn transition_reward(
+        &self,
+        operation: &'static str,
+        reward: &RewardId,
+        transition: RewardTransition,
+        set: &str,
+        remove: &[&str],
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let to = transition.to();
+        let from: Vec<(String, AttributeValue)> = transition
+            .from()
+            .iter()
+            .enumerate()
+            .map(|(i, status)| (format!(":from{i}"), s(status.as_str())))
+            .collect();
+        let names: Vec<&str> = from.iter().map(|(name, _)| name.as_str()).collect();
+        let mut update = format!("SET #status = :to, GSI2PK = :to_pk, {set}");
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let condition = format!("#status IN ({})", names.join(", "));
+        let values = values
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain([
+                (":to".to_owned(), s(to.as_str())),
+                (":to_pk".to_owned(), s(&keys::reward_status_gsi2pk(to))),
+            ])
+            .chain(from);
+        self.update_reward(operation, reward, &update, &condition, values)
+            .await
+    }
+
     /// One conditional UpdateItem of a reward; a failed condition is a `Reward` conflict.
     async fn update_reward(
         &self,
@@ -952,7 +970,7 @@ impl DynamoStore {
         reward: &RewardId,
         update: &str,
         condition: &str,
-        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+        values: impl IntoIterator<Item = (impl Into<String>, AttributeValue)>,
     ) -> Result<(), StoreError> {
         let pk = keys::reward_pk(reward);
         let mut request = self
@@ -965,7 +983,7 @@ impl DynamoStore {
             .condition_expression(condition)
             .expression_attribute_names("#status", "status");
         for (name, value) in values {
-            request = request.expression_attribute_values(name, value);
+            request = request.expression_attribute_values(name.into(), value);
         }
         request
             .send()

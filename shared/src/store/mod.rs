@@ -244,18 +244,21 @@ pub trait ReferralStore: Send + Sync {
     /// 1 strongly consistent GetItem (the payout's read: a reward just paid must not look
     /// PENDING to the next message).
     async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError>;
-    /// Marks a reward paid: SUCCESS with finance's compensation id and the time, unless it is
-    /// SUCCESS already. 1 conditional UpdateItem; [`StoreError::Conflict`] if it was already
-    /// SUCCESS (someone else paid it: that caller notifies, not this one) or does not exist.
+    /// Marks a reward paid ([`RewardTransition::Paid`](crate::domain::RewardTransition)):
+    /// SUCCESS with finance's compensation id and the time. 1 conditional UpdateItem;
+    /// [`StoreError::Conflict`] if it was already SUCCESS (someone else recorded it: that
+    /// caller notifies, not this one) or does not exist.
     async fn mark_reward_paid(
         &self,
         reward: &RewardId,
         compensation_id: &str,
         at: Instant,
     ) -> Result<(), StoreError>;
-    /// Records a failed payment attempt (attempts + 1, the error); `terminal` also moves the
-    /// reward to FAIL. Never touches a SUCCESS reward ([`StoreError::Conflict`]).
-    /// 1 conditional UpdateItem.
+    /// Records a failed payment attempt of a PENDING reward (attempts + 1, the error):
+    /// `terminal` moves it to FAIL with `error` as the decisive reason
+    /// ([`RewardTransition::Failed`](crate::domain::RewardTransition)), otherwise it stays
+    /// PENDING. [`StoreError::Conflict`] unless the reward is PENDING, so nothing overwrites a
+    /// FAIL reward's reason or attempts. 1 conditional UpdateItem.
     async fn record_payout_failure(
         &self,
         reward: &RewardId,
