@@ -72,6 +72,11 @@ enum Command {
         /// Lifetime in hours.
         #[arg(long, default_value_t = 12, global = true)]
         hours: i64,
+        /// Claims (a JSON object) set over the standard ones; null removes one. E.g.
+        /// '{"scp":["openid","referral.admin"],"scope":null}' for an admin token as Okta shapes
+        /// it, '{"nbf":4102444800}' for one that is not valid yet.
+        #[arg(long, global = true)]
+        claims: Option<String>,
     },
     /// Serve the app and admin APIs on ADDR behind a local API Gateway (JWT authorizer with
     /// the JWT_KEY_FILE key, payload 2.0 events through lambda_http), wired from the
@@ -247,17 +252,26 @@ async fn main() -> Result<()> {
                 None => anyhow::bail!("no member {account_id} in table {}", cli.table),
             }
         }
-        Command::Token { who, hours } => {
+        Command::Token { who, hours, claims } => {
             let authorizer = local_authorizer()?;
             let ttl = chrono::Duration::hours(hours);
+            let extra: serde_json::Map<String, serde_json::Value> = match claims {
+                Some(text) => serde_json::from_str(&text).context(
+                    "--claims must be a JSON object, e.g. '{\"scp\":\"referral.admin\"}'",
+                )?,
+                None => serde_json::Map::new(),
+            };
             let token = match who {
                 Token::Member { jkos_id } => {
                     referral_shared::JkosId::parse(&jkos_id)?;
-                    authorizer.mint(&jkos_id, &[], ttl)?
+                    authorizer.mint_with(&jkos_id, &[], ttl, &extra)?
                 }
-                Token::Admin { subject } => {
-                    authorizer.mint(&subject, &[referral_shared::api::ADMIN_SCOPE], ttl)?
-                }
+                Token::Admin { subject } => authorizer.mint_with(
+                    &subject,
+                    &[referral_shared::api::ADMIN_SCOPE],
+                    ttl,
+                    &extra,
+                )?,
             };
             println!("{token}");
         }
