@@ -60,8 +60,11 @@ enum Command {
         /// Print the MSK event instead of consuming it (for `cargo lambda invoke --data-file`).
         #[arg(long, global = true)]
         print_event: bool,
+        /// Also print the CloudWatch EMF metric lines the consumer writes in Lambda.
+        #[arg(long, global = true)]
+        emf: bool,
     },
-    /// Print a member's profile (phone masked).
+    /// Print a member's profile as JSON (phone masked).
     Member { account_id: String },
     /// List parked (unprocessable) Kafka records.
     Parked,
@@ -139,8 +142,16 @@ fn local_authorizer() -> Result<referral_devkit::gateway::Authorizer> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Info by default, as the functions log in Lambda (RUST_LOG overrides), so the local
+    // stack shows the access log and the consumers' warnings; on stderr, so stdout is only
+    // what a command prints (a token, JSON).
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let client = referral_devkit::local_dynamodb_client().await;
@@ -213,7 +224,9 @@ async fn main() -> Result<()> {
         Command::Publish {
             record,
             print_event,
+            emf,
         } => {
+            referral_shared::telemetry::set_emf_output(emf);
             let values = match record {
                 Publish::CodeUsed {
                     account_id,
@@ -247,8 +260,10 @@ async fn main() -> Result<()> {
         }
         Command::Member { account_id } => {
             match store.get_member(&AccountId::parse(&account_id)?).await? {
-                // Debug masks the phone number; JSON would not.
-                Some(member) => println!("{member:#?}"),
+                Some(member) => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&referral_devkit::output::member(&member)?)?
+                ),
                 None => anyhow::bail!("no member {account_id} in table {}", cli.table),
             }
         }
