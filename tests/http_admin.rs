@@ -80,6 +80,43 @@ async fn every_admin_route_refuses_member_tokens_and_anonymous_calls() {
     }
 }
 
+/// The admin check reads `referral.admin` from `scope` or `scp`, in the forms API Gateway hands
+/// them over in `requestContext.authorizer.jwt.claims`: a space-separated string, or a list
+/// claim rendered as `[a b]` (Okta and Entra ID send `scp`, Okta as a list).
+#[tokio::test]
+async fn the_admin_scope_is_read_from_scope_or_scp_in_api_gateways_forms() {
+    let api = Api::new().await;
+    let claims = |pairs: &[(&str, &str)]| {
+        let mut claims = std::collections::HashMap::from([("sub".to_owned(), "ops-1".to_owned())]);
+        for (k, v) in pairs {
+            claims.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Some(claims)
+    };
+    for (pairs, expect) in [
+        (&[("scp", "referral.admin")][..], 200),
+        (&[("scp", "openid referral.admin")][..], 200),
+        (&[("scp", "[openid referral.admin]")][..], 200),
+        (&[("scp", "[referral.admin]")][..], 200),
+        (&[("scope", "[referral.admin profile]")][..], 200),
+        (&[("scope", "openid"), ("scp", "[referral.admin]")][..], 200),
+        (&[("scp", "referral.admins")][..], 403),
+        (&[("scp", "[referral.admins openid]")][..], 403),
+        (&[("scp", "[referral.admin.read]")][..], 403),
+        (&[("scp", "[]")][..], 403),
+        (&[("scope", "referral"), ("scp", "admin")][..], 403),
+        (&[("scp", "[[referral.admin]]")][..], 403),
+    ] {
+        let answer = api
+            .admin("GET", "/admin/v1/events?type=PERSONAL", None, claims(pairs))
+            .await;
+        assert_eq!(answer.status, expect, "{pairs:?}: {}", answer.body);
+        if expect == 403 {
+            assert_eq!(answer.error_code(), "forbidden");
+        }
+    }
+}
+
 #[tokio::test]
 async fn events_are_created_listed_read_and_replaced_whole() {
     let api = Api::new().await;

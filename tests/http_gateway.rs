@@ -130,6 +130,229 @@ async fn the_local_gateway_plays_the_jwt_authorizer() {
     assert_eq!(body["referees"], json!([]));
 }
 
+/// The documented rules of API Gateway's JWT authorizer (docs/api.md cites them), each over
+/// real HTTP through the local gateway: no leeway on `exp`; `nbf` and `iat` honoured; the token
+/// with or without `Bearer `; a `kid` naming the key; `aud`, or `client_id` without `aud`;
+/// scopes from `scope` or `scp`, string or list, for the admin routes.
+#[tokio::test]
+async fn the_local_gateway_applies_the_documented_authorizer_rules() {
+    let api = Api::new().await;
+    let key = Authorizer::new(b"test-signing-key".to_vec());
+    let base = start(&api, key.clone()).await;
+    let client = reqwest::Client::new();
+    let hour = chrono::Duration::hours(1);
+    let now = chrono::Utc::now().timestamp();
+    // A fresh member per token: the check route limits each member to a few calls a minute.
+    let members = std::sync::atomic::AtomicUsize::new(0);
+    let with = |claims: Value| -> String {
+        let n = members.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        key.mint_with(
+            &format!("jk-gw-rule-{n}"),
+            &[],
+            hour,
+            claims.as_object().unwrap(),
+        )
+        .unwrap()
+    };
+    let check = format!("{base}/v1/referralCode/check");
+    let body = r#"{"code":"SHARE888"}"#;
+    let code = Some(body);
+    let unauthorized = (401, json!({"message": "Unauthorized"}));
+
+    let refused = [
+        (
+            "exp one second ago (no leeway)",
+            with(json!({"exp": now - 1})),
+        ),
+        ("exp now (must be after now)", with(json!({"exp": now}))),
+        ("no exp", with(json!({"exp": null}))),
+        ("nbf in a minute", with(json!({"nbf": now + 60}))),
+        ("iat in a minute", with(json!({"iat": now + 60}))),
+        ("exp not a number", with(json!({"exp": "tomorrow"}))),
+        ("another issuer", with(json!({"iss": "https://elsewhere"}))),
+        ("another audience", with(json!({"aud": "other-api"}))),
+        (
+            "aud wins over client_id",
+            with(json!({"aud": "other-api", "client_id": "referral-svc"})),
+        ),
+        ("neither aud nor client_id", with(json!({"aud": null}))),
+        (
+            "no kid",
+            key.sign(
+                None,
+                &json!({"iss": referral_devkit::gateway::LOCAL_ISSUER, "aud": "referral-svc",
+                        "sub": "jk-gw-2", "exp": now + 600})
+                .as_object()
+                .unwrap()
+                .clone(),
+            )
+            .unwrap(),
+        ),
+        (
+            "another kid",
+            key.sign(
+                Some("rotated-away"),
+                &json!({"iss": referral_devkit::gateway::LOCAL_ISSUER, "aud": "referral-svc",
+                        "sub": "jk-gw-2", "exp": now + 600})
+                .as_object()
+                .unwrap()
+                .clone(),
+            )
+            .unwrap(),
+        ),
+    ];
+    for (why, token) in &refused {
+        let (status, body) = send(&client, reqwest::Method::POST, &check, Some(token), code).await;
+        assert_eq!((status, body), unauthorized, "{why}");
+    }
+    // The 401 says why, as API Gateway's www-authenticate header does.
+    let response = client
+        .post(&check)
+        .bearer_auth(&refused[0].1)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains("expired"), "{challenge}");
+
+    let accepted = [
+        (
+            "nbf and iat just past",
+            with(json!({"nbf": now - 1, "iat": now - 1})),
+        ),
+        (
+            "client_id when there is no aud",
+            with(json!({"aud": null, "client_id": "referral-svc"})),
+        ),
+        (
+            "aud as a list",
+            with(json!({"aud": ["other-api", "referral-svc"]})),
+        ),
+    ];
+    for (why, token) in &accepted {
+        let (status, body) = send(&client, reqwest::Method::POST, &check, Some(token), code).await;
+        assert_eq!((status, body), (200, json!({"valid": true})), "{why}");
+    }
+
+    // The identity source holds the token alone or after `Bearer `.
+    let member = with(json!({}));
+    let answer = client
+        .post(&check)
+        .header("authorization", &member)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "a token without the Bearer prefix");
+    let answer = client
+        .post(&check)
+        .header("authorization", "Bearer ")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401, "Bearer and no token");
+
+    // The authorizer does not need `sub`; the function does, and answers in its own shape.
+    let (status, body) = send(
+        &client,
+        reqwest::Method::POST,
+        &check,
+        Some(&with(json!({"sub": null}))),
+        code,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated", "{body}");
+
+    // Admin routes: referral.admin from `scope` or `scp`, a string or a list; look-alikes not.
+    let events = format!("{base}/admin/v1/events?type=PERSONAL");
+    for (claims, expect) in [
+        (json!({"scp": "referral.admin"}), 200),
+        (json!({"scp": "openid referral.admin"}), 200),
+        (json!({"scp": ["openid", "referral.admin"]}), 200),
+        (json!({"scope": ["referral.admin"]}), 200),
+        (json!({"scope": "openid", "scp": ["referral.admin"]}), 200),
+        (json!({"scp": "referral.admins"}), 403),
+        (json!({"scp": ["referral.admins", "openid"]}), 403),
+        (json!({"scp": ["referral.admin.read"]}), 403),
+        (json!({"scp": "[referral.admin]"}), 403),
+        (json!({"scope": "referral", "scp": []}), 403),
+    ] {
+        let token = key
+            .mint_with("ops-2", &[], hour, claims.as_object().unwrap())
+            .unwrap();
+        let (status, body) = send(&client, reqwest::Method::GET, &events, Some(&token), None).await;
+        assert_eq!(status, expect, "{claims}: {body}");
+        if expect == 403 {
+            assert_eq!(body, json!({"message": "Forbidden"}));
+        } else {
+            assert_eq!(body["items"][0]["event_id"], "personal", "{claims}");
+        }
+    }
+}
+
+/// The claims reach the function as API Gateway renders them in a payload 2.0 event: every
+/// value a string, a list as `[a b]`.
+#[tokio::test]
+async fn claims_reach_the_function_as_api_gateway_renders_them() {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    // A "function" that answers with the claims it was handed.
+    let echo = axum::Router::new().fallback(|request: axum::extract::Request| async move {
+        let claims = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| json!(jwt.claims)),
+            _ => None,
+        };
+        axum::Json(claims.unwrap_or(Value::Null))
+    });
+    let key = Authorizer::new(b"test-signing-key".to_vec());
+    let gateway = Gateway {
+        app: echo.clone(),
+        admin: echo,
+        authorizer: Arc::new(key.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(gateway.serve(listener));
+    let token = key
+        .mint_with(
+            "ops-3",
+            &[],
+            chrono::Duration::hours(1),
+            json!({
+                "scp": ["openid", "referral.admin"],
+                "aud": ["referral-svc", "other"],
+                "email_verified": true,
+                "nbf": 1_700_000_000,
+            })
+            .as_object()
+            .unwrap(),
+        )
+        .unwrap();
+    let (status, claims) = send(
+        &reqwest::Client::new(),
+        reqwest::Method::GET,
+        &format!("{base}/admin/v1/anything"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(claims["scp"], "[openid referral.admin]");
+    assert_eq!(claims["aud"], "[referral-svc other]");
+    assert_eq!(claims["email_verified"], "true");
+    assert_eq!(claims["nbf"], "1700000000");
+    assert_eq!(claims["sub"], "ops-3");
+    assert!(claims["exp"].as_str().unwrap().parse::<i64>().is_ok());
+}
+
 /// `docs/openapi.yaml` documents exactly the routes the routers serve.
 #[tokio::test]
 async fn the_openapi_document_matches_the_routers() {

@@ -4,6 +4,7 @@
 
 use crate::time::Instant;
 use serde_json::{Map, Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// JSON logs, level from `RUST_LOG` (default `info`). Call once at start-up.
 pub fn init_tracing() {
@@ -51,9 +52,19 @@ pub fn emf(
     Value::Object(doc)
 }
 
+static EMF_ON_STDOUT: AtomicBool = AtomicBool::new(true);
+
+/// Whether [`emit`] prints (default: yes, Lambda needs the lines). The local CLI turns it off
+/// so what it prints stays readable, and back on with its `--emf` flag.
+pub fn set_emf_output(on: bool) {
+    EMF_ON_STDOUT.store(on, Ordering::Relaxed);
+}
+
 /// Prints an EMF document as one line on stdout (not through tracing: EMF must be the whole line).
 pub fn emit(doc: &Value) {
-    println!("{doc}");
+    if EMF_ON_STDOUT.load(Ordering::Relaxed) {
+        println!("{doc}");
+    }
 }
 
 #[cfg(test)]

@@ -226,7 +226,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Member {
     }
 }
 
-/// An admin of the micro-admin web: any subject with [`ADMIN_SCOPE`] in `scope`.
+/// An admin of the micro-admin web: any subject with [`ADMIN_SCOPE`] among the token's scopes
+/// ([`token_scopes`]).
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub subject: String,
@@ -241,8 +242,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
             .get("sub")
             .filter(|s| !s.trim().is_empty())
             .ok_or(ApiError::Unauthenticated)?;
-        let scopes = claims.get("scope").map(String::as_str).unwrap_or_default();
-        if scopes.split_whitespace().any(|s| s == ADMIN_SCOPE) {
+        if token_scopes(claims).any(|s| s == ADMIN_SCOPE) {
             Ok(Admin {
                 subject: subject.clone(),
             })
@@ -250,6 +250,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
             Err(ApiError::Forbidden)
         }
     }
+}
+
+/// The scopes of the verified token, from the two claims API Gateway's JWT authorizer reads
+/// scopes from: `scope` and `scp` (Okta and Entra ID send `scp`). Each is space-separated, or
+/// a list claim, which API Gateway hands over as one string `[a b]` (docs/api.md).
+fn token_scopes(claims: &std::collections::HashMap<String, String>) -> impl Iterator<Item = &str> {
+    ["scope", "scp"]
+        .into_iter()
+        .filter_map(|name| claims.get(name))
+        .flat_map(|value| {
+            let value = value.trim();
+            value
+                .strip_prefix('[')
+                .and_then(|inner| inner.strip_suffix(']'))
+                .unwrap_or(value)
+                .split_whitespace()
+        })
 }
 
 /// `?limit=&cursor=` of every listing.

@@ -1,15 +1,20 @@
 //! A local stand-in for API Gateway's HTTP API in front of the two HTTP functions, so the
 //! routers run locally exactly as Lambda runs them:
-//! - the JWT authorizer: `Authorization: Bearer <jwt>` verified (HS256 with a local key, issuer
-//!   and audience checked, expiry enforced); failures answer like API Gateway does
-//!   (401 `{"message":"Unauthorized"}`); the admin routes also need the `referral.admin`
-//!   scope, as the template's `AuthorizationScopes` ask (403 `{"message":"Forbidden"}`);
-//! - the integration: the request becomes a payload 2.0 event (claims as strings under
-//!   `requestContext.authorizer.jwt.claims`), which `lambda_http` turns into the request the
-//!   router sees, the same conversion as in Lambda.
+//! - the JWT authorizer, following the documented rules of API Gateway's JWT authorizers
+//!   (docs/api.md cites them): the token from `Authorization`, with or without `Bearer `; a
+//!   `kid` naming the key; signature; `iss`; `aud` (or `client_id` when there is no `aud`);
+//!   `exp` after now, `nbf` and `iat` not after now, no leeway; and for the admin routes
+//!   `referral.admin` among the scopes of `scope` or `scp` (a string or a list), as the
+//!   template's `AuthorizationScopes` ask. Failures answer like API Gateway does: 401
+//!   `{"message":"Unauthorized"}` with a `www-authenticate` header saying why, 403
+//!   `{"message":"Forbidden"}` for a missing scope;
+//! - the integration: the request becomes a payload 2.0 event (claims as API Gateway renders
+//!   them under `requestContext.authorizer.jwt.claims`: every value a string, a list as
+//!   `[a b]`), which `lambda_http` turns into the request the router sees, the same conversion
+//!   as in Lambda.
 //!
 //! Production verifies the tokens of the real identity provider (issuer + audience in the
-//! template); this key signs local tokens only.
+//! template, RSA keys from its JWKS); this HS256 key signs local tokens only.
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -24,8 +29,19 @@ use tower::ServiceExt;
 
 pub const LOCAL_ISSUER: &str = "https://referral-svc.local/issuer";
 pub const LOCAL_AUDIENCE: &str = "referral-svc";
+/// The id of the local signing key: a token's `kid` header must name it, as API Gateway
+/// requires a `kid` matching a key of the issuer's JWKS.
+pub const LOCAL_KEY_ID: &str = "referral-local-hs256";
+/// The `AuthorizationScopes` of the admin routes (infra/template.yaml): a token needs at least
+/// one of them; the app routes ask for none.
+pub const ADMIN_ROUTE_SCOPES: &[&str] = &[referral_shared::api::ADMIN_SCOPE];
 /// API Gateway's request payload limit.
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// Why the authorizer refused a token: the `error_description` of the 401's
+/// `www-authenticate` header (our wording; API Gateway's own is not documented for each case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied(pub &'static str);
 
 /// Verifies and mints local tokens.
 #[derive(Clone)]
@@ -57,44 +73,141 @@ impl Authorizer {
 
     /// A token for `subject` with `scopes` (space-separated in `scope`), valid `ttl`.
     pub fn mint(&self, subject: &str, scopes: &[&str], ttl: chrono::Duration) -> Result<String> {
+        self.mint_with(subject, scopes, ttl, &Map::new())
+    }
+
+    /// Like [`Authorizer::mint`], with `extra` claims set over the standard ones (`iss`, `aud`,
+    /// `sub`, `iat`, `exp`, `scope`); a `null` removes a claim. For tokens as other identity
+    /// providers shape them: `scp` as a string or a list, `nbf`, `client_id` instead of `aud`.
+    pub fn mint_with(
+        &self,
+        subject: &str,
+        scopes: &[&str],
+        ttl: chrono::Duration,
+        extra: &Map<String, Value>,
+    ) -> Result<String> {
         let now = chrono::Utc::now().timestamp();
-        let mut claims = json!({
-            "iss": LOCAL_ISSUER,
-            "aud": LOCAL_AUDIENCE,
-            "sub": subject,
-            "iat": now,
-            "exp": now + ttl.num_seconds(),
-        });
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(LOCAL_ISSUER));
+        claims.insert("aud".into(), json!(LOCAL_AUDIENCE));
+        claims.insert("sub".into(), json!(subject));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + ttl.num_seconds()));
         if !scopes.is_empty() {
-            claims["scope"] = Value::String(scopes.join(" "));
+            claims.insert("scope".into(), json!(scopes.join(" ")));
         }
+        for (name, value) in extra {
+            if value.is_null() {
+                claims.remove(name);
+            } else {
+                claims.insert(name.clone(), value.clone());
+            }
+        }
+        self.sign(Some(LOCAL_KEY_ID), &claims)
+    }
+
+    /// `claims` signed as they are with the local key (HS256), `kid` in the header if given.
+    pub fn sign(&self, kid: Option<&str>, claims: &Map<String, Value>) -> Result<String> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = kid.map(str::to_owned);
         Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
+            &header,
+            claims,
             &EncodingKey::from_secret(&self.secret),
         )?)
     }
 
-    /// The claims of a valid token, as API Gateway hands them to the function: every value a
-    /// string (arrays as `[a b]`).
-    pub fn verify(&self, token: &str) -> Option<HashMap<String, String>> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[LOCAL_ISSUER]);
-        validation.set_audience(&[LOCAL_AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Map<String, Value>>(
+    /// The claims of `token` if API Gateway's JWT authorizer would accept it now.
+    pub fn verify(&self, token: &str) -> Result<Map<String, Value>, Denied> {
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// The claims of `token` if API Gateway's JWT authorizer would accept it at `now` (Unix
+    /// seconds). The route's scopes are checked separately ([`token_scopes`]).
+    pub fn verify_at(&self, token: &str, now: i64) -> Result<Map<String, Value>, Denied> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| Denied("the token is not a JWT"))?;
+        if header.kid.as_deref() != Some(LOCAL_KEY_ID) {
+            return Err(Denied("no key of the issuer matches the token's kid"));
+        }
+        // The library checks algorithm and signature only; the claims are checked below by
+        // the authorizer's rules (its own exp check allows 60 s of leeway by default).
+        let mut signature_only = Validation::new(Algorithm::HS256);
+        signature_only.required_spec_claims.clear();
+        signature_only.validate_exp = false;
+        signature_only.validate_nbf = false;
+        signature_only.validate_aud = false;
+        signature_only.leeway = 0;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(
             token,
             &DecodingKey::from_secret(&self.secret),
-            &validation,
+            &signature_only,
         )
-        .ok()?;
-        Some(
-            data.claims
-                .into_iter()
-                .map(|(k, v)| (k, claim_string(&v)))
-                .collect(),
-        )
+        .map_err(|_| Denied("the token's algorithm or signature is not valid"))?
+        .claims;
+
+        if claims.get("iss").and_then(Value::as_str) != Some(LOCAL_ISSUER) {
+            return Err(Denied("the token does not have a valid issuer"));
+        }
+        // `aud` when present, else `client_id` (the troubleshooting page).
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == LOCAL_AUDIENCE,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(LOCAL_AUDIENCE)),
+            Some(_) => false,
+            None => claims.get("client_id").and_then(Value::as_str) == Some(LOCAL_AUDIENCE),
+        };
+        if !audience_ok {
+            return Err(Denied("the token does not have a valid audience"));
+        }
+        let now = now as f64;
+        match numeric_date(&claims, "exp")? {
+            Some(exp) if exp > now => {}
+            Some(_) => return Err(Denied("the token has expired")),
+            None => return Err(Denied("the token has no exp claim")),
+        }
+        if numeric_date(&claims, "nbf")?.is_some_and(|nbf| nbf > now) {
+            return Err(Denied("the token is not valid yet (nbf)"));
+        }
+        if numeric_date(&claims, "iat")?.is_some_and(|iat| iat > now) {
+            return Err(Denied("the token was issued in the future (iat)"));
+        }
+        Ok(claims)
     }
+}
+
+/// A NumericDate claim (RFC 7519: seconds, possibly fractional), absent or malformed.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Denied> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .map(Some)
+            .ok_or(Denied("a time claim (exp, nbf, iat) is not a number")),
+    }
+}
+
+/// The token's scopes as API Gateway's JWT authorizer reads them: from `scope` and from
+/// `scp`, each a space-separated string or a list of strings.
+pub fn token_scopes(claims: &Map<String, Value>) -> Vec<&str> {
+    ["scope", "scp"]
+        .iter()
+        .filter_map(|name| claims.get(*name))
+        .flat_map(|value| match value {
+            Value::String(s) => s.split_whitespace().collect::<Vec<_>>(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The claims as API Gateway hands them to the function in a payload 2.0 event: every value
+/// a string, numbers and booleans as their JSON text, a list as `[a b]` (its items joined by
+/// spaces in brackets), an object as its JSON text.
+pub fn event_claims(claims: &Map<String, Value>) -> HashMap<String, String> {
+    claims
+        .iter()
+        .map(|(k, v)| (k.clone(), claim_string(v)))
+        .collect()
 }
 
 fn claim_string(value: &Value) -> String {
@@ -221,33 +334,54 @@ fn gateway_message(status: StatusCode, message: &str) -> Response<Body> {
         .unwrap_or_default()
 }
 
+/// API Gateway's 401, with the `www-authenticate` header its troubleshooting page shows.
+fn unauthorized(why: Denied) -> Response<Body> {
+    let mut response = gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+    let challenge = format!(
+        "Bearer scope=\"\" error=\"invalid_token\" error_description=\"{}\"",
+        why.0
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert("www-authenticate", value);
+    }
+    response
+}
+
+/// The token in the identity source (`$request.header.Authorization`): the whole value, or
+/// what follows `Bearer `.
+fn identity_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?.trim();
+    let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    (!token.is_empty()).then_some(token)
+}
+
 impl Gateway {
     /// Handles one HTTP request the way the HTTP API would.
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
-        let (function, needs_admin) = if path.starts_with("/admin/v1/") {
-            (&self.admin, true)
+        let (function, route_scopes): (_, &[&str]) = if path.starts_with("/admin/v1/") {
+            (&self.admin, ADMIN_ROUTE_SCOPES)
         } else if path.starts_with("/v1/") {
-            (&self.app, false)
+            (&self.app, &[])
         } else {
             return gateway_message(StatusCode::NOT_FOUND, "Not Found");
         };
-        let token = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let Some(claims) = token.and_then(|t| self.authorizer.verify(t.trim())) else {
-            return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized");
+        let Some(token) = identity_token(&parts.headers) else {
+            return unauthorized(Denied("no token in the Authorization header"));
         };
-        if needs_admin
-            && !claims
-                .get("scope")
-                .is_some_and(|s| s.split_whitespace().any(|s| s == "referral.admin"))
+        let claims = match self.authorizer.verify(token) {
+            Ok(claims) => claims,
+            Err(why) => return unauthorized(why),
+        };
+        if !route_scopes.is_empty()
+            && !token_scopes(&claims)
+                .iter()
+                .any(|scope| route_scopes.contains(scope))
         {
             return gateway_message(StatusCode::FORBIDDEN, "Forbidden");
         }
+        let claims = event_claims(&claims);
         let body: Bytes = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
             Ok(b) => b,
             Err(_) => {
@@ -305,4 +439,48 @@ pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
         admin: admin::router(store, Arc::new(queue)),
         authorizer: Arc::new(authorizer),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn token(key: &Authorizer, claims: Value) -> String {
+        let mut all =
+            json!({"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": "s", "exp": NOW + 60});
+        for (k, v) in claims.as_object().unwrap() {
+            all[k] = v.clone();
+        }
+        key.sign(Some(LOCAL_KEY_ID), all.as_object().unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn time_claims_are_checked_to_the_second_without_leeway() {
+        let key = Authorizer::new(b"k".to_vec());
+        let at = |claims| key.verify_at(&token(&key, claims), NOW).map(|_| ());
+        assert!(at(json!({"exp": NOW + 1})).is_ok());
+        assert_eq!(
+            at(json!({"exp": NOW})),
+            Err(Denied("the token has expired"))
+        );
+        assert!(at(json!({"exp": NOW as f64 + 0.5})).is_ok());
+        assert!(at(json!({"nbf": NOW, "iat": NOW})).is_ok());
+        assert!(at(json!({"nbf": NOW + 1})).is_err());
+        assert!(at(json!({"iat": NOW + 1})).is_err());
+        assert!(at(json!({"nbf": "soon"})).is_err());
+    }
+
+    #[test]
+    fn scopes_come_from_scope_and_scp_as_strings_or_lists() {
+        let claims = json!({"scope": "a b", "scp": ["c", "d"]});
+        assert_eq!(
+            token_scopes(claims.as_object().unwrap()),
+            ["a", "b", "c", "d"]
+        );
+        let claims = json!({"scp": "c d", "scope": 7});
+        assert_eq!(token_scopes(claims.as_object().unwrap()), ["c", "d"]);
+    }
 }

@@ -3,12 +3,14 @@
 //! - [`campaign`]: loads a campaign configuration file into the table through the domain;
 //! - [`esm`]: runs a function on an SQS queue the way Lambda's event source mapping does;
 //! - [`msk`]: wraps Kafka records into real-shaped MSK events;
-//! - [`gateway`]: API Gateway's HTTP API and JWT authorizer in front of the two HTTP functions.
+//! - [`gateway`]: API Gateway's HTTP API and JWT authorizer in front of the two HTTP functions;
+//! - [`output`]: what the CLI prints (JSON, phones masked).
 
 pub mod campaign;
 pub mod esm;
 pub mod gateway;
 pub mod msk;
+pub mod output;
 pub mod table;
 
 /// An SQS client for the local SQS emulator (moto): endpoint from `AWS_ENDPOINT_URL_SQS`

@@ -60,8 +60,11 @@ enum Command {
         /// Print the MSK event instead of consuming it (for `cargo lambda invoke --data-file`).
         #[arg(long, global = true)]
         print_event: bool,
+        /// Also print the CloudWatch EMF metric lines the consumer writes in Lambda.
+        #[arg(long, global = true)]
+        emf: bool,
     },
-    /// Print a member's profile (phone masked).
+    /// Print a member's profile as JSON (phone masked).
     Member { account_id: String },
     /// List parked (unprocessable) Kafka records.
     Parked,
@@ -72,6 +75,11 @@ enum Command {
         /// Lifetime in hours.
         #[arg(long, default_value_t = 12, global = true)]
         hours: i64,
+        /// Claims (a JSON object) set over the standard ones; null removes one. E.g.
+        /// '{"scp":["openid","referral.admin"],"scope":null}' for an admin token as Okta shapes
+        /// it, '{"nbf":4102444800}' for one that is not valid yet.
+        #[arg(long, global = true)]
+        claims: Option<String>,
     },
     /// Serve the app and admin APIs on ADDR behind a local API Gateway (JWT authorizer with
     /// the JWT_KEY_FILE key, payload 2.0 events through lambda_http), wired from the
@@ -134,8 +142,16 @@ fn local_authorizer() -> Result<referral_devkit::gateway::Authorizer> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Info by default, as the functions log in Lambda (RUST_LOG overrides), so the local
+    // stack shows the access log and the consumers' warnings; on stderr, so stdout is only
+    // what a command prints (a token, JSON).
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let client = referral_devkit::local_dynamodb_client().await;
@@ -208,7 +224,9 @@ async fn main() -> Result<()> {
         Command::Publish {
             record,
             print_event,
+            emf,
         } => {
+            referral_shared::telemetry::set_emf_output(emf);
             let values = match record {
                 Publish::CodeUsed {
                     account_id,
@@ -242,22 +260,33 @@ async fn main() -> Result<()> {
         }
         Command::Member { account_id } => {
             match store.get_member(&AccountId::parse(&account_id)?).await? {
-                // Debug masks the phone number; JSON would not.
-                Some(member) => println!("{member:#?}"),
+                Some(member) => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&referral_devkit::output::member(&member)?)?
+                ),
                 None => anyhow::bail!("no member {account_id} in table {}", cli.table),
             }
         }
-        Command::Token { who, hours } => {
+        Command::Token { who, hours, claims } => {
             let authorizer = local_authorizer()?;
             let ttl = chrono::Duration::hours(hours);
+            let extra: serde_json::Map<String, serde_json::Value> = match claims {
+                Some(text) => serde_json::from_str(&text).context(
+                    "--claims must be a JSON object, e.g. '{\"scp\":\"referral.admin\"}'",
+                )?,
+                None => serde_json::Map::new(),
+            };
             let token = match who {
                 Token::Member { jkos_id } => {
                     referral_shared::JkosId::parse(&jkos_id)?;
-                    authorizer.mint(&jkos_id, &[], ttl)?
+                    authorizer.mint_with(&jkos_id, &[], ttl, &extra)?
                 }
-                Token::Admin { subject } => {
-                    authorizer.mint(&subject, &[referral_shared::api::ADMIN_SCOPE], ttl)?
-                }
+                Token::Admin { subject } => authorizer.mint_with(
+                    &subject,
+                    &[referral_shared::api::ADMIN_SCOPE],
+                    ttl,
+                    &extra,
+                )?,
             };
             println!("{token}");
         }

@@ -93,8 +93,10 @@ pub fn read_lines(file: &Path) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Splits values by topic, wraps each topic's values into one MSK event and consumes it.
+/// Splits values by topic, wraps each topic's values into one MSK event and consumes it;
+/// prints what each batch did as one JSON array (or, with `print_event`, the MSK events).
 pub async fn run(store: DynamoStore, values: Vec<Value>, print_event: bool) -> Result<()> {
+    let mut done = Vec::new();
     // Offsets only need to increase: milliseconds since the epoch do, across runs.
     let base = chrono::Utc::now().timestamp_millis();
     for topic in [TOPIC_MEMBER_INFO, TOPIC_REGISTRATION] {
@@ -139,15 +141,10 @@ pub async fn run(store: DynamoStore, values: Vec<Value>, print_event: bool) -> R
             .handle(&msk::event(&records))
             .await
             .map_err(|e| anyhow::anyhow!("{e} (MSK would retry this batch)"))?;
-        println!(
-            "{topic}: {} record(s), {} malformed, {} member(s) written, {} qualified, {} reward(s) created, {} queued for payout",
-            report.records,
-            report.malformed,
-            report.members_written,
-            report.qualified,
-            report.rewards_created,
-            report.rewards_queued
-        );
+        done.push(referral_devkit::output::batch(topic, &report));
+    }
+    if !print_event {
+        println!("{}", serde_json::to_string_pretty(&done)?);
     }
     Ok(())
 }
