@@ -5,10 +5,11 @@
 //! [`RecordError`] that says what is wrong, for the consumer to log (with the record's
 //! coordinates), count and park.
 
+use crate::decode::DecodeError;
 use crate::domain::{AccountId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ValidationError};
 use crate::time::Instant;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
@@ -29,37 +30,67 @@ impl fmt::Display for RecordCoordinates {
     }
 }
 
-/// Why a record cannot be applied. Never retryable: the same bytes fail the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// Why a record cannot be applied: the typed reason logged, counted (by [`RecordError::kind`])
+/// and kept on the parked record. It names a kind and a field or position, never a value from
+/// the record (serde's messages quote values, and a value may be a phone number). Never
+/// retryable: the same bytes, or the same stored state, fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordError {
     #[error("value is not valid base64")]
     BadBase64,
     #[error("record has no value")]
     MissingValue,
-    #[error("value is not valid JSON for this topic: {0}")]
-    BadJson(String),
-    #[error("unknown event type {0:?}")]
-    UnknownType(String),
-    #[error("invalid field {0}")]
-    Invalid(#[from] ValidationError),
+    /// Not JSON of the topic's shape: syntax, a missing field, a wrong type, or a field that
+    /// fails its domain rule inside the JSON.
+    #[error("value is not valid JSON for this topic: {error}")]
+    BadJson { error: DecodeError },
+    /// The registration event's `type` is none of ours.
+    #[error("unknown event type (field type)")]
+    UnknownType,
+    /// A field that fails a rule between fields (e.g. `referral_code` on a code use).
+    #[error("invalid field {field}: {rule}")]
+    InvalidField { field: String, rule: String },
+    /// A record of a topic this function does not consume.
+    #[error("this function consumes {expected}")]
+    UnexpectedTopic { expected: String },
+    /// The record's member (or the code it uses) is stored in a shape the domain refuses.
+    #[error("stored item {key} does not map onto the domain")]
+    CorruptState { key: String },
+    /// DynamoDB refuses the member's write for a reason retrying does not change.
+    #[error("DynamoDB rejected {operation}")]
+    RejectedWrite { operation: String },
 }
 
 impl RecordError {
-    /// A short, stable label for metrics.
+    /// A short, stable label for metrics and listings.
     pub fn kind(&self) -> &'static str {
         match self {
             RecordError::BadBase64 => "bad_base64",
             RecordError::MissingValue => "missing_value",
-            RecordError::BadJson(_) => "bad_json",
-            RecordError::UnknownType(_) => "unknown_type",
-            RecordError::Invalid(_) => "invalid_field",
+            RecordError::BadJson { .. } => "bad_json",
+            RecordError::UnknownType => "unknown_type",
+            RecordError::InvalidField { .. } => "invalid_field",
+            RecordError::UnexpectedTopic { .. } => "unexpected_topic",
+            RecordError::CorruptState { .. } => "corrupt_state",
+            RecordError::RejectedWrite { .. } => "rejected_write",
+        }
+    }
+}
+
+impl From<ValidationError> for RecordError {
+    fn from(e: ValidationError) -> Self {
+        RecordError::InvalidField {
+            field: e.field.to_owned(),
+            rule: e.message,
         }
     }
 }
 
 /// A record that could not be applied, kept where an admin can list it and replay it.
-/// `key`/`value` are the raw base64 strings as delivered (the value may hold a phone number,
-/// so `Debug` leaves it out; never log it).
+/// `key`/`value` are the raw base64 strings as delivered, kept only when they are base64 (a
+/// value may hold a phone number, so `Debug` leaves it out; never log it). `reason` is typed
+/// and holds no value from the record.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ParkedRecord {
     pub topic: String,
@@ -72,9 +103,9 @@ pub struct ParkedRecord {
     /// True when `value` was cut at [`ParkedRecord::MAX_VALUE`] characters.
     #[serde(default)]
     pub value_truncated: bool,
-    /// [`RecordError::kind`] or `corrupt_state` / `rejected_write`.
+    /// `reason`'s [`RecordError::kind`], flat for listings.
     pub reason_kind: String,
-    pub reason: String,
+    pub reason: RecordError,
     #[serde(with = "crate::time::millis")]
     pub parked_at: Instant,
     /// TTL (epoch seconds): parked records are kept [`ParkedRecord::RETENTION_DAYS`] days.
@@ -89,10 +120,12 @@ impl ParkedRecord {
         at: &RecordCoordinates,
         key: Option<&str>,
         value: Option<&str>,
-        reason_kind: &str,
-        reason: String,
+        reason: RecordError,
         now: Instant,
     ) -> Self {
+        // Text that is not base64 is not a record as MSK delivers it, and is readable as is.
+        let delivered = |s: &&str| decode_value(Some(s)).is_ok();
+        let (key, value) = (key.filter(delivered), value.filter(delivered));
         let (value, value_truncated) = match value {
             Some(v) if v.len() > Self::MAX_VALUE => {
                 let mut end = Self::MAX_VALUE;
@@ -110,7 +143,7 @@ impl ParkedRecord {
             key: key.map(str::to_owned),
             value,
             value_truncated,
-            reason_kind: reason_kind.to_owned(),
+            reason_kind: reason.kind().to_owned(),
             reason,
             parked_at: now,
             expires_at: (now + chrono::Duration::days(Self::RETENTION_DAYS)).timestamp(),
@@ -130,7 +163,6 @@ impl fmt::Debug for ParkedRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParkedRecord")
             .field("at", &self.coordinates().to_string())
-            .field("reason_kind", &self.reason_kind)
             .field("reason", &self.reason)
             .finish_non_exhaustive()
     }
@@ -215,9 +247,13 @@ impl RegistrationEvent {
                 let code = raw.referral_code.ok_or_else(|| {
                     ValidationError::new("referral_code", "is required for REFERRAL_CODE_USED")
                 })?;
+                let code = ReferralCode::parse(code).map_err(|e| RecordError::InvalidField {
+                    field: "referral_code".to_owned(),
+                    rule: e.message,
+                })?;
                 Ok(Self::ReferralCodeUsed {
                     member,
-                    code: ReferralCode::parse(code)?,
+                    code,
                     occurred_at,
                 })
             }
@@ -230,7 +266,8 @@ impl RegistrationEvent {
                 member,
                 occurred_at,
             }),
-            other => Err(RecordError::UnknownType(other.to_owned())),
+            // The unknown name stays out of the error: it is a value from outside.
+            _ => Err(RecordError::UnknownType),
         }
     }
 
@@ -251,9 +288,10 @@ impl RegistrationEvent {
     }
 }
 
-/// JSON into `T`; a field that fails domain validation surfaces as that validation error's text.
+/// JSON into `T`; an error is reduced to a kind and a field path (a field that fails domain
+/// validation keeps the domain's rule, never the value).
 fn parse_json<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, RecordError> {
-    serde_json::from_slice(json).map_err(|e| RecordError::BadJson(e.to_string()))
+    crate::decode::json_from_slice(json).map_err(|error| RecordError::BadJson { error })
 }
 
 #[cfg(test)]
@@ -363,29 +401,110 @@ mod tests {
     }
 
     #[test]
-    fn a_parked_value_is_cut_at_the_limit_on_a_char_boundary_and_kept_90_days() {
+    fn a_parked_value_is_cut_at_the_limit_and_kept_90_days_and_only_if_base64() {
         let at = RecordCoordinates {
             topic: TOPIC_REGISTRATION.into(),
             partition: 1,
             offset: 9,
         };
         let now = crate::time::parse("2026-11-21T00:00:00Z").unwrap();
-        let long = format!("a{}", "é".repeat(ParkedRecord::MAX_VALUE));
-        let parked = ParkedRecord::new(&at, None, Some(&long), "bad_json", "x".into(), now);
+        let long = "QUJD".repeat(ParkedRecord::MAX_VALUE / 4 + 1);
+        let parked = ParkedRecord::new(&at, None, Some(&long), RecordError::BadBase64, now);
         let value = parked.value.as_deref().unwrap();
         assert!(parked.value_truncated);
-        assert!(
-            value.len() <= ParkedRecord::MAX_VALUE && value.len() >= ParkedRecord::MAX_VALUE - 1
-        );
+        assert_eq!(value.len(), ParkedRecord::MAX_VALUE);
         assert_eq!(
             parked.expires_at,
             (now + chrono::Duration::days(90)).timestamp()
         );
-        let short = ParkedRecord::new(&at, Some("k"), Some("abc"), "bad_json", "x".into(), now);
+        let short = ParkedRecord::new(
+            &at,
+            Some("aw=="),
+            Some("QUJD"),
+            RecordError::UnknownType,
+            now,
+        );
         assert_eq!(
-            (short.value.as_deref(), short.value_truncated),
-            (Some("abc"), false)
+            (
+                short.key.as_deref(),
+                short.value.as_deref(),
+                short.value_truncated
+            ),
+            (Some("aw=="), Some("QUJD"), false)
         );
         assert_eq!(short.coordinates(), at);
+        assert_eq!(short.reason_kind, "unknown_type");
+        // Text that is not base64 is not kept: it would be readable as it came.
+        let raw = ParkedRecord::new(
+            &at,
+            Some("0987650777"),
+            Some("0987650777!"),
+            RecordError::BadBase64,
+            now,
+        );
+        assert_eq!((raw.key, raw.value), (None, None));
+    }
+
+    #[test]
+    fn reasons_are_typed_and_hold_no_value_from_the_record() {
+        let phone = "0987650777";
+        let cases = [
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":{},"created_at":"2026-11-21T08:00:00Z"}}"#,
+                &phone[1..]
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":"{phone}0","created_at":"2026-11-21T08:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"{phone}","phone_number":"{phone}","created_at":"2026-11-21T08:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":"{phone}","created_at":"{phone}"}}"#
+            ),
+        ];
+        let expected = [
+            ("invalid_type", "phone_number"),
+            ("invalid_value", "phone_number"),
+            ("too_long", "jkos_account"),
+            ("invalid_value", "created_at"),
+        ];
+        for (json, (kind, path)) in cases.iter().zip(expected) {
+            let err = MemberInfo::parse(json.as_bytes()).unwrap_err();
+            let RecordError::BadJson { error } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(
+                (error.kind.as_str(), error.path.as_str()),
+                (kind, path),
+                "{json}"
+            );
+            let stored = serde_json::to_string(&err).unwrap();
+            assert!(
+                stored.starts_with(r#"{"kind":"bad_json","error":{"kind":"#),
+                "{stored}"
+            );
+            for shown in [err.to_string(), stored] {
+                assert!(!shown.contains(&phone[1..]), "{json}: {shown}");
+            }
+        }
+        let unknown = format!(
+            r#"{{"type":"{phone}","account_id":"a","jkos_id":"j","occurred_at":"2026-11-21T08:00:00Z"}}"#
+        );
+        let err = RegistrationEvent::parse(unknown.as_bytes()).unwrap_err();
+        assert_eq!(err, RecordError::UnknownType);
+        let code = format!(
+            r#"{{"type":"REFERRAL_CODE_USED","account_id":"a","jkos_id":"j","referral_code":"{phone}","occurred_at":"2026-11-21T08:00:00Z"}}"#
+        );
+        let err = RegistrationEvent::parse(code.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, RecordError::InvalidField { field, .. } if field == "referral_code"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(&phone[1..]), "{err}");
+        // The stored form reads back.
+        let back: RecordError =
+            serde_json::from_str(&serde_json::to_string(&err).unwrap()).unwrap();
+        assert_eq!(back, err);
     }
 }
