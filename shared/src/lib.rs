@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod contracts;
+pub mod decode;
 pub mod domain;
 pub mod ingest;
 pub mod partners;

@@ -10,12 +10,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    install_tracing(filter, std::io::stdout);
+}
+
+/// The same JSON lines, filtered by `directives`, into `writer`: how the tests capture every
+/// line the functions would log.
+pub fn init_tracing_into<W>(directives: &str, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    install_tracing(tracing_subscriber::EnvFilter::new(directives), writer);
+}
+
+fn install_tracing<W>(filter: tracing_subscriber::EnvFilter, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false)
         .without_time() // Lambda timestamps every line
+        .with_writer(writer)
         .try_init();
 }
 
@@ -62,9 +79,21 @@ pub fn set_emf_output(on: bool) {
 
 /// Prints an EMF document as one line on stdout (not through tracing: EMF must be the whole line).
 pub fn emit(doc: &Value) {
+    let line = doc.to_string();
     if EMF_ON_STDOUT.load(Ordering::Relaxed) {
-        println!("{doc}");
+        println!("{line}");
     }
+    if let Some(tap) = METRICS_TAP.get() {
+        tap(&line);
+    }
+}
+
+static METRICS_TAP: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Hands every EMF line to `tap` as well as to stdout, for the tests to read what the functions
+/// publish. The first tap set stays.
+pub fn tap_metrics(tap: fn(&str)) {
+    let _ = METRICS_TAP.set(tap);
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ pub fn format(t: &Instant) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Parses any RFC 3339 instant (any offset) into UTC.
+/// Parses any RFC 3339 instant (any offset) into UTC. The error states the rule in the
+/// domain's `field: rule` form and never repeats the text (it may be anything from outside).
 pub fn parse(text: &str) -> Result<Instant, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("invalid RFC 3339 time {text:?}: {e}"))
+        .map_err(|e| format!("time: must be an RFC 3339 instant ({e})"))
 }
 
 /// Serde adapter: `#[serde(with = "crate::time::millis")]`. Reads any RFC 3339 instant.

@@ -1104,3 +1104,55 @@ pub mod http_support {
         }
     }
 }
+
+/// Every log line and EMF metric line of the test process, captured as the functions write
+/// them (telemetry's JSON format): our crates at every level, dependencies at `info`.
+pub mod capture {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    static LOGS: OnceLock<Buffer> = OnceLock::new();
+    static METRICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// Installs the capture for this test process (once; later calls do nothing).
+    pub fn install() {
+        LOGS.get_or_init(|| {
+            let buffer = Buffer::default();
+            let writer = buffer.clone();
+            referral_shared::telemetry::init_tracing_into(
+                "info,referral_shared=trace,referral_devkit=trace,referral_tests=trace",
+                move || writer.clone(),
+            );
+            referral_shared::telemetry::tap_metrics(|line| {
+                METRICS.lock().unwrap().push(line.to_owned())
+            });
+            buffer
+        });
+    }
+
+    /// The log lines so far.
+    pub fn log_lines() -> Vec<String> {
+        let bytes = LOGS.get().map(|b| b.0.lock().unwrap().clone());
+        String::from_utf8_lossy(&bytes.unwrap_or_default())
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The EMF lines so far.
+    pub fn metric_lines() -> Vec<String> {
+        METRICS.lock().unwrap().clone()
+    }
+}

@@ -1,6 +1,7 @@
 //! JSON request bodies: read up to [`super::MAX_BODY_BYTES`] (413 beyond), parsed whatever the
 //! Content-Type says (curl's `-d` sends a form type), and a failure names the field by its
-//! path (`contents[0].referrer.amount`) with the domain's own message.
+//! path (`contents[0].referrer.amount`) with the domain's rule or the kind of problem, never
+//! the value sent (it may be a phone number; see [`crate::decode`]).
 
 use super::ApiError;
 use axum::body::Bytes;
@@ -42,33 +43,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = (path != ".").then_some(path);
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::Invalid {
-                code: "invalid_json",
-                message: format!("the body is not valid JSON ({inner})"),
-                field: None,
-            }
-        } else {
-            ApiError::Invalid {
-                code: "invalid_field",
-                message: strip_position(&inner.to_string()),
-                field,
-            }
-        }
-    })
-}
-
-/// serde_json appends " at line L column C"; the field path already says where.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
+    crate::decode::json_from_slice(bytes).map_err(ApiError::from_decode)
 }
 
 #[cfg(test)]
@@ -103,13 +78,35 @@ mod tests {
         assert_eq!(field.as_deref(), Some("inner[0]"));
         assert!(message.contains("2 decimal"), "{message}");
         let (field, message, _) = field_and_message(r#"{"cod":"ABCD"}"#);
-        assert!(
-            message.contains("unknown field `cod`"),
-            "{message} {field:?}"
+        assert_eq!(
+            (field.as_deref(), message.as_str()),
+            (Some("cod"), "is not a known field")
+        );
+        let (field, message, _) = field_and_message(r#"{"inner":[]}"#);
+        assert_eq!(
+            (field.as_deref(), message.as_str()),
+            (Some("code"), "is required")
         );
         let (_, _, code) = field_and_message(r#"{"code":"#);
         assert_eq!(code, "invalid_json");
         let (_, _, code) = field_and_message("");
         assert_eq!(code, "invalid_json");
+    }
+
+    #[test]
+    fn no_error_repeats_the_value_sent() {
+        for json in [
+            r#"{"code":987650777}"#,
+            r#"{"code":"0987650777"}"#,
+            r#"{"0987650777":"ABCD"}"#,
+            r#""0987650777""#,
+            r#"{"code":"ABCD","inner":["0987650777.123"]}"#,
+            r#"{"code":"ABCD","inner":[987650777]}"#,
+            r#"{"code":0987650777}"#,
+        ] {
+            let (field, message, code) = field_and_message(json);
+            let shown = format!("{field:?} {message} {code}");
+            assert!(!shown.contains("987650777"), "{json}: {shown}");
+        }
     }
 }

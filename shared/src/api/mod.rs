@@ -171,6 +171,31 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A body that does not decode: `invalid_json` when it is not JSON, else `invalid_field`
+    /// naming the field and the problem (the domain rule, or the kind), never the value.
+    pub fn from_decode(e: crate::decode::DecodeError) -> Self {
+        use crate::decode::DecodeErrorKind;
+        match e.kind {
+            DecodeErrorKind::Syntax | DecodeErrorKind::Eof => ApiError::Invalid {
+                code: "invalid_json",
+                message: format!(
+                    "the body is not valid JSON ({} at line {} column {})",
+                    e.kind.as_str(),
+                    e.line,
+                    e.column
+                ),
+                field: None,
+            },
+            _ => ApiError::Invalid {
+                code: "invalid_field",
+                message: e.problem().to_owned(),
+                field: e.field().map(str::to_owned),
+            },
+        }
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         ApiError::invalid(e.field, e.message)
@@ -313,12 +338,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::Invalid {
-                code: "invalid_query",
-                message: e.body_text(),
-                field: None,
+        // As axum's `Query`, with the error reduced: serde's message quotes the value sent.
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let e = crate::decode::DecodeError::reduce(&e);
+                ApiError::Invalid {
+                    code: "invalid_query",
+                    message: e.problem().to_owned(),
+                    field: e.field().map(str::to_owned),
+                }
             })
     }
 }

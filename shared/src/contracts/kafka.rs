@@ -5,10 +5,11 @@
 //! [`RecordError`] that says what is wrong, for the consumer to log (with the record's
 //! coordinates), count and park.
 
+use crate::decode::DecodeError;
 use crate::domain::{AccountId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ValidationError};
 use crate::time::Instant;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
@@ -29,42 +30,73 @@ impl fmt::Display for RecordCoordinates {
     }
 }
 
-/// Why a record cannot be applied. Never retryable: the same bytes fail the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// Why a record cannot be applied: the typed reason logged, counted (by [`RecordError::kind`])
+/// and kept on the parked record. It names a kind and a field or position, never a value from
+/// the record (serde's messages quote values, and a value may be a phone number). Never
+/// retryable: the same bytes, or the same stored state, fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordError {
     #[error("value is not valid base64")]
     BadBase64,
     #[error("record has no value")]
     MissingValue,
-    #[error("value is not valid JSON for this topic: {0}")]
-    BadJson(String),
-    #[error("unknown event type {0:?}")]
-    UnknownType(String),
-    #[error("invalid field {0}")]
-    Invalid(#[from] ValidationError),
+    /// Not JSON of the topic's shape: syntax, a missing field, a wrong type, or a field that
+    /// fails its domain rule inside the JSON.
+    #[error("value is not valid JSON for this topic: {error}")]
+    BadJson { error: DecodeError },
+    /// The registration event's `type` is none of ours.
+    #[error("unknown event type (field type)")]
+    UnknownType,
+    /// A field that fails a rule between fields (e.g. `referral_code` on a code use).
+    #[error("invalid field {field}: {rule}")]
+    InvalidField { field: String, rule: String },
+    /// A record of a topic this function does not consume.
+    #[error("this function consumes {expected}")]
+    UnexpectedTopic { expected: String },
+    /// The record's member (or the code it uses) is stored in a shape the domain refuses.
+    #[error("stored item {key} does not map onto the domain")]
+    CorruptState { key: String },
+    /// DynamoDB refuses the member's write for a reason retrying does not change.
+    #[error("DynamoDB rejected {operation}")]
+    RejectedWrite { operation: String },
 }
 
 impl RecordError {
-    /// A short, stable label for metrics.
+    /// A short, stable label for metrics and listings.
     pub fn kind(&self) -> &'static str {
         match self {
             RecordError::BadBase64 => "bad_base64",
             RecordError::MissingValue => "missing_value",
-            RecordError::BadJson(_) => "bad_json",
-            RecordError::UnknownType(_) => "unknown_type",
-            RecordError::Invalid(_) => "invalid_field",
+            RecordError::BadJson { .. } => "bad_json",
+            RecordError::UnknownType => "unknown_type",
+            RecordError::InvalidField { .. } => "invalid_field",
+            RecordError::UnexpectedTopic { .. } => "unexpected_topic",
+            RecordError::CorruptState { .. } => "corrupt_state",
+            RecordError::RejectedWrite { .. } => "rejected_write",
+        }
+    }
+}
+
+impl From<ValidationError> for RecordError {
+    fn from(e: ValidationError) -> Self {
+        RecordError::InvalidField {
+            field: e.field.to_owned(),
+            rule: e.message,
         }
     }
 }
 
 /// A record that could not be applied, kept where an admin can list it and replay it.
-/// `key`/`value` are the raw base64 strings as delivered (the value may hold a phone number,
-/// so `Debug` leaves it out; never log it).
+/// `key`/`value` are the raw base64 strings as delivered, kept only when they are base64 (a
+/// value may hold a phone number, so `Debug` leaves it out; never log it). `reason` is typed
+/// and holds no value from the record.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ParkedRecord {
     pub topic: String,
     pub partition: i64,
     pub offset: i64,
+    /// The record's key and value [`redacted`]: decoded, phone-like digit runs masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,9 +104,9 @@ pub struct ParkedRecord {
     /// True when `value` was cut at [`ParkedRecord::MAX_VALUE`] characters.
     #[serde(default)]
     pub value_truncated: bool,
-    /// [`RecordError::kind`] or `corrupt_state` / `rejected_write`.
+    /// `reason`'s [`RecordError::kind`], flat for listings.
     pub reason_kind: String,
-    pub reason: String,
+    pub reason: RecordError,
     #[serde(with = "crate::time::millis")]
     pub parked_at: Instant,
     /// TTL (epoch seconds): parked records are kept [`ParkedRecord::RETENTION_DAYS`] days.
@@ -89,11 +121,15 @@ impl ParkedRecord {
         at: &RecordCoordinates,
         key: Option<&str>,
         value: Option<&str>,
-        reason_kind: &str,
-        reason: String,
+        reason: RecordError,
         now: Instant,
     ) -> Self {
-        let (value, value_truncated) = match value {
+        // What support needs to see, never personal data: the record decoded from base64 (when
+        // it is), with every run of 7 or more digits masked — phone numbers in any field, in
+        // any form (string, number, with or without the leading 0) — then cut to a bounded size.
+        // The record itself stays in Kafka at its coordinates, which is where a replay reads it.
+        let key = key.map(redacted);
+        let (value, value_truncated) = match value.map(redacted) {
             Some(v) if v.len() > Self::MAX_VALUE => {
                 let mut end = Self::MAX_VALUE;
                 while !v.is_char_boundary(end) {
@@ -101,16 +137,16 @@ impl ParkedRecord {
                 }
                 (Some(v[..end].to_owned()), true)
             }
-            other => (other.map(str::to_owned), false),
+            other => (other, false),
         };
         Self {
             topic: at.topic.clone(),
             partition: at.partition,
             offset: at.offset,
-            key: key.map(str::to_owned),
+            key,
             value,
             value_truncated,
-            reason_kind: reason_kind.to_owned(),
+            reason_kind: reason.kind().to_owned(),
             reason,
             parked_at: now,
             expires_at: (now + chrono::Duration::days(Self::RETENTION_DAYS)).timestamp(),
@@ -130,10 +166,36 @@ impl fmt::Debug for ParkedRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParkedRecord")
             .field("at", &self.coordinates().to_string())
-            .field("reason_kind", &self.reason_kind)
             .field("reason", &self.reason)
             .finish_non_exhaustive()
     }
+}
+
+/// A record's key or value as a person may read it: decoded from base64 when it is base64
+/// (else as given), invalid UTF-8 replaced, every run of 7+ ASCII digits masked with `*`.
+pub fn redacted(raw: &str) -> String {
+    let bytes = decode_value(Some(raw)).unwrap_or_else(|_| raw.as_bytes().to_vec());
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 7 {
+            out.extend(std::iter::repeat_n('*', digits.len()));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
 }
 
 /// Decodes a record value as MSK delivers it (standard base64).
@@ -215,9 +277,13 @@ impl RegistrationEvent {
                 let code = raw.referral_code.ok_or_else(|| {
                     ValidationError::new("referral_code", "is required for REFERRAL_CODE_USED")
                 })?;
+                let code = ReferralCode::parse(code).map_err(|e| RecordError::InvalidField {
+                    field: "referral_code".to_owned(),
+                    rule: e.message,
+                })?;
                 Ok(Self::ReferralCodeUsed {
                     member,
-                    code: ReferralCode::parse(code)?,
+                    code,
                     occurred_at,
                 })
             }
@@ -230,7 +296,8 @@ impl RegistrationEvent {
                 member,
                 occurred_at,
             }),
-            other => Err(RecordError::UnknownType(other.to_owned())),
+            // The unknown name stays out of the error: it is a value from outside.
+            _ => Err(RecordError::UnknownType),
         }
     }
 
@@ -251,13 +318,28 @@ impl RegistrationEvent {
     }
 }
 
-/// JSON into `T`; a field that fails domain validation surfaces as that validation error's text.
+/// JSON into `T`; an error is reduced to a kind and a field path (a field that fails domain
+/// validation keeps the domain's rule, never the value).
 fn parse_json<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, RecordError> {
-    serde_json::from_slice(json).map_err(|e| RecordError::BadJson(e.to_string()))
+    crate::decode::json_from_slice(json).map_err(|error| RecordError::BadJson { error })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parked_copies_are_decoded_with_every_phone_like_digit_run_masked() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let raw = r#"{"account_id":"acc-1","phone_number":987650777,"alt":"+886912345678","at":"2026-11-01T00:00:00Z"}"#;
+        assert_eq!(
+            super::redacted(&b64(raw)),
+            r#"{"account_id":"acc-1","phone_number":*********,"alt":"+************","at":"2026-11-01T00:00:00Z"}"#
+        );
+        // Not base64: read as given, masked the same way.
+        assert_eq!(super::redacted("call 0912345678!"), "call **********!");
+        assert_eq!(super::redacted("123456"), "123456");
+    }
+
     use super::*;
 
     fn b64(s: &str) -> String {
@@ -363,29 +445,113 @@ mod tests {
     }
 
     #[test]
-    fn a_parked_value_is_cut_at_the_limit_on_a_char_boundary_and_kept_90_days() {
+    fn a_parked_value_is_decoded_masked_cut_at_the_limit_and_kept_90_days() {
         let at = RecordCoordinates {
             topic: TOPIC_REGISTRATION.into(),
             partition: 1,
             offset: 9,
         };
         let now = crate::time::parse("2026-11-21T00:00:00Z").unwrap();
-        let long = format!("a{}", "é".repeat(ParkedRecord::MAX_VALUE));
-        let parked = ParkedRecord::new(&at, None, Some(&long), "bad_json", "x".into(), now);
+        let long = "x!".repeat(ParkedRecord::MAX_VALUE);
+        let parked = ParkedRecord::new(&at, None, Some(&long), RecordError::BadBase64, now);
         let value = parked.value.as_deref().unwrap();
         assert!(parked.value_truncated);
-        assert!(
-            value.len() <= ParkedRecord::MAX_VALUE && value.len() >= ParkedRecord::MAX_VALUE - 1
-        );
+        assert_eq!(value.len(), ParkedRecord::MAX_VALUE);
         assert_eq!(
             parked.expires_at,
             (now + chrono::Duration::days(90)).timestamp()
         );
-        let short = ParkedRecord::new(&at, Some("k"), Some("abc"), "bad_json", "x".into(), now);
+        let short = ParkedRecord::new(
+            &at,
+            Some("aw=="),
+            Some("QUJD"),
+            RecordError::UnknownType,
+            now,
+        );
         assert_eq!(
-            (short.value.as_deref(), short.value_truncated),
-            (Some("abc"), false)
+            (
+                short.key.as_deref(),
+                short.value.as_deref(),
+                short.value_truncated
+            ),
+            (Some("k"), Some("ABC"), false)
         );
         assert_eq!(short.coordinates(), at);
+        assert_eq!(short.reason_kind, "unknown_type");
+        // Text that is not base64 is kept as given, with phone-like digits masked.
+        let raw = ParkedRecord::new(
+            &at,
+            Some("0987650777"),
+            Some("0987650777!"),
+            RecordError::BadBase64,
+            now,
+        );
+        assert_eq!(
+            (raw.key.as_deref(), raw.value.as_deref()),
+            (Some("**********"), Some("**********!"))
+        );
+    }
+
+    #[test]
+    fn reasons_are_typed_and_hold_no_value_from_the_record() {
+        let phone = "0987650777";
+        let cases = [
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":{},"created_at":"2026-11-21T08:00:00Z"}}"#,
+                &phone[1..]
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":"{phone}0","created_at":"2026-11-21T08:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"{phone}","phone_number":"{phone}","created_at":"2026-11-21T08:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"account_id":"a","jkos_id":"j","jkos_account":"A1","phone_number":"{phone}","created_at":"{phone}"}}"#
+            ),
+        ];
+        let expected = [
+            ("invalid_type", "phone_number"),
+            ("invalid_value", "phone_number"),
+            ("too_long", "jkos_account"),
+            ("invalid_value", "created_at"),
+        ];
+        for (json, (kind, path)) in cases.iter().zip(expected) {
+            let err = MemberInfo::parse(json.as_bytes()).unwrap_err();
+            let RecordError::BadJson { error } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(
+                (error.kind.as_str(), error.path.as_str()),
+                (kind, path),
+                "{json}"
+            );
+            let stored = serde_json::to_string(&err).unwrap();
+            assert!(
+                stored.starts_with(r#"{"kind":"bad_json","error":{"kind":"#),
+                "{stored}"
+            );
+            for shown in [err.to_string(), stored] {
+                assert!(!shown.contains(&phone[1..]), "{json}: {shown}");
+            }
+        }
+        let unknown = format!(
+            r#"{{"type":"{phone}","account_id":"a","jkos_id":"j","occurred_at":"2026-11-21T08:00:00Z"}}"#
+        );
+        let err = RegistrationEvent::parse(unknown.as_bytes()).unwrap_err();
+        assert_eq!(err, RecordError::UnknownType);
+        let code = format!(
+            r#"{{"type":"REFERRAL_CODE_USED","account_id":"a","jkos_id":"j","referral_code":"{phone}","occurred_at":"2026-11-21T08:00:00Z"}}"#
+        );
+        let err = RegistrationEvent::parse(code.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, RecordError::InvalidField { field, .. } if field == "referral_code"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(&phone[1..]), "{err}");
+        // The stored form reads back.
+        let back: RecordError =
+            serde_json::from_str(&serde_json::to_string(&err).unwrap()).unwrap();
+        assert_eq!(back, err);
     }
 }

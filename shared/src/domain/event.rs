@@ -161,9 +161,10 @@ impl RewardAmount {
     }
 
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let value: Decimal = text.trim().parse().map_err(|_| {
-            ValidationError::new("amount", format!("{text:?} is not a decimal number"))
-        })?;
+        let value: Decimal = text
+            .trim()
+            .parse()
+            .map_err(|_| ValidationError::new("amount", "must be a decimal number"))?;
         Self::new(value)
     }
 

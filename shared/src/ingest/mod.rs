@@ -169,15 +169,15 @@ where
                         .or_default()
                         .push(decoded);
                 }
-                Err((kind, reason)) => {
+                Err(reason) => {
                     counts.1 += 1;
                     report.malformed += 1;
+                    let kind = reason.kind();
                     tracing::warn!(record = %at, kind, error = %reason, "malformed record parked");
                     parked.push(ParkedRecord::new(
                         &at,
                         record.key.as_deref(),
                         record.value.as_deref(),
-                        kind,
                         reason,
                         now,
                     ));
@@ -306,25 +306,18 @@ where
         Ok(report)
     }
 
-    fn decode(
-        &self,
-        at: &RecordCoordinates,
-        record: &KafkaRecord,
-    ) -> Result<Change, (&'static str, String)> {
-        let fail = |e: RecordError| (e.kind(), e.to_string());
+    fn decode(&self, at: &RecordCoordinates, record: &KafkaRecord) -> Result<Change, RecordError> {
+        let unexpected = || RecordError::UnexpectedTopic {
+            expected: self.settings.topic.to_owned(),
+        };
         if at.topic != self.settings.topic {
-            return Err((
-                "unexpected_topic",
-                format!("this function consumes {}", self.settings.topic),
-            ));
+            return Err(unexpected());
         }
-        let bytes = kafka::decode_value(record.value.as_deref()).map_err(fail)?;
+        let bytes = kafka::decode_value(record.value.as_deref())?;
         match at.topic.as_str() {
-            kafka::TOPIC_MEMBER_INFO => MemberInfo::parse(&bytes).map(Change::Info).map_err(fail),
-            kafka::TOPIC_REGISTRATION => RegistrationEvent::parse(&bytes)
-                .map(Change::Registration)
-                .map_err(fail),
-            _ => Err(("unexpected_topic", "no decoder for this topic".to_owned())),
+            kafka::TOPIC_MEMBER_INFO => MemberInfo::parse(&bytes).map(Change::Info),
+            kafka::TOPIC_REGISTRATION => RegistrationEvent::parse(&bytes).map(Change::Registration),
+            _ => Err(unexpected()),
         }
     }
 
@@ -438,10 +431,20 @@ where
         if error.is_retryable() {
             return Err(error.into());
         }
-        let kind = match error {
-            StoreError::Corrupt { .. } => "corrupt_state",
-            _ => "rejected_write",
+        // The reason is typed: DynamoDB's text stays in the log line, out of the parked record.
+        let reason = match &error {
+            StoreError::Corrupt { key, .. } => RecordError::CorruptState { key: key.clone() },
+            StoreError::Rejected { operation, .. } => RecordError::RejectedWrite {
+                operation: (*operation).to_owned(),
+            },
+            StoreError::Conflict { entity, .. } => RecordError::RejectedWrite {
+                operation: format!("{entity} write"),
+            },
+            _ => RecordError::RejectedWrite {
+                operation: "write".to_owned(),
+            },
         };
+        let kind = reason.kind();
         for d in records {
             tracing::error!(record = %d.at, kind, error = %error, "record cannot be applied; parked");
         }
@@ -453,8 +456,7 @@ where
                         &d.at,
                         d.raw.key.as_deref(),
                         d.raw.value.as_deref(),
-                        kind,
-                        error.to_string(),
+                        reason.clone(),
                         now,
                     )
                 })

@@ -1151,18 +1151,23 @@ fn to_attrs<T: Serialize>(item: &Item<T>) -> Result<Attrs, StoreError> {
     })
 }
 
+/// An item into `T`. A failure keeps the kind and the attribute path, not serde's message:
+/// that quotes the stored value, which may be a phone number, and it is logged.
 fn from_attrs<T: DeserializeOwned>(attrs: Attrs) -> Result<T, StoreError> {
     let key = describe_key(&attrs);
-    serde_dynamo::from_item(attrs).map_err(|e| StoreError::Corrupt {
-        key,
-        message: e.to_string(),
-    })
+    let item: serde_dynamo::Item = attrs.into();
+    let value = serde_dynamo::AttributeValue::M(item.into());
+    serde_path_to_error::deserialize(serde_dynamo::Deserializer::from_attribute_value(value))
+        .map_err(|e| StoreError::Corrupt {
+            key,
+            message: crate::decode::DecodeError::reduce(&e).to_string(),
+        })
 }
 
 fn entity_of(attrs: &Attrs) -> Result<Entity, StoreError> {
     let raw = attrs.get(keys::ENTITY).and_then(|v| v.as_s().ok());
     raw.and_then(|s| serde_json::from_value(serde_json::Value::String(s.clone())).ok())
-        .ok_or_else(|| corrupt(attrs, format!("unknown entity {raw:?}")))
+        .ok_or_else(|| corrupt(attrs, "unknown entity".to_owned()))
 }
 
 fn describe_key(attrs: &Attrs) -> String {

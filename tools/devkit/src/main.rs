@@ -66,7 +66,7 @@ enum Command {
     },
     /// Print a member's profile as JSON (phone masked).
     Member { account_id: String },
-    /// List parked (unprocessable) Kafka records.
+    /// List parked (unprocessable) Kafka records: coordinates and the typed reason (JSON).
     Parked,
     /// Mint a token the local API gateway accepts (signed with JWT_KEY_FILE's key).
     Token {
@@ -302,7 +302,9 @@ async fn main() -> Result<()> {
         Command::Parked => {
             let page = store.parked_records(PageRequest::first(200)).await?;
             for p in &page.items {
-                println!("{}  {}  {}", p.coordinates(), p.reason_kind, p.reason);
+                // The typed reason: a kind and a field or position, never a record value.
+                let reason = serde_json::to_string(&p.reason)?;
+                println!("{}  {reason}", p.coordinates());
             }
             println!("{} parked record(s)", page.items.len());
         }
