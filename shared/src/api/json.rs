@@ -46,7 +46,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = (path != ".").then_some(path);
+        let message = strip_position(&inner.to_string());
+        // A missing field is reported at the object that lacks it: name the field itself.
+        let field = match missing_field(&message) {
+            Some(name) if path == "." => Some(name.to_owned()),
+            Some(name) => Some(format!("{path}.{name}")),
+            None => (path != ".").then_some(path),
+        };
         if inner.is_syntax() || inner.is_eof() {
             ApiError::Invalid {
                 code: "invalid_json",
@@ -56,11 +62,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             ApiError::Invalid {
                 code: "invalid_field",
-                message: strip_position(&inner.to_string()),
+                message,
                 field,
             }
         }
     })
+}
+
+/// The name in serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
 /// serde_json appends " at line L column C"; the field path already says where.
@@ -107,6 +118,10 @@ mod tests {
             message.contains("unknown field `cod`"),
             "{message} {field:?}"
         );
+        // A missing field is named, at whatever depth.
+        let (field, message, code) = field_and_message(r#"{"inner":[]}"#);
+        assert_eq!((field.as_deref(), code), (Some("code"), "invalid_field"));
+        assert_eq!(message, "missing field `code`");
         let (_, _, code) = field_and_message(r#"{"code":"#);
         assert_eq!(code, "invalid_json");
         let (_, _, code) = field_and_message("");
