@@ -323,7 +323,7 @@ async fn every_error_class_has_the_one_json_shape() {
     for (body, code, field) in [
         ("{not json", "invalid_json", None),
         ("", "invalid_json", None),
-        ("{}", "invalid_field", None),
+        ("{}", "invalid_field", Some("code")),
         (r#"{"code": 42}"#, "invalid_field", Some("code")),
         (
             &format!(r#"{{"code":"{}"}}"#, "A".repeat(65)),
