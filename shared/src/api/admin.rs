@@ -156,11 +156,20 @@ impl IfMatch {
     }
 }
 
+/// What an `If-Match` value says.
+#[derive(Debug, PartialEq, Eq)]
+enum IfMatchValue {
+    /// `*`: any current version.
+    Any,
+    /// One or more entity-tags.
+    Tags(Vec<EntityTag>),
+}
+
 /// `*`, or the comma-separated entity-tags; `None` when the text is neither.
-fn parse_if_match(text: &str) -> Option<Option<Vec<EntityTag>>> {
+fn parse_if_match(text: &str) -> Option<IfMatchValue> {
     const OWS: [char; 2] = [' ', '\t'];
     if text.trim_matches(OWS) == "*" {
-        return Some(None);
+        return Some(IfMatchValue::Any);
     }
     let mut tags = Vec::new();
     // A list may hold empty elements ("a, , b"); an entity-tag may hold commas itself, so the
@@ -193,7 +202,7 @@ fn parse_if_match(text: &str) -> Option<Option<Vec<EntityTag>>> {
             return None;
         }
     }
-    (!tags.is_empty()).then_some(Some(tags))
+    (!tags.is_empty()).then_some(IfMatchValue::Tags(tags))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
@@ -215,8 +224,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Err(ApiError::PreconditionRequired);
         }
         match parse_if_match(&lines.join(", ")) {
-            Some(Some(tags)) => Ok(IfMatch(tags)),
-            Some(None) => Err(ApiError::PreconditionRequired),
+            Some(IfMatchValue::Tags(tags)) => Ok(IfMatch(tags)),
+            Some(IfMatchValue::Any) => Err(ApiError::PreconditionRequired),
             None => Err(malformed()),
         }
     }
@@ -686,9 +695,14 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
 mod tests {
     use super::*;
 
+    /// `Some(None)` = `*`.
     fn tags(text: &str) -> Option<Option<Vec<(bool, String)>>> {
-        parse_if_match(text)
-            .map(|tags| tags.map(|t| t.into_iter().map(|t| (t.weak, t.opaque)).collect()))
+        parse_if_match(text).map(|value| match value {
+            IfMatchValue::Any => None,
+            IfMatchValue::Tags(tags) => {
+                Some(tags.into_iter().map(|t| (t.weak, t.opaque)).collect())
+            }
+        })
     }
 
     fn strong(opaque: &str) -> (bool, String) {
@@ -719,7 +733,10 @@ mod tests {
         ] {
             assert_eq!(tags(malformed), None, "{malformed:?}");
         }
-        let names_42 = |text: &str| IfMatch(parse_if_match(text).unwrap().unwrap()).names("42");
+        let names_42 = |text: &str| match parse_if_match(text) {
+            Some(IfMatchValue::Tags(tags)) => IfMatch(tags).names("42"),
+            other => panic!("{other:?}"),
+        };
         assert!(names_42("\"42\""));
         assert!(names_42("\"7\", \"42\""));
         assert!(
