@@ -55,8 +55,22 @@ async fn qualifying_creates_one_code_and_both_rewards_with_the_terms_of_that_mom
     let report = report.unwrap();
     // DESIGN budget: a registration event costs at most 2 round trips and the success step is
     // one TransactWriteItems (BatchGetItem of the profile + the transaction; config cached).
-    assert_eq!(round_trips, 2);
+    // The first grant under a window in this process also marks the window in use first
+    // (one PutItem, ADR 0006); later grants under it do not (asserted below).
+    assert_eq!(round_trips, 3);
     assert_eq!((report.qualified, report.rewards_created), (1, 2));
+    let markers: Vec<_> = h
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i["entity"].as_s().unwrap() == "WindowUse")
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(
+        markers,
+        ["WINDOWUSE#personal#w2"],
+        "only the window granted under"
+    );
 
     let member = h.member("acc-1").await.unwrap();
     assert_eq!(member.qualified_at, Some(at(11, 0)));
@@ -113,6 +127,21 @@ async fn qualifying_creates_one_code_and_both_rewards_with_the_terms_of_that_mom
         .during(consumer.handle(&code_used))
         .await;
     assert_eq!(report.unwrap().members_written, 1);
+    assert_eq!(round_trips, 2);
+
+    // Another qualification under w2: the window is marked already, so the DESIGN budget holds.
+    let (report, round_trips) = h
+        .table
+        .round_trips
+        .during(consumer.handle(&msk::event(&reg_records(
+            4,
+            &[
+                registration("KYC_PASSED", "acc-2", None, at(12, 0)),
+                registration("DEVICE_BOUND", "acc-2", None, at(12, 1)),
+            ],
+        ))))
+        .await;
+    assert_eq!(report.unwrap().rewards_created, 2);
     assert_eq!(round_trips, 2);
 }
 

@@ -4,7 +4,7 @@ use referral_shared::api::admin::ROUTES;
 use referral_shared::store::ReferralStore;
 use referral_shared::*;
 use referral_tests::fixtures::at;
-use referral_tests::http_support::{Api, admin, member, seed_referrer};
+use referral_tests::http_support::{Answer, Api, admin, member, seed_referrer};
 use serde_json::{Value, json};
 
 fn campaign_body(event_id: &str, windows: &[(&str, &str, &str)]) -> Value {
@@ -35,6 +35,25 @@ fn campaign_body(event_id: &str, windows: &[(&str, &str, &str)]) -> Value {
             "boxed_message": "Box {amount}",
         }],
     })
+}
+
+/// The `ETag` of an answer (panics when it has none).
+fn etag(answer: &Answer) -> &str {
+    answer
+        .headers
+        .get("etag")
+        .unwrap_or_else(|| panic!("no ETag: {} {}", answer.status, answer.body))
+        .to_str()
+        .unwrap()
+}
+
+/// A PUT body from a POST body: everything but the id and type.
+fn change_of(body: &Value) -> Value {
+    let mut change = body.clone();
+    let object = change.as_object_mut().unwrap();
+    object.remove("event_id");
+    object.remove("event_type");
+    change
 }
 
 fn fill(path: &str) -> String {
@@ -145,6 +164,11 @@ async fn events_are_created_listed_read_and_replaced_whole() {
         .await;
     assert_eq!(read.status, 200);
     assert_eq!(read.body, created.body);
+    assert_eq!(
+        etag(&read),
+        etag(&created),
+        "the version created is the one read"
+    );
     let listed = api
         .admin("GET", "/admin/v1/events?type=CAMPAIGN", None, admin())
         .await;
@@ -174,14 +198,19 @@ async fn events_are_created_listed_read_and_replaced_whole() {
     change.insert("copywriting".into(), json!([]));
     change.insert("name".into(), json!("Spring v2"));
     let updated = api
-        .admin(
+        .admin_with(
             "PUT",
             "/admin/v1/events/spring-2027",
             Some(&Value::Object(change.clone()).to_string()),
-            admin(),
+            &[("if-match", etag(&read))],
         )
         .await;
     assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_ne!(etag(&updated), etag(&read), "a replace is a new version");
+    let reread = api
+        .admin("GET", "/admin/v1/events/spring-2027", None, admin())
+        .await;
+    assert_eq!(etag(&reread), etag(&updated));
     let stored = api
         .table
         .store
@@ -225,11 +254,11 @@ async fn events_are_created_listed_read_and_replaced_whole() {
     );
 
     let missing = api
-        .admin(
+        .admin_with(
             "PUT",
             "/admin/v1/events/nothing-here",
             Some(&Value::Object(change.clone()).to_string()),
-            admin(),
+            &[("if-match", "\"1\"")],
         )
         .await;
     assert_eq!(missing.status, 404);
@@ -323,6 +352,55 @@ async fn event_validation_names_the_field() {
             "unknown field",
             Box::new(|b| b["colour"] = json!("red")),
             "",
+        ),
+        (
+            "a window without its id",
+            Box::new(|b| {
+                b["contents"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("window_id");
+            }),
+            "contents[0].window_id",
+        ),
+        // A create states every collection too (one body shape for create and replace).
+        (
+            "no contents",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("contents");
+            }),
+            "contents",
+        ),
+        (
+            "no copywriting",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("copywriting");
+            }),
+            "copywriting",
+        ),
+        (
+            "null notifications",
+            Box::new(|b| b["notifications"] = Value::Null),
+            "notifications",
+        ),
+        (
+            "more windows than one transaction can replace",
+            Box::new(|b| {
+                let template = b["contents"][0].clone();
+                b["contents"] = (0..EventConfig::MAX_WINDOWS - 1)
+                    .map(|i| {
+                        let mut c = template.clone();
+                        let year = 2040 + i;
+                        c["window_id"] = json!(format!("y{year}"));
+                        c["window"] = json!({
+                            "start": format!("{year}-01-01T00:00:00Z"),
+                            "end": format!("{}-01-01T00:00:00Z", year + 1),
+                        });
+                        c
+                    })
+                    .collect();
+            }),
+            "contents",
         ),
     ];
     for (what, change, field) in cases {
@@ -808,4 +886,365 @@ async fn no_campaign_source_can_change_what_a_member_sees() {
         .await;
     assert_eq!(bare.status, 400);
     assert_eq!(bare.body["error"]["field"], "referral_source");
+}
+
+async fn stored_config(api: &Api, event: &str) -> EventConfig {
+    api.table
+        .store
+        .event_config(&EventId::parse(event).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The live-campaign erasure of issue 11: a partial body, a replace without a version, a
+/// replace of a version that is no longer current: each is refused and changes nothing.
+#[tokio::test]
+async fn a_replace_states_every_collection_and_names_the_version_it_replaces() {
+    let api = Api::new().await;
+    let body = campaign_body(
+        "live",
+        &[("w1", "2026-01-01T00:00:00Z", "2031-01-01T00:00:00Z")],
+    );
+    let created = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let v1 = etag(&created).to_owned();
+    assert!(
+        v1.starts_with('"') && v1.ends_with('"') && v1.len() > 2,
+        "a strong ETag: {v1}"
+    );
+    let before = stored_config(&api, "live").await;
+    let path = "/admin/v1/events/live";
+    let mut change = change_of(&body);
+    change["name"] = json!("Live v2");
+    let change_text = change.to_string();
+
+    // What was seen: {"name":"x"} erased every window. Now: 400 naming the first collection.
+    let partial = api
+        .admin_with("PUT", path, Some(r#"{"name":"x"}"#), &[("if-match", &v1)])
+        .await;
+    assert_eq!(
+        (partial.status.as_u16(), partial.error_code()),
+        (400, "invalid_field"),
+        "{}",
+        partial.body
+    );
+    assert_eq!(partial.error_field(), Some("contents"));
+    for collection in ["contents", "copywriting", "notifications"] {
+        let mut without = change.clone();
+        without.as_object_mut().unwrap().remove(collection);
+        let answer = api
+            .admin_with(
+                "PUT",
+                path,
+                Some(&without.to_string()),
+                &[("if-match", &v1)],
+            )
+            .await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.error_field()),
+            (400, Some(collection)),
+            "{}",
+            answer.body
+        );
+        assert_eq!(answer.body["error"]["message"], "is required");
+    }
+
+    // No version named: 428; `*` names none either; a header that is not entity-tags: 400.
+    let unconditional = api.admin("PUT", path, Some(&change_text), admin()).await;
+    assert_eq!(
+        (unconditional.status.as_u16(), unconditional.error_code()),
+        (428, "precondition_required")
+    );
+    assert_eq!(unconditional.error_field(), Some("If-Match"));
+    let any = api
+        .admin_with("PUT", path, Some(&change_text), &[("if-match", "*")])
+        .await;
+    assert_eq!(any.status, 428, "{}", any.body);
+    let malformed = api
+        .admin_with(
+            "PUT",
+            path,
+            Some(&change_text),
+            &[("if-match", "1767225600000")],
+        )
+        .await;
+    assert_eq!(
+        (malformed.status.as_u16(), malformed.error_code()),
+        (400, "invalid_header"),
+        "{}",
+        malformed.body
+    );
+    assert_eq!(malformed.error_field(), Some("If-Match"));
+    // A version that is not the current one, or the current one as a weak tag: 412.
+    for stale in ["\"1\"", &format!("W/{v1}")] {
+        let answer = api
+            .admin_with("PUT", path, Some(&change_text), &[("if-match", stale)])
+            .await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.error_code()),
+            (412, "precondition_failed"),
+            "{stale}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        stored_config(&api, "live").await,
+        before,
+        "nothing refused changed anything"
+    );
+
+    // The current version: replaced, and a new version with a new ETag.
+    let replaced = api
+        .admin_with("PUT", path, Some(&change_text), &[("if-match", &v1)])
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    let v2 = etag(&replaced).to_owned();
+    assert_ne!(v2, v1);
+    let read = api.admin("GET", path, None, admin()).await;
+    assert_eq!((etag(&read), &read.body), (v2.as_str(), &replaced.body));
+    let after = stored_config(&api, "live").await;
+    assert_eq!(after.event.name.as_str(), "Live v2");
+    assert_eq!(
+        (after.contents, after.copywriting, after.notifications),
+        (before.contents, before.copywriting, before.notifications)
+    );
+
+    // The version replaced is stale now: the same edit again is a 412, and changes nothing.
+    let mut late = change.clone();
+    late["name"] = json!("Late edit");
+    let again = api
+        .admin_with("PUT", path, Some(&late.to_string()), &[("if-match", &v1)])
+        .await;
+    assert_eq!(again.status, 412, "{}", again.body);
+    // Several tags: matches if any is current.
+    let listed = api
+        .admin_with(
+            "PUT",
+            path,
+            Some(&late.to_string()),
+            &[("if-match", &format!("{v1}, {v2}"))],
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(
+        stored_config(&api, "live").await.event.name.as_str(),
+        "Late edit"
+    );
+}
+
+/// Admins replacing the same version at once: one wins, every other gets 412, whether it lost
+/// at the read or at the transaction's condition (the race between read and write).
+#[tokio::test]
+async fn concurrent_replaces_of_one_version_make_exactly_one_winner() {
+    let api = Api::new().await;
+    let body = campaign_body(
+        "race",
+        &[("w1", "2026-01-01T00:00:00Z", "2031-01-01T00:00:00Z")],
+    );
+    let created = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    let mut version = etag(&created).to_owned();
+    const ADMINS: usize = 6;
+    let mut lost_at_the_write = 0;
+    for round in 0..5 {
+        let bodies: Vec<String> = (0..ADMINS)
+            .map(|i| {
+                let mut change = change_of(&body);
+                change["name"] = json!(format!("r{round} admin {i}"));
+                change.to_string()
+            })
+            .collect();
+        let if_match = [("if-match", version.as_str())];
+        let requests = bodies
+            .iter()
+            .map(|b| api.admin_with("PUT", "/admin/v1/events/race", Some(b), &if_match));
+        let (answers, trips) = api
+            .table
+            .round_trips
+            .during(futures::future::join_all(requests))
+            .await;
+        let winners: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}");
+        for loser in answers.iter().filter(|a| a.status != 200) {
+            assert_eq!(
+                (loser.status.as_u16(), loser.error_code()),
+                (412, "precondition_failed")
+            );
+        }
+        let stored = stored_config(&api, "race").await;
+        assert_eq!(stored.event.name.as_str(), winners[0].body["event"]["name"]);
+        version = etag(winners[0]).to_owned();
+        // Each replace reads once; the winner and every loser that passed the read also sent
+        // the transaction.
+        lost_at_the_write += trips - ADMINS - 1;
+        if lost_at_the_write > 0 {
+            break;
+        }
+    }
+    assert!(
+        lost_at_the_write > 0,
+        "no replace ever lost at the transaction: the race was not exercised"
+    );
+}
+
+/// Content windows rewards were granted under (by the real consumer path) cannot be deleted;
+/// unused ones can, and a used one can still be edited.
+#[tokio::test]
+async fn a_window_rewards_were_granted_under_cannot_be_deleted() {
+    use referral_devkit::msk;
+    use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
+    use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+    use referral_tests::ingest_support::{reg_records, registration};
+    use std::sync::Arc;
+
+    let api = Api::new().await;
+    let body = campaign_body(
+        "granted",
+        &[
+            ("w-used", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"),
+            ("w-unused", "2027-04-01T00:00:00Z", "2027-05-01T00:00:00Z"),
+        ],
+    );
+    let created = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let code = api
+        .admin(
+            "POST",
+            "/admin/v1/events/granted/codes",
+            Some(r#"{"code":"GRNT2345","source":"Partner Shop"}"#),
+            admin(),
+        )
+        .await;
+    assert_eq!(code.status, 201, "{}", code.body);
+
+    // A referee uses the code and qualifies inside w-used: the registration consumer grants.
+    let consumer = Consumer::new(
+        Arc::new(api.table.store.clone()),
+        Arc::new(api.queue.payout_queue()),
+        ConfigCache::new(std::time::Duration::from_secs(60)),
+        ConsumerSettings::new(TOPIC_REGISTRATION, EventId::parse("personal").unwrap()),
+    );
+    let march = |day: u32| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2027-03-{day:02}T10:00:00Z"))
+            .unwrap()
+            .to_utc()
+    };
+    let report = consumer
+        .handle(&msk::event(&reg_records(
+            0,
+            &[
+                registration("REFERRAL_CODE_USED", "acc-g1", Some("GRNT2345"), march(5)),
+                registration("KYC_PASSED", "acc-g1", None, march(6)),
+                registration("DEVICE_BOUND", "acc-g1", None, march(7)),
+            ],
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.rewards_created, 1,
+        "a campaign code rewards the referee"
+    );
+    let marker = api
+        .table
+        .client
+        .get_item()
+        .table_name(&api.table.name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("WINDOWUSE#granted#w-used".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("#WINDOWUSE".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        marker.item.is_some(),
+        "the window was marked before the grant"
+    );
+
+    let path = "/admin/v1/events/granted";
+    let read = api.admin("GET", path, None, admin()).await;
+    let before = stored_config(&api, "granted").await;
+    let without = |dropped: &str| {
+        let mut change = change_of(&body);
+        change["contents"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["window_id"] != dropped);
+        change.to_string()
+    };
+
+    // Dropping w-used (alone, or with w-unused): 409 naming it, nothing changed.
+    let mut nothing = change_of(&body);
+    nothing["contents"] = json!([]);
+    for change in [without("w-used"), nothing.to_string()] {
+        let refused = api
+            .admin_with("PUT", path, Some(&change), &[("if-match", etag(&read))])
+            .await;
+        assert_eq!(
+            (refused.status.as_u16(), refused.error_code()),
+            (409, "window_in_use"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("w-used"),
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.error_field(), Some("contents"));
+        assert_eq!(stored_config(&api, "granted").await, before);
+    }
+
+    // Dropping the unused window works.
+    let dropped = api
+        .admin_with(
+            "PUT",
+            path,
+            Some(&without("w-unused")),
+            &[("if-match", etag(&read))],
+        )
+        .await;
+    assert_eq!(dropped.status, 200, "{}", dropped.body);
+    let stored = stored_config(&api, "granted").await;
+    let ids: Vec<_> = stored
+        .contents
+        .iter()
+        .map(|c| c.window_id.as_str())
+        .collect();
+    assert_eq!(ids, ["w-used"]);
+
+    // The used window can still be edited (granted rewards froze their terms): ended early.
+    let mut ended = change_of(&body);
+    ended["contents"] = json!([body["contents"][0].clone()]);
+    ended["contents"][0]["window"]["end"] = json!("2027-03-20T00:00:00Z");
+    let edited = api
+        .admin_with(
+            "PUT",
+            path,
+            Some(&ended.to_string()),
+            &[("if-match", etag(&dropped))],
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let reward = api
+        .table
+        .store
+        .get_reward(&RewardId::parse("acc-g1-referee").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reward.terms.amount.value().to_string(), "35.50");
 }

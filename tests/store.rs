@@ -271,6 +271,96 @@ async fn the_sample_campaign_loads_idempotently_and_reads_back_in_one_query() {
     );
 }
 
+/// The store side of `window_in_use`: a replace that drops a content window whose marker
+/// exists is cancelled whole; a moved window (same id) is not a dropped one.
+#[tokio::test]
+async fn a_replace_cannot_drop_a_content_window_marked_in_use() {
+    let t = TestTable::create().await;
+    let id = EventId::parse("marked").unwrap();
+    let used = WindowId::parse("used").unwrap();
+    let config = |event: ReferralEvent, contents: Vec<ContentWindow>| EventConfig {
+        event,
+        contents,
+        copywriting: Vec::new(),
+        notifications: Vec::new(),
+    };
+    let first = config(
+        event("marked", EventType::Campaign),
+        vec![
+            content("used", at(1, 0), at(5, 0), "50"),
+            content("unused", at(5, 0), at(9, 0), "60"),
+        ],
+    );
+    t.store.save_event_config(&first, None).await.unwrap();
+    let (marked, trips) = t
+        .round_trips
+        .during(t.store.mark_window_in_use(&id, &used))
+        .await;
+    marked.unwrap();
+    assert_eq!(trips, 1);
+    // Idempotent: every consumer process writes it once.
+    t.store.mark_window_in_use(&id, &used).await.unwrap();
+    let stored = t.store.event_config(&id).await.unwrap().unwrap();
+    let next = |contents| {
+        config(
+            ReferralEvent {
+                updated_at: stored.event.next_version_at(at(2, 0)),
+                ..stored.event.clone()
+            },
+            contents,
+        )
+    };
+
+    let err = t
+        .store
+        .save_event_config(
+            &next(vec![content("unused", at(5, 0), at(9, 0), "60")]),
+            Some(&stored),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::WindowInUse { event, window } if event == &id && window == &used),
+        "{err:?}"
+    );
+    assert_eq!(t.store.event_config(&id).await.unwrap().unwrap(), stored);
+
+    // A stale version is reported before the window: the caller must re-read anyway.
+    let stale = config(
+        ReferralEvent {
+            updated_at: stored.event.updated_at - ms(1),
+            ..stored.event.clone()
+        },
+        stored.contents.clone(),
+    );
+    let err = t
+        .store
+        .save_event_config(&next(Vec::new()), Some(&stale))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: "Event",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Moving the used window (new start, new key, same id) and dropping the unused one is fine.
+    t.store
+        .save_event_config(
+            &next(vec![content("used", at(2, 0), at(5, 0), "50")]),
+            Some(&stored),
+        )
+        .await
+        .unwrap();
+    let after = t.store.event_config(&id).await.unwrap().unwrap();
+    assert_eq!(after.contents, [content("used", at(2, 0), at(5, 0), "50")]);
+}
+
 #[tokio::test]
 async fn events_by_type_paginates_and_separates_types() {
     let t = TestTable::create().await;

@@ -1024,6 +1024,17 @@ pub mod http_support {
         ) -> Answer {
             call(&self.admin, method, path, body, claims).await
         }
+
+        /// An admin request with extra headers (e.g. `If-Match`).
+        pub async fn admin_with(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+            headers: &[(&str, &str)],
+        ) -> Answer {
+            call_with(&self.admin, method, path, body, admin(), headers).await
+        }
     }
 
     /// A referrer `source` with `code` (PERSONAL event) and `n` referees `acc-<code>-<i>`, each
@@ -1068,10 +1079,28 @@ pub mod http_support {
         body: Option<&str>,
         claims: Option<Claims>,
     ) -> Answer {
+        call_with(router, method, path, body, claims, &[]).await
+    }
+
+    /// [`call`] with extra request headers.
+    pub async fn call_with(
+        router: &Router,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        claims: Option<Claims>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("api.example.com"));
         if body.is_some() {
             headers.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in extra {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         let request = referral_devkit::gateway::lambda_request(
             &Method::from_bytes(method.as_bytes()).unwrap(),

@@ -13,12 +13,12 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    CollectionEntry, MAX_EVENT_WRITES, Page, PageRequest, ReferralStore, StoreError,
-    create_unique_code,
+    CollectionEntry, Page, PageRequest, ReferralStore, StoreError, create_unique_code,
 };
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
@@ -96,85 +96,139 @@ async fn list_events(
     Ok(ok(Listing::new(page.items, page.next)))
 }
 
-/// An event with everything configured on it, as the admin writes it. (No `#[serde(flatten)]`
-/// here: it would hide the path of a failing field from the 400.)
+/// An event with everything configured on it, as the admin writes it. Every collection is
+/// required, on create as on replace (an empty array is an explicit "none"): one body shape,
+/// and a body that forgot a collection is a 400 naming it, never read as "none". (No
+/// `#[serde(flatten)]` here: it would hide the path of a failing field from the 400.)
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewEvent {
     event_id: EventId,
     event_type: EventType,
     name: EventName,
-    #[serde(default)]
     contents: Vec<ContentWindow>,
-    #[serde(default)]
     copywriting: Vec<Copywriting>,
-    #[serde(default)]
     notifications: Vec<NotificationTemplate>,
 }
 
-/// The whole new state of an event (its id and type do not change).
+/// The whole new state of an event (its id and type do not change): windows it does not list
+/// are deleted, so each collection must be stated.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventChange {
     name: EventName,
-    #[serde(default)]
-    contents: Vec<ContentWindow>,
-    #[serde(default)]
-    copywriting: Vec<Copywriting>,
-    #[serde(default)]
-    notifications: Vec<NotificationTemplate>,
-}
-
-struct Windows {
     contents: Vec<ContentWindow>,
     copywriting: Vec<Copywriting>,
     notifications: Vec<NotificationTemplate>,
 }
 
-fn config_of(event: ReferralEvent, windows: Windows) -> Result<EventConfig, ApiError> {
-    let config = EventConfig {
-        event,
-        contents: windows.contents,
-        copywriting: windows.copywriting,
-        notifications: windows.notifications,
-    };
-    config.validate()?;
-    let mut ids = std::collections::HashSet::new();
-    let all_ids = config
-        .contents
-        .iter()
-        .map(|c| ("contents", &c.window_id))
-        .chain(
-            config
-                .copywriting
-                .iter()
-                .map(|c| ("copywriting", &c.window_id)),
-        )
-        .chain(
-            config
-                .notifications
-                .iter()
-                .map(|n| ("notifications", &n.window_id)),
-        );
-    for (field, id) in all_ids {
-        if !ids.insert(id) {
-            return Err(ApiError::invalid(
-                field,
-                format!("window id {id} is used twice"),
-            ));
+/// The version of an event that `ETag` and `If-Match` carry: its `updated_at` in epoch
+/// milliseconds (the value the store's optimistic lock compares; every write moves it on).
+/// Clients treat the quoted tag as opaque.
+fn version_of(event: &ReferralEvent) -> String {
+    event.updated_at.timestamp_millis().to_string()
+}
+
+/// An answer carrying the event's configuration and its `ETag` (a strong validator).
+fn event_answer(status: StatusCode, config: EventConfig) -> Response {
+    let tag = format!("\"{}\"", version_of(&config.event));
+    let mut response = (status, axum::Json(config)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// The entity-tags of an `If-Match` header (RFC 9110 §13.1.1), for a replace: it must be
+/// present and name at least one version (`*` names none: 428, like a missing header); a value
+/// that is not a list of entity-tags is a 400. Weak tags never match (the comparison is strong).
+struct IfMatch(Vec<EntityTag>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct EntityTag {
+    weak: bool,
+    opaque: String,
+}
+
+impl IfMatch {
+    fn names(&self, version: &str) -> bool {
+        self.0.iter().any(|t| !t.weak && t.opaque == version)
+    }
+}
+
+/// What an `If-Match` value says.
+#[derive(Debug, PartialEq, Eq)]
+enum IfMatchValue {
+    /// `*`: any current version.
+    Any,
+    /// One or more entity-tags.
+    Tags(Vec<EntityTag>),
+}
+
+/// `*`, or the comma-separated entity-tags; `None` when the text is neither.
+fn parse_if_match(text: &str) -> Option<IfMatchValue> {
+    const OWS: [char; 2] = [' ', '\t'];
+    if text.trim_matches(OWS) == "*" {
+        return Some(IfMatchValue::Any);
+    }
+    let mut tags = Vec::new();
+    // A list may hold empty elements ("a, , b"); an entity-tag may hold commas itself, so the
+    // list is read tag by tag rather than split.
+    let mut rest = text.trim_start_matches(OWS);
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start_matches(OWS);
+            continue;
+        }
+        let (weak, tag) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let tag = tag.strip_prefix('"')?;
+        let end = tag.find('"')?;
+        let opaque = &tag[..end];
+        if !opaque
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        {
+            return None;
+        }
+        tags.push(EntityTag {
+            weak,
+            opaque: opaque.to_owned(),
+        });
+        rest = tag[end + 1..].trim_start_matches(OWS);
+        if !rest.is_empty() && !rest.starts_with(',') {
+            return None;
         }
     }
-    // The event item plus its windows, with room for deleting as many old ones.
-    if 1 + ids.len() > MAX_EVENT_WRITES / 2 {
-        return Err(ApiError::invalid(
-            "contents",
-            format!(
-                "an event has at most {} windows in all",
-                MAX_EVENT_WRITES / 2 - 1
-            ),
-        ));
+    (!tags.is_empty()).then_some(IfMatchValue::Tags(tags))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let malformed = || ApiError::Invalid {
+            code: "invalid_header",
+            message: "If-Match must be a list of entity-tags, as the ETag header gives them \
+                      (e.g. \"1767225600000\")"
+                .into(),
+            field: Some("If-Match".into()),
+        };
+        let mut lines = Vec::new();
+        for value in parts.headers.get_all(header::IF_MATCH) {
+            lines.push(value.to_str().map_err(|_| malformed())?);
+        }
+        if lines.is_empty() {
+            return Err(ApiError::PreconditionRequired);
+        }
+        match parse_if_match(&lines.join(", ")) {
+            Some(IfMatchValue::Tags(tags)) => Ok(IfMatch(tags)),
+            Some(IfMatchValue::Any) => Err(ApiError::PreconditionRequired),
+            None => Err(malformed()),
+        }
     }
-    Ok(config)
 }
 
 async fn create_event(
@@ -183,19 +237,19 @@ async fn create_event(
     ApiJson(body): ApiJson<NewEvent>,
 ) -> Result<Response, ApiError> {
     let now = chrono::Utc::now();
-    let event = ReferralEvent {
-        event_id: body.event_id,
-        event_type: body.event_type,
-        name: body.name,
-        created_at: now,
-        updated_at: now,
-    };
-    let windows = Windows {
+    let config = EventConfig {
+        event: ReferralEvent {
+            event_id: body.event_id,
+            event_type: body.event_type,
+            name: body.name,
+            created_at: now,
+            updated_at: now,
+        },
         contents: body.contents,
         copywriting: body.copywriting,
         notifications: body.notifications,
     };
-    let config = config_of(event, windows)?;
+    config.validate()?;
     match state.store.save_event_config(&config, None).await {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => {
@@ -207,7 +261,7 @@ async fn create_event(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(admin = admin.subject, event = %config.event.event_id, "event created");
-    Ok((StatusCode::CREATED, axum::Json(config)).into_response())
+    Ok(event_answer(StatusCode::CREATED, config))
 }
 
 async fn get_event(
@@ -217,15 +271,19 @@ async fn get_event(
 ) -> Result<Response, ApiError> {
     let event_id = EventId::parse(&event_id)?;
     match state.store.event_config(&event_id).await? {
-        Some(config) => Ok(ok(config)),
+        Some(config) => Ok(event_answer(StatusCode::OK, config)),
         None => Err(ApiError::NotFound { what: "event" }),
     }
 }
 
+/// Replaces an event whole, if `If-Match` names its current version: 412 when it does not
+/// (read before the write, and again by the write's condition, so a replace racing another
+/// one between the read and the write is a 412 too).
 async fn update_event(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Path(event_id): Path<String>,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<EventChange>,
 ) -> Result<Response, ApiError> {
     let event_id = EventId::parse(&event_id)?;
@@ -234,38 +292,31 @@ async fn update_event(
         .event_config(&event_id)
         .await?
         .ok_or(ApiError::NotFound { what: "event" })?;
-    let mut now = chrono::Utc::now();
-    if now <= previous.event.updated_at {
-        now = previous.event.updated_at + chrono::TimeDelta::milliseconds(1);
+    if !if_match.names(&version_of(&previous.event)) {
+        return Err(ApiError::PreconditionFailed);
     }
-    let event = ReferralEvent {
-        name: body.name,
-        updated_at: now,
-        ..previous.event.clone()
-    };
-    let windows = Windows {
+    let config = EventConfig {
+        event: ReferralEvent {
+            name: body.name,
+            updated_at: previous.event.next_version_at(chrono::Utc::now()),
+            ..previous.event.clone()
+        },
         contents: body.contents,
         copywriting: body.copywriting,
         notifications: body.notifications,
     };
-    let config = config_of(event, windows)?;
+    config.validate()?;
     match state
         .store
         .save_event_config(&config, Some(&previous))
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => {
-            return Err(ApiError::Conflict {
-                code: "event_changed",
-                message: "the event changed while this edit was made; reload and apply it again"
-                    .into(),
-            });
-        }
+        Err(StoreError::Conflict { .. }) => return Err(ApiError::PreconditionFailed),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(admin = admin.subject, event = %event_id, "event updated");
-    Ok(ok(config))
+    Ok(event_answer(StatusCode::OK, config))
 }
 
 // ------------------------------------------------------------------------------ codes
@@ -639,4 +690,60 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
         crate::config::required("PAYOUT_QUEUE_URL")?,
     );
     lambda_http::run(router(Arc::new(store), Arc::new(queue))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Some(None)` = `*`.
+    fn tags(text: &str) -> Option<Option<Vec<(bool, String)>>> {
+        parse_if_match(text).map(|value| match value {
+            IfMatchValue::Any => None,
+            IfMatchValue::Tags(tags) => {
+                Some(tags.into_iter().map(|t| (t.weak, t.opaque)).collect())
+            }
+        })
+    }
+
+    fn strong(opaque: &str) -> (bool, String) {
+        (false, opaque.to_owned())
+    }
+
+    #[test]
+    fn if_match_is_read_as_rfc_9110_entity_tags() {
+        assert_eq!(tags("\"123\""), Some(Some(vec![strong("123")])));
+        assert_eq!(
+            tags(" W/\"1\" ,\"a,b\", , \"\"  "),
+            Some(Some(vec![
+                (true, "1".to_owned()),
+                strong("a,b"),
+                strong("")
+            ]))
+        );
+        assert_eq!(tags(" * "), Some(None), "* names no version");
+        for malformed in [
+            "",
+            " ",
+            "123",
+            "\"123",
+            "\"1\" \"2\"",
+            "W/123",
+            "\"a b\"",
+            ",",
+        ] {
+            assert_eq!(tags(malformed), None, "{malformed:?}");
+        }
+        let names_42 = |text: &str| match parse_if_match(text) {
+            Some(IfMatchValue::Tags(tags)) => IfMatch(tags).names("42"),
+            other => panic!("{other:?}"),
+        };
+        assert!(names_42("\"42\""));
+        assert!(names_42("\"7\", \"42\""));
+        assert!(
+            !names_42("W/\"42\""),
+            "a weak tag never matches (strong comparison)"
+        );
+        assert!(!names_42("\"420\""));
+    }
 }

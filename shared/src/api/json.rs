@@ -87,6 +87,8 @@ mod tests {
             (field.as_deref(), message.as_str()),
             (Some("code"), "is required")
         );
+        let (_, _, code) = field_and_message(r#"{"inner":[]}"#);
+        assert_eq!(code, "invalid_field");
         let (_, _, code) = field_and_message(r#"{"code":"#);
         assert_eq!(code, "invalid_json");
         let (_, _, code) = field_and_message("");

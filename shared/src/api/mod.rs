@@ -48,6 +48,12 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: the thing exists already, or is not in a state that allows this.
     Conflict { code: &'static str, message: String },
+    /// 409: a replace would delete a content window under which rewards were granted.
+    WindowInUse { window_id: String },
+    /// 412: `If-Match` names a version that is no longer the current one.
+    PreconditionFailed,
+    /// 428: a replace without `If-Match` (or with `*`, which names no version).
+    PreconditionRequired,
     /// 413: body over [`MAX_BODY_BYTES`].
     PayloadTooLarge,
     /// 429: a per-member limit; `retry_after` in seconds.
@@ -106,6 +112,31 @@ impl ApiError {
             ApiError::Conflict { code, message } => {
                 (StatusCode::CONFLICT, code, message.clone(), None)
             }
+            ApiError::WindowInUse { window_id } => (
+                StatusCode::CONFLICT,
+                "window_in_use",
+                format!(
+                    "content window {window_id} has rewards granted under it and cannot be \
+                     deleted; keep it in contents (it may still be edited, e.g. ended earlier)"
+                ),
+                Some("contents".into()),
+            ),
+            ApiError::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "the event changed since the version named in If-Match; read it again (GET), \
+                 re-apply the edit and send the new ETag"
+                    .into(),
+                Some("If-Match".into()),
+            ),
+            ApiError::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition_required",
+                "a replace must name the version it replaces: send If-Match with the ETag \
+                 of the event as read"
+                    .into(),
+                Some("If-Match".into()),
+            ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -212,6 +243,9 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::Unavailable
             }
+            StoreError::WindowInUse { window, .. } => ApiError::WindowInUse {
+                window_id: window.to_string(),
+            },
             StoreError::Conflict { entity, .. } => ApiError::Conflict {
                 code: "conflict",
                 message: format!("{entity} already exists or changed meanwhile"),

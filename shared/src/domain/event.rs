@@ -34,6 +34,16 @@ pub struct ReferralEvent {
     pub updated_at: Instant,
 }
 
+impl ReferralEvent {
+    /// The `updated_at` of the next version of this event written at `now`: stored to the
+    /// millisecond, and always later than this one, so every write makes a new version (the
+    /// optimistic lock and the admin API's ETag) even within one millisecond or under clock skew.
+    pub fn next_version_at(&self, now: Instant) -> Instant {
+        truncate_millis(now)
+            .max(truncate_millis(self.updated_at) + chrono::TimeDelta::milliseconds(1))
+    }
+}
+
 /// A half-open interval `[start, end)`: start inclusive, end exclusive, as in the seed's SQL
 /// (`start_time <= ?now AND end_time > ?now`). Construction guarantees `start < end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -455,8 +465,18 @@ impl EventConfig {
             .find(|n| n.side == side && n.window.contains(at))
     }
 
-    /// Windows of the same kind (content; copywriting per item; notification per side) must
-    /// not overlap, so "the window active at T" is always a single answer.
+    /// Windows an event may have in all (contents, copywriting and notifications). Replacing any
+    /// valid configuration by another is one transaction of at most 100 actions (DynamoDB's
+    /// limit): the event, a put per new window, a delete per dropped window and a check per
+    /// dropped content window (that no reward was granted under it): 1 + 3 × 33 = 100.
+    pub const MAX_WINDOWS: usize = 33;
+
+    /// The one validation of an event's configuration, whoever writes it (the admin API's
+    /// create and replace, the campaign file loader):
+    /// - windows of the same kind (content; copywriting per item; notification per side) do
+    ///   not overlap, so "the window active at T" is always a single answer;
+    /// - window ids are unique within the event (a window is named by its id alone);
+    /// - at most [`EventConfig::MAX_WINDOWS`] windows in all.
     pub fn validate(&self) -> Result<(), ValidationError> {
         fn no_overlap<'a>(
             field: &'static str,
@@ -495,6 +515,37 @@ impl EventConfig {
                     .filter(|n| n.side == side)
                     .map(|n| (&n.window_id, &n.window)),
             )?;
+        }
+        let mut ids = std::collections::HashSet::new();
+        let all_ids = (self.contents.iter().map(|c| ("contents", &c.window_id)))
+            .chain(
+                self.copywriting
+                    .iter()
+                    .map(|c| ("copywriting", &c.window_id)),
+            )
+            .chain(
+                self.notifications
+                    .iter()
+                    .map(|n| ("notifications", &n.window_id)),
+            );
+        for (field, id) in all_ids {
+            if !ids.insert(id) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("window id {id} is used twice"),
+                ));
+            }
+        }
+        if ids.len() > Self::MAX_WINDOWS {
+            return Err(ValidationError::new(
+                "contents",
+                format!(
+                    "an event has at most {} windows in all (contents, copywriting and \
+                     notifications; it has {})",
+                    Self::MAX_WINDOWS,
+                    ids.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -539,6 +590,96 @@ mod tests {
                 ("PUSH", "You got 12.5!", "0912***678 joined"),
                 ("BOX", "Reward COIN", "Box: 12.5 {unknown}"),
             ]
+        );
+    }
+
+    fn config_with(contents: Vec<ContentWindow>, copywriting: Vec<Copywriting>) -> EventConfig {
+        EventConfig {
+            event: ReferralEvent {
+                event_id: EventId::parse("e").unwrap(),
+                event_type: EventType::Campaign,
+                name: EventName::parse("e").unwrap(),
+                created_at: t(0),
+                updated_at: t(0),
+            },
+            contents,
+            copywriting,
+            notifications: Vec::new(),
+        }
+    }
+
+    fn content(id: &str, start: Instant, end: Instant) -> ContentWindow {
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("1").unwrap(),
+        };
+        ContentWindow {
+            window_id: WindowId::parse(id).unwrap(),
+            window: TimeWindow::new(start, end).unwrap(),
+            referrer: terms,
+            referee: terms,
+        }
+    }
+
+    #[test]
+    fn window_ids_are_unique_across_kinds_and_windows_are_bounded() {
+        let copy = |id: &str| Copywriting {
+            window_id: WindowId::parse(id).unwrap(),
+            window: TimeWindow::new(t(1), t(2)).unwrap(),
+            item: CopywritingItem::Subtitle,
+            content: CopyContent::from_json_text("{}").unwrap(),
+        };
+        assert!(
+            config_with(vec![content("a", t(1), t(2))], vec![copy("b")])
+                .validate()
+                .is_ok()
+        );
+        let twice = config_with(vec![content("a", t(1), t(2))], vec![copy("a")]).validate();
+        assert_eq!(twice.unwrap_err().field, "copywriting");
+        let twice = config_with(
+            vec![content("a", t(1), t(2)), content("a", t(2), t(3))],
+            Vec::new(),
+        )
+        .validate();
+        assert_eq!(twice.unwrap_err().field, "contents");
+
+        let hours = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    let start = t(0) + chrono::Duration::hours(i as i64);
+                    content(&format!("h{i}"), start, start + chrono::Duration::hours(1))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            config_with(hours(EventConfig::MAX_WINDOWS), Vec::new())
+                .validate()
+                .is_ok()
+        );
+        let over = config_with(hours(EventConfig::MAX_WINDOWS), vec![copy("one-more")]).validate();
+        assert!(over.unwrap_err().message.contains("at most 33 windows"));
+    }
+
+    #[test]
+    fn every_write_is_a_new_millisecond_version() {
+        let event = config_with(Vec::new(), Vec::new()).event;
+        let later = t(5);
+        assert_eq!(event.next_version_at(later), later);
+        // Within the same millisecond, or with a clock behind: one millisecond on.
+        let same_ms = t(0) + chrono::Duration::microseconds(300);
+        assert_eq!(
+            event.next_version_at(same_ms),
+            t(0) + chrono::Duration::milliseconds(1)
+        );
+        assert_eq!(
+            event.next_version_at(t(0) - chrono::Duration::hours(1)),
+            t(0) + chrono::Duration::milliseconds(1)
+        );
+        // Stored to the millisecond.
+        let odd = t(5) + chrono::Duration::nanoseconds(1_234_567);
+        assert_eq!(
+            event.next_version_at(odd),
+            t(5) + chrono::Duration::milliseconds(1)
         );
     }
 

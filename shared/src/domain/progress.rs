@@ -6,9 +6,9 @@
 //! so duplicates and redeliveries cannot change an outcome.
 
 use super::{
-    EventConfig, EventType, JkosAccount, JkosId, MemberProfile, PhoneNumber, ReferralCode,
+    EventConfig, EventId, EventType, JkosAccount, JkosId, MemberProfile, PhoneNumber, ReferralCode,
     ReferralCodeRecord, ReferralOutcome, ReferralSource, ReferralUse, RejectionReason, Reward,
-    RewardGrant, RewardId, RewardStatus, Side,
+    RewardGrant, RewardId, RewardStatus, Side, WindowId,
 };
 use crate::time::Instant;
 
@@ -181,6 +181,9 @@ pub struct Settlement {
     pub new_code: Option<ReferralCodeRecord>,
     /// Rewards that fell due (PENDING, terms frozen).
     pub rewards: Vec<Reward>,
+    /// The event and content window the rewards were granted under (when there are any), so
+    /// the window can be marked in use before they are written (it can then not be deleted).
+    pub granted_under: Option<(EventId, WindowId)>,
 }
 
 impl Settlement {
@@ -198,7 +201,7 @@ impl Settlement {
 /// `make_code` is called only when a code is needed (the caller retries on a collision).
 pub fn settle(
     member: &mut MemberProfile,
-    personal_event: &super::EventId,
+    personal_event: &EventId,
     referral_config: Option<&EventConfig>,
     make_code: impl FnOnce() -> ReferralCode,
     now: Instant,
@@ -264,6 +267,7 @@ pub fn settle(
             updated_at: now,
         })
         .collect();
+    out.granted_under = Some((event_id.clone(), window.window_id.clone()));
     member.reward_grant = Some(RewardGrant::Issued {
         at: now,
         window_id: window.window_id.clone(),

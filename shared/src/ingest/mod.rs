@@ -7,7 +7,9 @@
 //! 3. per member, concurrently (bounded): fold the member's records into the profile in
 //!    order, [`settle`](crate::domain::settle) what fell due, and write it back in ONE
 //!    conditional write (a TransactWriteItems when a code or rewards are created). A concurrent
-//!    writer makes the write fail; the member is re-read and the records folded again;
+//!    writer makes the write fail; the member is re-read and the records folded again. Before
+//!    the first grant under a content window, the window is marked in use (one PutItem per
+//!    window per process), so an admin replace can no longer delete it (ADR 0006);
 //! 4. hand the new rewards to the payout queue; and re-send the rewards of a granted member
 //!    whose records changed nothing (a duplicate, typically the redelivery of a batch that
 //!    crashed before its send; payout treats a paid reward as a duplicate). The sweeper
@@ -25,7 +27,7 @@ use crate::contracts::kafka::{
 };
 use crate::domain::{
     AccountId, EventId, JkosId, MemberProfile, ReferralCode, ReferralCodeRecord, RewardId,
-    Settlement, Step, judge_referral, settle,
+    Settlement, Step, WindowId, judge_referral, settle,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{MemberWrite, ReferralStore, StoreError, keys};
@@ -123,6 +125,9 @@ pub struct Consumer<S: ?Sized, Q: ?Sized> {
     queue: Arc<Q>,
     configs: ConfigCache,
     settings: ConsumerSettings,
+    /// Content windows this process has marked in use (the marker is written once per window
+    /// per process; it never goes away, so the cache never needs to forget).
+    marked_windows: std::sync::Mutex<HashSet<(EventId, WindowId)>>,
 }
 
 impl<S, Q> Consumer<S, Q>
@@ -141,7 +146,33 @@ where
             queue,
             configs,
             settings,
+            marked_windows: Default::default(),
         }
+    }
+
+    /// Marks the window rewards are about to be granted under, unless this process did already.
+    /// Written BEFORE the grant's transaction: a replace that commits after this write sees the
+    /// marker and refuses to delete the window (ADR 0006).
+    async fn mark_window_in_use(
+        &self,
+        event: &EventId,
+        window: &WindowId,
+    ) -> Result<(), StoreError> {
+        let key = (event.clone(), window.clone());
+        let marked = self
+            .marked_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key);
+        if marked {
+            return Ok(());
+        }
+        self.store.mark_window_in_use(event, window).await?;
+        self.marked_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(())
     }
 
     /// Handles one MSK batch. `Err` means "retry the batch": only transient faults get here.
@@ -381,6 +412,11 @@ where
                     settlement,
                     member: Box::new(member),
                 });
+            }
+            if let Some((event, window)) = &settlement.granted_under
+                && let Err(e) = self.mark_window_in_use(event, window).await
+            {
+                return self.give_up_or_fail(e, &records, now);
             }
             member.version = expected + 1;
             let write = MemberWrite {

@@ -10,6 +10,7 @@ use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
     MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
     ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, RewardTransition, Side,
+    WindowId,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -17,7 +18,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -801,6 +804,17 @@ impl ReferralStore for DynamoStore {
             window_keys.push(item_sk(&item));
             puts.push(plain_put(&self.table, item)?);
         }
+        // Content windows this replace drops, by id (a moved window keeps its id): each must
+        // have no rewards granted under it, checked on its marker in the same transaction.
+        let dropped: Vec<&WindowId> = previous
+            .map(|prev| {
+                prev.contents
+                    .iter()
+                    .map(|c| &c.window_id)
+                    .filter(|id| !config.contents.iter().any(|c| &c.window_id == *id))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut stale = Vec::new();
         if let Some(prev) = previous {
             let old = prev
@@ -819,12 +833,13 @@ impl ReferralStore for DynamoStore {
                 );
             stale.extend(old.filter(|sk| !window_keys.contains(sk)));
         }
-        if puts.len() + stale.len() > super::MAX_EVENT_WRITES {
+        let checks_from = puts.len() + stale.len();
+        if checks_from + dropped.len() > super::MAX_EVENT_WRITES {
             return Err(StoreError::Rejected {
                 operation: OP,
                 message: format!(
-                    "{} writes exceed the {} a transaction allows",
-                    puts.len() + stale.len(),
+                    "{} actions exceed the {} a transaction allows",
+                    checks_from + dropped.len(),
                     super::MAX_EVENT_WRITES
                 ),
             });
@@ -842,21 +857,68 @@ impl ReferralStore for DynamoStore {
                     message: e.to_string(),
                 })
         });
+        let checks = dropped.iter().map(|window| {
+            ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(keys::PK, s(&keys::window_use_pk(event_id, window)))
+                .key(keys::SK, s(keys::WINDOW_USE_SK))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map(|c| TransactWriteItem::builder().condition_check(c).build())
+                .map_err(|e| StoreError::Rejected {
+                    operation: OP,
+                    message: e.to_string(),
+                })
+        });
         let actions = puts
             .into_iter()
             .map(|p| Ok(TransactWriteItem::builder().put(p).build()))
             .chain(deletes)
+            .chain(checks)
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let event_changed = || StoreError::Conflict {
+            entity: "Event",
+            key: pk.clone(),
+        };
         self.transact(OP, actions, |reasons| {
+            let code = |i: usize| reasons.get(i).copied().flatten();
+            // The event moved on since `previous` was read: that answer comes first, the
+            // caller's view is stale whatever else failed.
+            if code(0) == Some("ConditionalCheckFailed") {
+                return Some(event_changed());
+            }
+            // A marker that exists, or is being written right now (a consumer granting under
+            // the window at this moment): the window is in use.
+            if let Some(k) = (0..dropped.len()).find(|k| {
+                matches!(
+                    code(checks_from + k),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            }) {
+                return Some(StoreError::WindowInUse {
+                    event: event_id.clone(),
+                    window: dropped[k].clone(),
+                });
+            }
             reasons
                 .iter()
                 .any(|r| matches!(r, Some("ConditionalCheckFailed" | "TransactionConflict")))
-                .then(|| StoreError::Conflict {
-                    entity: "Event",
-                    key: pk.clone(),
-                })
+                .then(event_changed)
         })
         .await
+    }
+
+    async fn mark_window_in_use(
+        &self,
+        event: &EventId,
+        window: &WindowId,
+    ) -> Result<(), StoreError> {
+        let marker = items::WindowUse {
+            event_id: event.clone(),
+            window_id: window.clone(),
+        };
+        self.put("mark_window_in_use", &items::window_use_item(&marker))
+            .await
     }
 
     async fn rewards_by_status(

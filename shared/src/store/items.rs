@@ -19,6 +19,7 @@ pub enum Entity {
     Member,
     Reward,
     Parked,
+    WindowUse,
 }
 
 /// The envelope: keys + entity + the domain value's own attributes, flattened.
@@ -184,6 +185,23 @@ pub fn reward_item(reward: &Reward) -> Item<&Reward> {
     )
 }
 
+/// The marker of a content window under which rewards were granted (see
+/// [`keys::window_use_pk`]): the same attributes whoever writes it, so writing it is idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowUse {
+    pub event_id: EventId,
+    pub window_id: crate::domain::WindowId,
+}
+
+pub fn window_use_item(marker: &WindowUse) -> Item<&WindowUse> {
+    Item::new(
+        Entity::WindowUse,
+        keys::window_use_pk(&marker.event_id, &marker.window_id),
+        keys::WINDOW_USE_SK.to_owned(),
+        marker,
+    )
+}
+
 pub fn parked_item(
     record: &crate::contracts::kafka::ParkedRecord,
 ) -> Item<&crate::contracts::kafka::ParkedRecord> {
@@ -250,6 +268,26 @@ pub(crate) mod tests {
         assert_eq!(attrs, expected);
         let back: Item<ReferralEvent> = serde_dynamo::from_item(attrs).unwrap();
         assert_eq!(back.data, event);
+    }
+
+    #[test]
+    fn window_use_item_shape() {
+        let marker = WindowUse {
+            event_id: EventId::parse("personal").unwrap(),
+            window_id: WindowId::parse("w1").unwrap(),
+        };
+        let attrs = to_attrs(&window_use_item(&marker));
+        let expected: Attrs = [
+            ("PK", s("WINDOWUSE#personal#w1")),
+            ("SK", s("#WINDOWUSE")),
+            ("entity", s("WindowUse")),
+            ("event_id", s("personal")),
+            ("window_id", s("w1")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(attrs, expected);
     }
 
     #[test]

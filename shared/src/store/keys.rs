@@ -11,6 +11,7 @@
 //! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
 //! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
 //! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>`       |
+//! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -113,6 +114,14 @@ pub fn reward_status_gsi2sk(created_at: &Instant, reward: &RewardId) -> String {
     format!("{}#{reward}", time::format(created_at))
 }
 
+/// The "rewards were granted under this content window" marker: its own partition (not under
+/// `EVENT#`, so an event's configuration Query never sees it), written by the consumers before
+/// the first grant under the window and checked by every replace that deletes the window.
+pub fn window_use_pk(event: &EventId, window: &WindowId) -> String {
+    format!("WINDOWUSE#{event}#{window}")
+}
+pub const WINDOW_USE_SK: &str = "#WINDOWUSE";
+
 /// A request counter of the rate limiter: one item per subject per fixed window, removed by TTL.
 pub fn limit_pk(subject: &str, bucket: &str) -> String {
     format!("LIMIT#{subject}#{bucket}")
@@ -186,6 +195,7 @@ mod tests {
             "CODE#AB2CD3#REFEREE#acc-9#REWARD#REFERRER"
         );
         assert_eq!(member_pk(&acc), "MEMBER#acc-9");
+        assert_eq!(window_use_pk(&event, &window), "WINDOWUSE#personal-2026#w1");
         assert_eq!(
             limit_pk("check#jkos-1", "2026-11-01T00:00"),
             "LIMIT#check#jkos-1#2026-11-01T00:00"

@@ -10,7 +10,7 @@ use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
     MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
-    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side,
+    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side, WindowId,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -31,6 +31,10 @@ pub enum StoreError {
         operation: &'static str,
         message: String,
     },
+    /// A replace would delete a content window under which rewards were granted (its
+    /// `WINDOWUSE#` marker exists, or is being written at this moment).
+    #[error("window {window} of event {event} has rewards granted under it")]
+    WindowInUse { event: EventId, window: WindowId },
     /// A pagination cursor that we did not issue or that belongs to another query.
     #[error("invalid pagination cursor")]
     InvalidCursor,
@@ -149,9 +153,15 @@ pub struct MemberWrite<'a> {
     pub settlement: &'a Settlement,
 }
 
-/// Writes and deletes [`ReferralStore::save_event_config`] can make at once: DynamoDB's limit
-/// of 100 actions per TransactWriteItems.
+/// Writes, deletes and checks [`ReferralStore::save_event_config`] can make at once: DynamoDB's
+/// limit of 100 actions per TransactWriteItems.
 pub const MAX_EVENT_WRITES: usize = 100;
+
+/// The most actions a replace between two valid configurations needs: the event, a put per
+/// window, a delete per dropped window and a check per dropped content window. The domain's
+/// window limit is what makes it fit in one transaction.
+const MAX_REPLACE_ACTIONS: usize = 1 + 3 * EventConfig::MAX_WINDOWS;
+const _: () = assert!(MAX_REPLACE_ACTIONS <= MAX_EVENT_WRITES);
 
 /// Storage in domain terms. The DynamoDB implementation is [`DynamoStore`]; the round trips of
 /// each method are listed in `docs/data-model.md`.
@@ -180,12 +190,23 @@ pub trait ReferralStore: Send + Sync {
     /// every window, and deletes of the windows of `previous` that `config` no longer has.
     /// `previous = None` creates the event ([`StoreError::Conflict`] if it exists); otherwise
     /// the write holds only if the stored event's `updated_at` is still `previous`'s
-    /// (optimistic lock: two admins editing at once cannot silently undo each other).
-    /// At most [`MAX_EVENT_WRITES`] writes and deletes in all (a transaction's limit).
+    /// (optimistic lock: two admins editing at once cannot silently undo each other;
+    /// [`StoreError::Conflict`] with entity `Event`), and only if no content window whose id
+    /// `config` drops has rewards granted under it (a ConditionCheck on each one's
+    /// `WINDOWUSE#` marker; [`StoreError::WindowInUse`]). A moved window (same id, new start)
+    /// is not a dropped one. At most [`MAX_EVENT_WRITES`] actions in all.
     async fn save_event_config(
         &self,
         config: &EventConfig,
         previous: Option<&EventConfig>,
+    ) -> Result<(), StoreError>;
+    /// Marks `window` of `event` as having rewards granted under it, so no replace can delete
+    /// it any more. Idempotent (a plain PutItem of the same item); callers write it BEFORE the
+    /// transaction that creates rewards under the window. 1 PutItem.
+    async fn mark_window_in_use(
+        &self,
+        event: &EventId,
+        window: &WindowId,
     ) -> Result<(), StoreError>;
     /// The whole configuration of an event: 1 Query (more only past 1 MB of configuration).
     async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError>;

@@ -1,7 +1,11 @@
 //! Campaign configuration as data: a JSON file describing one event with its content windows,
 //! copywriting, notification templates and (optionally) pre-issued codes. Loading goes
-//! through the domain types, so an invalid file is rejected before anything is written, and
-//! re-loading the same file is harmless (items are keyed by the ids in the file).
+//! through the domain types and the same validation as the admin API
+//! ([`EventConfig::validate`]), so a file the API would refuse is rejected before anything is
+//! written. The file is the event's whole state, written like the admin API's replace: one
+//! transaction that also deletes the windows the file no longer lists (never a content window
+//! rewards were granted under) and holds only if nobody changed the event meanwhile.
+//! Re-loading the same file is harmless.
 
 use anyhow::{Context, Result, bail};
 use referral_shared::store::{ReferralStore, StoreError};
@@ -18,11 +22,10 @@ pub struct CampaignFile {
     pub event_id: EventId,
     pub event_type: EventType,
     pub name: EventName,
-    #[serde(default)]
+    /// Required like in the admin API: the file replaces the event whole, so a collection
+    /// left out would delete what is stored. `[]` = none.
     pub contents: Vec<ContentWindow>,
-    #[serde(default)]
     pub copywriting: Vec<Copywriting>,
-    #[serde(default)]
     pub notifications: Vec<NotificationTemplate>,
     /// Codes to issue with the event (campaign codes, or demo referrers' codes locally).
     #[serde(default)]
@@ -57,7 +60,8 @@ impl CampaignFile {
         Self::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
-    /// The event configuration this file describes, validated (no overlapping windows).
+    /// The event configuration this file describes, validated by the domain as the admin API
+    /// validates its bodies (no overlapping windows, unique window ids, the window limit).
     pub fn to_config(&self, created_at: Instant, now: Instant) -> Result<EventConfig> {
         let config = EventConfig {
             event: ReferralEvent {
@@ -83,22 +87,30 @@ pub async fn load(
     now: Instant,
 ) -> Result<LoadSummary> {
     let existing = store.event_config(&file.event_id).await?;
-    let created_at = existing.as_ref().map_or(now, |c| c.event.created_at);
-    let config = file.to_config(created_at, now)?;
-
-    store.put_event(&config.event).await?;
-    for content in &config.contents {
-        store
-            .put_content_window(&config.event.event_id, content)
-            .await?;
+    let (created_at, updated_at) = match &existing {
+        Some(stored) => (stored.event.created_at, stored.event.next_version_at(now)),
+        None => (now, now),
+    };
+    let config = file.to_config(created_at, updated_at)?;
+    if let Some(stored) = &existing
+        && stored.event.event_type != config.event.event_type
+    {
+        bail!(
+            "event {} is {}; a file cannot change its type",
+            file.event_id,
+            stored.event.event_type.as_str()
+        );
     }
-    for copy in &config.copywriting {
-        store.put_copywriting(&config.event.event_id, copy).await?;
-    }
-    for template in &config.notifications {
-        store
-            .put_notification(&config.event.event_id, template)
-            .await?;
+    match store.save_event_config(&config, existing.as_ref()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => bail!(
+            "event {} changed while it was being loaded; load the file again",
+            file.event_id
+        ),
+        Err(e @ StoreError::WindowInUse { .. }) => {
+            bail!("{e}: keep it in the file (it may be edited, e.g. ended earlier)")
+        }
+        Err(e) => return Err(e.into()),
     }
 
     let (mut codes_created, mut codes_present) = (0, 0);
@@ -190,5 +202,63 @@ mod tests {
 
         doc["surprise"] = true.into();
         assert!(CampaignFile::parse(&doc.to_string()).is_err());
+    }
+
+    /// The loader refuses what the admin API refuses: the same domain validation.
+    #[test]
+    fn duplicate_window_ids_too_many_windows_and_missing_collections_are_refused() {
+        let sample: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        let now: Instant = "2026-11-21T00:00:00Z".parse().unwrap();
+        let refusal = |doc: &serde_json::Value| {
+            let file = CampaignFile::parse(&doc.to_string()).unwrap();
+            format!("{:#}", file.to_config(now, now).unwrap_err())
+        };
+
+        // A notification reusing the content window's id.
+        let mut doc = sample.clone();
+        doc["notifications"][0]["window_id"] = doc["contents"][0]["window_id"].clone();
+        let err = refusal(&doc);
+        assert!(
+            err.contains("notifications") && err.contains("used twice"),
+            "{err}"
+        );
+
+        // One window over the limit: consecutive day-long content windows (no overlap).
+        let mut doc = sample.clone();
+        let existing = ["copywriting", "notifications"]
+            .iter()
+            .map(|k| doc[k].as_array().unwrap().len())
+            .sum::<usize>();
+        let start: Instant = "2030-01-01T00:00:00Z".parse().unwrap();
+        let template = doc["contents"][0].clone();
+        let contents: Vec<_> = (0..=EventConfig::MAX_WINDOWS - existing)
+            .map(|i| {
+                let mut c = template.clone();
+                let day = |d: usize| {
+                    referral_shared::time::format(&(start + chrono::Duration::days(d as i64)))
+                };
+                c["window_id"] = format!("day-{i}").into();
+                c["window"] = serde_json::json!({"start": day(i), "end": day(i + 1)});
+                c
+            })
+            .collect();
+        doc["contents"] = contents.into();
+        let err = refusal(&doc);
+        assert!(err.contains("at most 33 windows"), "{err}");
+        // ...and exactly the limit is fine.
+        doc["contents"].as_array_mut().unwrap().pop();
+        let file = CampaignFile::parse(&doc.to_string()).unwrap();
+        assert!(file.to_config(now, now).is_ok());
+
+        // Every collection is stated (the file replaces the event whole).
+        for collection in ["contents", "copywriting", "notifications"] {
+            let mut doc = sample.clone();
+            doc.as_object_mut().unwrap().remove(collection);
+            let err = format!("{:#}", CampaignFile::parse(&doc.to_string()).unwrap_err());
+            assert!(
+                err.contains(&format!("missing field `{collection}`")),
+                "{err}"
+            );
+        }
     }
 }

@@ -34,7 +34,8 @@ struct Cli {
 enum Command {
     /// Create the table from infra/template.yaml (no-op if it exists).
     CreateTable,
-    /// Load a campaign configuration file (validated; idempotent).
+    /// Load a campaign configuration file: validated like the admin API, it replaces the event
+    /// whole (windows it no longer lists are deleted, never one rewards were granted under).
     LoadCampaign { file: PathBuf },
     /// Print an event's whole configuration as the store reads it (one Query).
     Event { event_id: String },
