@@ -8,6 +8,7 @@ pub mod config;
 pub mod contracts;
 pub mod domain;
 pub mod ingest;
+pub mod lambda;
 pub mod partners;
 pub mod payout;
 pub mod queue;
