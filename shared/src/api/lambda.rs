@@ -62,14 +62,19 @@ pub async fn handle(
 
 /// The event as API Gateway's payload 2.0: `version` "2.0" and `requestContext.http.method`.
 fn apigw_v2_request(payload: Value) -> Result<ApiGatewayV2httpRequest, WrongEvent> {
-    let is_v2 = payload.get("version").and_then(Value::as_str) == Some("2.0")
-        && payload
-            .pointer("/requestContext/http/method")
-            .is_some_and(Value::is_string);
-    if !is_v2 {
+    let is_v2 = payload.get("version").and_then(Value::as_str) == Some("2.0");
+    let has_method = payload
+        .pointer("/requestContext/http/method")
+        .is_some_and(Value::is_string);
+    if !is_v2 || !has_method {
+        let got = if is_v2 {
+            "a payload 2.0 event without requestContext.http.method".into()
+        } else {
+            describe(&payload)
+        };
         return Err(WrongEvent {
             expected: EXPECTED_HTTP,
-            got: describe(&payload),
+            got,
         });
     }
     crate::lambda::decode(payload, EXPECTED_HTTP)
@@ -167,5 +172,15 @@ mod tests {
             panic!("a payload 1.0 event must be refused");
         };
         assert_eq!(e.got, "an API Gateway event (payload version 1.0)");
+        let mut no_method: Value = serde_json::from_str(CHECK).unwrap();
+        no_method["requestContext"]["http"] = Value::Null;
+        let Err(InvocationError::WrongEvent(e)) = handle(router(), no_method, context()).await
+        else {
+            panic!("a payload 2.0 event without a method must be refused");
+        };
+        assert_eq!(
+            e.got,
+            "a payload 2.0 event without requestContext.http.method"
+        );
     }
 }
