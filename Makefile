@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth (see README).
-.PHONY: dev test stop lint bench bench-release
+.PHONY: dev test stop lint bench bench-release bench-panic
 dev:  ## start the local stack, create the table, load the sample campaign
 	./scripts/dev.sh
 test: ## the full test suite (what CI runs)
@@ -14,3 +14,5 @@ bench: ## consumer, payout and HTTP API throughput/latency, round trips, memory 
 	./scripts/bench.sh
 bench-release: ## release-profile size/build-time comparison (~10 min) -> bench/reports/release-profile.md
 	./bench/release-profile.sh
+bench-panic: ## panic=unwind vs abort: release size and cold start of app-api and reward-payout (~30 min) -> bench/reports/panic-strategy.md
+	./bench/panic-strategy.sh

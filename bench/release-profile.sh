@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the release profile's effect on binary size: builds the same binary with each
-# opt-level (LTO fat, codegen-units 1, strip, panic=abort held fixed, as in Cargo.toml) and
+# opt-level (LTO fat, codegen-units 1, strip, panic held fixed, as in Cargo.toml) and
 # writes a report. Slow (a full release build per variant): run by hand, not in CI.
 #   bench/release-profile.sh [package] [binary]
 set -euo pipefail
@@ -11,7 +11,7 @@ report="bench/reports/release-profile.md"
   echo "# Release profile: binary size by opt-level"
   echo
   echo "Binary \`$bin\` (package \`$pkg\`), $(rustc --version), $(date -u +%F)."
-  echo "Fixed: lto=fat, codegen-units=1, strip=symbols, panic=abort."
+  echo "Fixed: lto=fat, codegen-units=1, strip=symbols, panic=unwind."
   echo
   echo "| opt-level | size (bytes) | size (MiB) | build time (s) |"
   echo "|---|---|---|---|"

@@ -9,6 +9,7 @@ pub mod contracts;
 pub mod decode;
 pub mod domain;
 pub mod ingest;
+pub mod lambda;
 pub mod partners;
 pub mod payout;
 pub mod queue;

@@ -61,3 +61,62 @@ where
     }
     Ok(report)
 }
+
+/// The Lambda entry point of the sweeper (scheduled, ADR 0004): wiring from the environment
+/// (`TABLE_NAME`, `PAYOUT_QUEUE_URL`, `SWEEP_AFTER_MINUTES` ≥ 1, default 15,
+/// `SWEEP_MAX_REWARDS`, default 1000), then one [`sweep`] per scheduled event. Any other event
+/// is refused as an error: a sweep is never started by something that is not the schedule.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    use crate::config::{self, ConfigError};
+    use crate::lambda::InvocationError;
+    use crate::telemetry;
+    use std::sync::Arc;
+    telemetry::init_tracing();
+    let store = Arc::new(config::dynamo_store_from_env().await?);
+    let sdk = config::aws_sdk_config().await;
+    let queue = Arc::new(crate::queue::SqsPayoutQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        config::required("PAYOUT_QUEUE_URL")?,
+    ));
+    let stale_minutes: i64 = config::optional("SWEEP_AFTER_MINUTES", 15)?;
+    if stale_minutes < 1 {
+        return Err(ConfigError::Invalid {
+            name: "SWEEP_AFTER_MINUTES",
+            message: "must be at least 1".into(),
+        }
+        .into());
+    }
+    let max: u64 = config::optional("SWEEP_MAX_REWARDS", 1000)?;
+    crate::lambda::run("reward-sweeper", move |payload, _| {
+        let (store, queue) = (store.clone(), queue.clone());
+        async move {
+            crate::lambda::scheduled_event(&payload)?;
+            let now = chrono::Utc::now();
+            let report = sweep(
+                store.as_ref(),
+                queue.as_ref(),
+                now,
+                chrono::Duration::minutes(stale_minutes),
+                max,
+            )
+            .await
+            .map_err(|e| InvocationError::Failed {
+                kind: "SweepFailed",
+                message: e.to_string(),
+            })?;
+            telemetry::emit(&telemetry::emf(
+                &telemetry::namespace(),
+                &[("Function", "reward-sweeper")],
+                &[("SweptRewards", report.queued)],
+                now,
+            ));
+            tracing::info!(
+                examined = report.examined,
+                queued = report.queued,
+                "sweep done"
+            );
+            Ok(())
+        }
+    })
+    .await
+}

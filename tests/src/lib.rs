@@ -15,6 +15,8 @@ use referral_shared::store::DynamoStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod runtime_api;
+
 /// Counts the HTTP requests a client sends, so tests can assert round-trip budgets, and the
 /// most requests in flight at once (to see concurrency). It can also fail requests on purpose:
 /// [`RoundTrips::fail_after`] makes every request past a count fail before it is sent, as a

@@ -689,7 +689,7 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
         aws_sdk_sqs::Client::new(&sdk),
         crate::config::required("PAYOUT_QUEUE_URL")?,
     );
-    lambda_http::run(router(Arc::new(store), Arc::new(queue))).await
+    super::lambda::run("admin-api", router(Arc::new(store), Arc::new(queue))).await
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub struct AppState {
     settings: AppSettings,
 }
 
-/// The app router; `lambda_http::run` serves it in Lambda, the local gateway in development.
+/// The app router; `api::lambda::run` serves it in Lambda, the local gateway in development.
 pub fn router(store: Arc<dyn ReferralStore>, settings: AppSettings) -> Router {
     let state = Arc::new(AppState {
         store,
@@ -339,5 +339,5 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
     crate::telemetry::init_tracing();
     let store = crate::config::dynamo_store_from_env().await?;
     let router = router(Arc::new(store), AppSettings::from_env()?);
-    lambda_http::run(router).await
+    super::lambda::run("app-api", router).await
 }

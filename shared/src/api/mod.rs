@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod app;
 mod json;
+mod lambda;
 
 pub use json::ApiJson;
 

@@ -591,24 +591,29 @@ pub async fn consumer_from_env(
 }
 
 /// The Lambda entry point of an MSK consumer of `topic`: wiring from the environment, then one
-/// [`Consumer::handle`] per invocation. `Err` (a transient fault) makes Lambda retry the batch.
+/// [`Consumer::handle`] per invocation. `Err` (a transient fault) makes Lambda retry the batch;
+/// an event that is not an MSK event is refused as an error (a miswired trigger must not look
+/// like an empty batch).
 pub async fn serve(topic: &'static str) -> Result<(), lambda_runtime::Error> {
-    use aws_lambda_events::event::kafka::KafkaEvent;
-    use lambda_runtime::{LambdaEvent, service_fn};
+    use crate::lambda::{InvocationError, kafka_event};
     telemetry::init_tracing();
+    let function = match topic {
+        crate::contracts::kafka::TOPIC_MEMBER_INFO => "member-info-consumer",
+        _ => "registration-consumer",
+    };
     let consumer = Arc::new(consumer_from_env(topic).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+    crate::lambda::run(function, move |payload, _| {
         let consumer = consumer.clone();
         async move {
-            consumer
-                .handle(&event.payload)
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    tracing::error!(error = %e, "batch failed; it will be retried");
-                    e.to_string()
-                })
+            let event = kafka_event(payload)?;
+            consumer.handle(&event).await.map(|_| ()).map_err(|e| {
+                tracing::error!(error = %e, "batch failed; it will be retried");
+                InvocationError::Failed {
+                    kind: "BatchFailed",
+                    message: e.to_string(),
+                }
+            })
         }
-    }))
+    })
     .await
 }

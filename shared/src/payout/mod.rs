@@ -528,18 +528,19 @@ pub async fn payout_from_env() -> Result<
 }
 
 /// The Lambda entry point of the payout function: wiring once, then one [`Payout::handle`]
-/// per invocation, answering with the partial batch response.
+/// per invocation, answering with the partial batch response. An event that is not an SQS
+/// event is refused as an error.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    use lambda_runtime::{LambdaEvent, service_fn};
     telemetry::init_tracing();
     let payout = Arc::new(payout_from_env().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    crate::lambda::run("reward-payout", move |payload, _| {
         let payout = payout.clone();
         async move {
-            let report = payout.handle(&event.payload).await;
-            Ok::<_, lambda_runtime::Error>(report.response)
+            let event = crate::lambda::sqs_event(payload)?;
+            let report = payout.handle(&event).await;
+            Ok(report.response)
         }
-    }))
+    })
     .await
 }
 
