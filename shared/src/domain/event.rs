@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// `referral_event.type`: personal referral (member codes) or a campaign (issued codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
     Personal,
@@ -23,25 +23,30 @@ impl EventType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReferralEvent {
     pub event_id: EventId,
     pub event_type: EventType,
     pub name: EventName,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     pub created_at: Instant,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     pub updated_at: Instant,
 }
 
 /// A half-open interval `[start, end)`: start inclusive, end exclusive, as in the seed's SQL
 /// (`start_time <= ?now AND end_time > ?now`). Construction guarantees `start < end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `[start, end)`: start inclusive, end exclusive; start must be before end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawWindow")]
 pub struct TimeWindow {
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     start: Instant,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     end: Instant,
 }
 
@@ -94,7 +99,7 @@ fn truncate_millis(t: Instant) -> Instant {
 }
 
 /// COIN or COUPON (`*_reward_type`, VARCHAR(10)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RewardType {
     Coin,
@@ -111,7 +116,19 @@ impl RewardType {
 }
 
 /// Which side of a referral a reward or notification is for (`referral_type`, `notify_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Side {
     Referrer,
@@ -185,6 +202,26 @@ impl From<RewardAmount> for Decimal {
     }
 }
 
+/// A decimal string, greater than 0, at most 99999999.99 with at most 2 decimals (JSON numbers
+/// are refused: no binary rounding).
+impl utoipa::PartialSchema for RewardAmount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(
+                r"^(?:0{0,7}[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0{1,8}\.(?:[1-9][0-9]?|0[1-9]))$",
+            ))
+            .description(Some(
+                "a decimal string > 0, at most 99999999.99, at most 2 decimals; answers carry 2",
+            ))
+            .examples([serde_json::json!("50.00")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RewardAmount {}
+
 impl std::fmt::Display for RewardAmount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -192,14 +229,14 @@ impl std::fmt::Display for RewardAmount {
 }
 
 /// What one side of a referral receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RewardTerms {
     pub reward_type: RewardType,
     pub amount: RewardAmount,
 }
 
 /// `referral_event_content`: the rewards of both sides during a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContentWindow {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -217,7 +254,19 @@ impl ContentWindow {
 }
 
 /// `referral_event_copywriting.item`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CopywritingItem {
     Subtitle,
@@ -288,6 +337,21 @@ impl CopyContent {
     }
 }
 
+/// Any JSON value; the API refuses one longer than 2048 characters once serialized.
+impl utoipa::PartialSchema for CopyContent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some(
+                "any JSON value (an object with the texts, as a rule) of at most 2048 characters \
+                 serialized",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CopyContent {}
+
 impl TryFrom<serde_json::Value> for CopyContent {
     type Error = ValidationError;
     fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
@@ -301,7 +365,7 @@ impl From<CopyContent> for serde_json::Value {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Copywriting {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -354,6 +418,17 @@ macro_rules! free_text {
                 v.0
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                super::schema::text(
+                    $max,
+                    concat!("1 to ", stringify!($max), " characters, not only blanks"),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -363,7 +438,7 @@ free_text!(MessageText, "content", 2048);
 /// `referral_event_notification`: what a side is told once its reward is paid.
 /// Texts may hold placeholders (`{amount}`, `{reward_type}`, `{referee_phone}`) rendered at
 /// payout time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationTemplate {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -426,7 +501,7 @@ impl NotificationTemplate {
 }
 
 /// Everything configured for one event, as loaded in one Query of its item collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventConfig {
     pub event: ReferralEvent,
     #[serde(default)]

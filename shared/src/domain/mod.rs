@@ -6,6 +6,7 @@ mod event;
 mod member;
 mod progress;
 mod reward;
+pub(crate) mod schema;
 mod values;
 
 pub use code::{CODE_ALPHABET, ReferralCode};
@@ -25,12 +26,13 @@ pub use values::{
 };
 
 /// A referral code as stored: the code, its event and its owner (`referral_code`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReferralCodeRecord {
     pub code: ReferralCode,
     pub event_id: EventId,
     pub event_type: EventType,
     pub source: ReferralSource,
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = schema::instant)]
     pub created_at: crate::time::Instant,
 }
