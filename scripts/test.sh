@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly what CI runs (.ci/run calls this):
 #   lint (rustfmt, clippy -D warnings, cfn-lint) + unit tests + integration tests against
-#   DynamoDB Local and the SQS emulator.
+#   DynamoDB Local and the SQS emulator + schemathesis against the local gateway
+#   (scripts/fuzz-api.sh: docs/openapi.yaml checked by a real client, fails on any failure).
 # Installs what it needs (pinned, into .tools/), starts its own local stack on separate ports
 # (so a running `scripts/dev.sh` stack is left alone) and stops it again at the end.
 set -euo pipefail
@@ -35,6 +36,10 @@ mkdir -p "$LOCAL_DIR"
 test_log="$LOCAL_DIR/cargo-test.log"
 cargo test --workspace 2>&1 | tee "$test_log"
 
+log "schemathesis against the local gateway (member and admin tokens, its own table)"
+cargo build --quiet -p referral-devkit
+"$ROOT/scripts/fuzz-api.sh" | tee "$LOCAL_DIR/fuzz-api.log"
+
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
@@ -43,3 +48,4 @@ passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{
 failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{ s += $2 } END { print s + 0 }')
 log "all checks passed in $(( $(date +%s) - start )) s"
 echo "tests: $passed passed, $failed failed"
+grep '^schemathesis:' "$LOCAL_DIR/fuzz-api.log" || true

@@ -1,9 +1,9 @@
 //! The local API gateway over real HTTP: the JWT authorizer (signature, issuer, audience,
 //! expiry, admin scope) and the payload 2.0 hand-off to both routers, as the README's curl
-//! examples use it. Also: the OpenAPI document lists exactly the routers' routes.
+//! examples use it. Also: the OpenAPI document is the one the code derives, and says what the
+//! API answers.
 
 use referral_devkit::gateway::{Authorizer, Gateway};
-use referral_shared::api::{admin, app};
 use referral_tests::http_support::Api;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -353,32 +353,50 @@ async fn claims_reach_the_function_as_api_gateway_renders_them() {
     assert!(claims["exp"].as_str().unwrap().parse::<i64>().is_ok());
 }
 
-/// `docs/openapi.yaml` documents exactly the routes the routers serve.
-#[tokio::test]
-async fn the_openapi_document_matches_the_routers() {
+/// `docs/openapi.yaml` is exactly what the code derives (`referral-dev openapi`), so it cannot
+/// drift from the routes, bodies and answers again.
+#[test]
+fn the_committed_openapi_document_is_the_one_the_code_derives() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
-    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let committed = std::fs::read_to_string(path).unwrap();
+    let derived = referral_shared::api::openapi_yaml().unwrap();
+    assert!(
+        committed == derived,
+        "docs/openapi.yaml differs from the code's document; regenerate it with \
+         `cargo run -p referral-devkit --bin referral-dev -- openapi > docs/openapi.yaml`"
+    );
+}
+
+/// The documented operations, as (METHOD, path template).
+fn documented_operations() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(referral_shared::api::openapi()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let mut documented = Vec::new();
+    let mut operations = Vec::new();
     for (route, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
-                documented.push((method.to_uppercase(), route.clone()));
+                operations.push((method.to_uppercase(), route.clone()));
             }
         }
     }
-    let mut served: Vec<(String, String)> = app::ROUTES
+    operations.sort();
+    operations
+}
+
+/// Every documented operation is served (none answers 405 or "route not found"), and the
+/// document covers both APIs.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let operations = documented_operations();
+    let mut listed: Vec<(String, String)> = referral_shared::api::app::ROUTES
         .iter()
-        .chain(admin::ROUTES)
+        .chain(referral_shared::api::admin::ROUTES)
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
-    documented.sort();
-    served.sort();
-    assert_eq!(documented, served);
-
-    // ROUTES is what the routers serve: each one answers, none is an unknown route.
+    listed.sort();
+    assert_eq!(operations, listed);
     let api = Api::new().await;
-    for (method, route) in served {
+    for (method, route) in operations {
         let path = route
             .replace("{event_id}", "personal")
             .replace("{source}", "member:demo-referrer")
@@ -402,6 +420,100 @@ async fn the_openapi_document_matches_the_routers() {
             "{method} {route}"
         );
     }
+}
+
+/// What schemathesis found: the document now says what the API does.
+#[test]
+fn the_document_describes_the_wire() {
+    let doc = serde_json::to_value(referral_shared::api::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // 401/403 are the gateway's `{"message"}` (or the function's error shape).
+    let unauthorized = &doc["components"]["responses"]["Unauthorized"];
+    assert_eq!(
+        unauthorized["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Refusal"
+    );
+    assert_eq!(
+        schemas["GatewayMessage"]["required"],
+        json!(["message"]),
+        "{}",
+        schemas["GatewayMessage"]
+    );
+    // An event answer nests the event's own fields under `event`.
+    let config = &schemas["EventConfig"];
+    assert!(config["properties"]["event"].is_object(), "{config}");
+    assert!(config["properties"]["name"].is_null(), "{config}");
+    // Constraints the API enforces.
+    let code = &schemas["ReferralCode"]["pattern"];
+    assert!(code.as_str().unwrap().contains("{4,10}"), "{code}");
+    assert!(
+        schemas["WindowId"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("{1,64}")
+    );
+    assert!(
+        schemas["RewardId"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("(?:referrer|referee)")
+    );
+    // Unknown body fields are refused.
+    for body in ["CheckRequest", "NewEvent", "EventChange", "NewCode"] {
+        assert_eq!(schemas[body]["additionalProperties"], false, "{body}");
+    }
+    // A replace states every collection.
+    assert_eq!(
+        schemas["EventChange"]["required"],
+        json!(["name", "contents", "copywriting", "notifications"])
+    );
+    // Admin routes ask for the scope.
+    let security = &doc["paths"]["/admin/v1/rewards"]["get"]["security"];
+    assert_eq!(security, &json!([{"jwt": ["referral.admin"]}]));
+}
+
+/// An empty `cursor=` is a bad query parameter, as the document says (`invalid_query`), and a
+/// JSON array is not a check body.
+#[tokio::test]
+async fn query_and_body_errors_are_the_documented_ones() {
+    let api = Api::new().await;
+    let member = || referral_tests::http_support::member("jk-doc-errors");
+    let answer = referral_tests::http_support::call(
+        &api.app,
+        "GET",
+        "/v1/referral/me?cursor=",
+        None,
+        member(),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "invalid_query");
+    assert_eq!(answer.body["error"]["field"], "cursor");
+    let answer = referral_tests::http_support::call(
+        &api.app,
+        "GET",
+        "/v1/referral/me?limit=0",
+        None,
+        member(),
+    )
+    .await;
+    assert_eq!(
+        (
+            answer.body["error"]["code"].as_str(),
+            answer.body["error"]["field"].as_str()
+        ),
+        (Some("invalid_query"), Some("limit"))
+    );
+    let answer = referral_tests::http_support::call(
+        &api.app,
+        "POST",
+        "/v1/referralCode/check",
+        Some(r#"["SHARE888"]"#),
+        member(),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "invalid_json");
 }
 
 /// The sample API Gateway events in `events/` (for `cargo lambda invoke --data-file`) are

@@ -789,7 +789,7 @@ async fn an_item_that_fails_validation_is_reported_as_corrupt_not_a_panic() {
         .item("code", S("B0GUS".into()))
         .item("event_id", S("personal".into()))
         .item("event_type", S("PERSONAL".into()))
-        .item("source", S("x".into()))
+        .item("source", S("member:x".into()))
         .item("created_at", S("2026-11-01T00:00:00.000Z".into()))
         .send()
         .await

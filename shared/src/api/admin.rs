@@ -2,6 +2,10 @@
 //! statistics per referrer and per code, rewards by status and the retry of FAIL rewards.
 //! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
 
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    PreconditionRequired, Unauthorized, Unavailable,
+};
 use super::{
     Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, access_log, app::Steps, ok,
     unknown_route, wrong_method,
@@ -20,13 +24,32 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The routes of this API, as the OpenAPI document lists them (tested against each other).
+pub struct AdminState {
+    store: Arc<dyn ReferralStore>,
+    queue: Arc<dyn PayoutQueue>,
+}
+
+pub fn router(store: Arc<dyn ReferralStore>, queue: Arc<dyn PayoutQueue>) -> Router {
+    let state = Arc::new(AdminState { store, queue });
+    let (routes, _) = routes().split_for_parts();
+    routes
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(access_log))
+        .layer(DefaultBodyLimit::max(super::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The routes of this API, for the tests that walk every route (checked against the derived
+/// OpenAPI document, whose paths come from the same registration as the router's).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/events"),
     ("POST", "/admin/v1/events"),
@@ -41,51 +64,57 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/v1/rewards/{reward_id}/retry"),
 ];
 
-pub struct AdminState {
-    store: Arc<dyn ReferralStore>,
-    queue: Arc<dyn PayoutQueue>,
+/// The routes with their documentation: the router and the OpenAPI paths come from here.
+fn routes() -> OpenApiRouter<Arc<AdminState>> {
+    OpenApiRouter::default()
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, update_event))
+        .routes(routes!(create_code))
+        .routes(routes!(referrer_referees))
+        .routes(routes!(referrer_statistics))
+        .routes(routes!(code_referees))
+        .routes(routes!(code_statistics))
+        .routes(routes!(list_rewards))
+        .routes(routes!(retry_reward))
 }
 
-pub fn router(store: Arc<dyn ReferralStore>, queue: Arc<dyn PayoutQueue>) -> Router {
-    let state = Arc::new(AdminState { store, queue });
-    Router::new()
-        .route("/admin/v1/events", get(list_events).post(create_event))
-        .route(
-            "/admin/v1/events/{event_id}",
-            get(get_event).put(update_event),
-        )
-        .route("/admin/v1/events/{event_id}/codes", post(create_code))
-        .route(
-            "/admin/v1/referrers/{source}/referees",
-            get(referrer_referees),
-        )
-        .route(
-            "/admin/v1/referrers/{source}/statistics",
-            get(referrer_statistics),
-        )
-        .route("/admin/v1/codes/{code}/referees", get(code_referees))
-        .route("/admin/v1/codes/{code}/statistics", get(code_statistics))
-        .route("/admin/v1/rewards", get(list_rewards))
-        .route("/admin/v1/rewards/{reward_id}/retry", post(retry_reward))
-        .method_not_allowed_fallback(wrong_method)
-        .fallback(unknown_route)
-        .layer(axum::middleware::from_fn(access_log))
-        .layer(DefaultBodyLimit::max(super::MAX_BODY_BYTES))
-        .with_state(state)
+/// This API's part of the OpenAPI document.
+pub(super) fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
 }
 
 // ------------------------------------------------------------------------------ events
 // Path values are parsed by the domain types, so a bad one is a 400 naming it.
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     #[serde(rename = "type")]
     event_type: EventType,
+    /// Events per page.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page, unchanged.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
 
+/// Events of one type.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/events",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "one page", body = Listing<ReferralEvent>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn list_events(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -100,7 +129,7 @@ async fn list_events(
 /// required, on create as on replace (an empty array is an explicit "none"): one body shape,
 /// and a body that forgot a collection is a 400 naming it, never read as "none". (No
 /// `#[serde(flatten)]` here: it would hide the path of a failing field from the 400.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewEvent {
     event_id: EventId,
@@ -113,7 +142,7 @@ struct NewEvent {
 
 /// The whole new state of an event (its id and type do not change): windows it does not list
 /// are deleted, so each collection must be stated.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventChange {
     name: EventName,
@@ -231,6 +260,28 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// Create an event with its windows, copywriting and notification templates.
+///
+/// Validated as a whole (start < end, amounts > 0 with at most 2 decimals, enums, lengths, no
+/// overlapping windows of one kind, window ids unique, at most 49 windows) and written in one
+/// transaction.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/events",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    request_body = NewEvent,
+    responses(
+        (status = 201, description = "created", body = EventConfig,
+            headers(("ETag" = String, description = "the version created (an entity tag), for `If-Match`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn create_event(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
@@ -264,6 +315,23 @@ async fn create_event(
     Ok(event_answer(StatusCode::CREATED, config))
 }
 
+/// An event's whole configuration.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/events/{event_id}",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("event_id" = EventId, Path)),
+    responses(
+        (status = 200, description = "the event", body = EventConfig,
+            headers(("ETag" = String, description = "the version read (an entity tag), for `If-Match`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn get_event(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -276,9 +344,36 @@ async fn get_event(
     }
 }
 
-/// Replaces an event whole, if `If-Match` names its current version: 412 when it does not
-/// (read before the write, and again by the write's condition, so a replace racing another
-/// one between the read and the write is a 412 too).
+/// Replace an event's name and windows (id and type stay).
+///
+/// The body is the event's whole new state: every collection must be stated (400 naming a
+/// missing one); windows absent from it are deleted, except a content window under which
+/// rewards were granted (409 `window_in_use`). `If-Match` names the version replaced (428
+/// without it, 412 when stale). One transaction.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/events/{event_id}",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(
+        ("event_id" = EventId, Path),
+        ("If-Match" = inline(super::openapi::EntityTags), Header, description = "the `ETag` of the version this change replaces"),
+    ),
+    request_body = EventChange,
+    responses(
+        (status = 200, description = "replaced", body = EventConfig,
+            headers(("ETag" = String, description = "the new version (an entity tag)"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 428, response = PreconditionRequired),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn update_event(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
@@ -321,7 +416,7 @@ async fn update_event(
 
 // ------------------------------------------------------------------------------ codes
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCode {
     /// A vanity code; absent = generated.
@@ -331,6 +426,25 @@ struct NewCode {
     source: CampaignSource,
 }
 
+/// Issue a code for a CAMPAIGN event (vanity or generated).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/events/{event_id}/codes",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("event_id" = EventId, Path)),
+    request_body = NewCode,
+    responses(
+        (status = 201, description = "the code", body = ReferralCodeRecord),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn create_code(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
@@ -387,18 +501,21 @@ async fn create_code(
 // ------------------------------------------------------------------------------ overview
 
 /// A referee as an admin sees them: ids, masked phone, steps and both sides' rewards.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RefereeRow {
     account_id: crate::domain::AccountId,
     jkos_id: crate::domain::JkosId,
+    /// Masked: `0912***678`.
+    #[schema(required = true, examples("0912***678"))]
     phone: Option<String>,
+    #[schema(required = true)]
     code: Option<ReferralCode>,
     steps: Steps,
     rewards: Vec<RewardRow>,
 }
 
 /// A reward as an admin sees it (the member's phone is never in it).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RewardRow {
     reward_id: RewardId,
     side: crate::domain::Side,
@@ -409,14 +526,20 @@ struct RewardRow {
     amount: crate::domain::RewardAmount,
     status: RewardStatus,
     attempts: u32,
+    #[schema(required = true)]
     last_error: Option<String>,
+    #[schema(required = true)]
     compensation_id: Option<String>,
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     paid_at: Option<crate::time::Instant>,
+    #[schema(required = true)]
     notification: Option<crate::domain::NotificationOutcome>,
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
     created_at: crate::time::Instant,
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
     updated_at: crate::time::Instant,
 }
 
@@ -453,10 +576,13 @@ fn referee_row(profile: &MemberProfile) -> RefereeRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a collection: its codes and referees with their rewards.
+#[derive(Debug, Serialize, ToSchema)]
 struct Overview {
     codes: Vec<ReferralCodeRecord>,
     referees: Vec<RefereeRow>,
+    /// The cursor of the next page; null on the last one.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -484,6 +610,24 @@ fn overview(page: Page<CollectionEntry>) -> Overview {
     }
 }
 
+/// Overview of a referrer's codes and referees (one Query page).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/referrers/{source}/referees",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(
+        ("source" = ReferralSource, Path, description = "member:<jkos id> (a member) or campaign:<name> (a campaign)"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "one page", body = Overview),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn referrer_referees(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -507,6 +651,22 @@ async fn code_record(state: &AdminState, raw: &str) -> Result<ReferralCodeRecord
         .ok_or(ApiError::NotFound { what: "code" })
 }
 
+/// Overview of one code's referees (one Query page).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/codes/{code}/referees",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("code" = ReferralCode, Path), PageQuery),
+    responses(
+        (status = 200, description = "one page", body = Overview),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn code_referees(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -521,23 +681,26 @@ async fn code_referees(
     Ok(ok(overview(page)))
 }
 
-/// Totals over a whole collection, read page by page (up to [`MAX_STATISTICS_PAGES`]).
-#[derive(Debug, Default, Serialize)]
+/// Totals over a whole collection, read page by page (up to 50 Query pages).
+#[derive(Debug, Default, Serialize, ToSchema)]
 struct Statistics {
     codes: u64,
     referees: u64,
     kyc_passed: u64,
     device_bound: u64,
     qualified: u64,
-    /// Per status: how many rewards, and their amounts per reward type.
+    /// Per status (PENDING, SUCCESS, FAIL): how many rewards, and their amounts per reward type.
+    #[schema(value_type = BTreeMap<RewardStatus, RewardTotals>)]
     rewards: BTreeMap<&'static str, RewardTotals>,
     /// False when the collection is larger than one statistics request reads.
     complete: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 struct RewardTotals {
     count: u64,
+    /// Per reward type (COIN, COUPON): the sum, a decimal string with 2 decimals.
+    #[schema(value_type = BTreeMap<RewardType, String>)]
     amounts: BTreeMap<&'static str, Decimal>,
 }
 
@@ -587,6 +750,21 @@ where
     Ok(stats)
 }
 
+/// Totals over a referrer's whole collection.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/referrers/{source}/statistics",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("source" = ReferralSource, Path, description = "member:<jkos id> (a member) or campaign:<name> (a campaign)")),
+    responses(
+        (status = 200, description = "totals", body = Statistics),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn referrer_statistics(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -597,6 +775,22 @@ async fn referrer_statistics(
     Ok(ok(stats))
 }
 
+/// Totals over one code's referees and rewards.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/codes/{code}/statistics",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("code" = ReferralCode, Path)),
+    responses(
+        (status = 200, description = "totals", body = Statistics),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn code_statistics(
     State(state): State<Arc<AdminState>>,
     _: Admin,
@@ -609,13 +803,34 @@ async fn code_statistics(
 
 // ------------------------------------------------------------------------------ rewards
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RewardsQuery {
     status: RewardStatus,
+    /// Rewards per page.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page, unchanged.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
+
+/// Rewards with a status, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/rewards",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(RewardsQuery),
+    responses(
+        (status = 200, description = "one page", body = Listing<RewardRow>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 
 async fn list_rewards(
     State(state): State<Arc<AdminState>>,
@@ -628,10 +843,37 @@ async fn list_rewards(
     Ok(ok(Listing::new(rows, page.next)))
 }
 
-/// Queues a FAIL reward for payment again. Idempotent: a reward already back in PENDING is
-/// queued again (payout pays a reward once whatever the number of messages), a SUCCESS
-/// reward is refused with 409. The status moves first, so if the enqueue fails the sweeper
-/// still queues the PENDING reward within its period.
+/// The answer to a retry.
+#[derive(Debug, Serialize, ToSchema)]
+struct RetryQueued {
+    reward_id: RewardId,
+    /// Always PENDING.
+    status: RewardStatus,
+    queued: bool,
+}
+
+/// Queue a FAIL reward for payment again.
+///
+/// FAIL → PENDING, then one payout message. Idempotent: a reward already back in PENDING is
+/// queued again (payout pays a reward once whatever the number of messages), a SUCCESS reward
+/// is refused with 409 `already_paid`. The status moves first, so if the enqueue fails (503)
+/// the sweeper still queues the PENDING reward within its period.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/rewards/{reward_id}/retry",
+    tag = "admin",
+    security(("jwt" = ["referral.admin"])),
+    params(("reward_id" = RewardId, Path)),
+    responses(
+        (status = 202, description = "queued", body = RetryQueued),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn retry_reward(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
@@ -669,11 +911,11 @@ async fn retry_reward(
     tracing::info!(admin = admin.subject, reward = %reward_id, "reward queued again");
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({
-            "reward_id": reward_id,
-            "status": RewardStatus::Pending,
-            "queued": true,
-        })),
+        axum::Json(RetryQueued {
+            reward_id,
+            status: RewardStatus::Pending,
+            queued: true,
+        }),
     )
         .into_response())
 }

@@ -1,6 +1,7 @@
 //! The app API (seed 3.2.3): check a code, the subtitle, the event detail and "my referral".
 //! Every route acts for the calling member only ([`Member`], the `sub` claim).
 
+use super::openapi::{BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable};
 use super::{
     ApiError, ApiJson, ApiQuery, Member, PageQuery, access_log, json_value_placeholders, ok,
     unknown_route, wrong_method,
@@ -16,19 +17,13 @@ use crate::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::{DurationRound, TimeDelta};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The routes of this API, as the OpenAPI document lists them (tested against each other).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/referralCode/check"),
-    ("GET", "/v1/referral/subtitle"),
-    ("GET", "/v1/referral/event"),
-    ("GET", "/v1/referral/me"),
-];
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Debug, Clone)]
 pub struct AppSettings {
@@ -73,16 +68,36 @@ pub fn router(store: Arc<dyn ReferralStore>, settings: AppSettings) -> Router {
         cache: ConfigCache::new(Duration::from_secs(settings.config_cache_seconds)),
         settings,
     });
-    Router::new()
-        .route("/v1/referralCode/check", post(check_code))
-        .route("/v1/referral/subtitle", get(subtitle))
-        .route("/v1/referral/event", get(event_detail))
-        .route("/v1/referral/me", get(my_referral))
+    let (routes, _) = routes().split_for_parts();
+    routes
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn(access_log))
         .layer(DefaultBodyLimit::max(super::MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The routes of this API, for the tests that walk every route (checked against the derived
+/// OpenAPI document, whose paths come from the same registration as the router's).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/referralCode/check"),
+    ("GET", "/v1/referral/subtitle"),
+    ("GET", "/v1/referral/event"),
+    ("GET", "/v1/referral/me"),
+];
+
+/// The routes with their documentation: the router and the OpenAPI paths come from here.
+fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::default()
+        .routes(routes!(check_code))
+        .routes(routes!(subtitle))
+        .routes(routes!(event_detail))
+        .routes(routes!(my_referral))
+}
+
+/// This API's part of the OpenAPI document.
+pub(super) fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
 }
 
 impl AppState {
@@ -106,14 +121,17 @@ fn copy(config: Option<&EventConfig>, item: CopywritingItem, at: Instant) -> ser
         .unwrap_or(serde_json::Value::Null)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckRequest {
+    /// What the member typed; any string up to 64 characters is answered (a malformed code
+    /// is simply not valid).
+    #[schema(max_length = 64, examples("SHARE888"))]
     code: String,
 }
 
 /// The same shape whatever the answer: nothing about the code's owner or event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CheckResponse {
     valid: bool,
 }
@@ -121,6 +139,26 @@ struct CheckResponse {
 /// Longest input we look at; anything longer is a client bug, not a code.
 const MAX_CODE_INPUT: usize = 64;
 
+/// Is this code usable now?
+///
+/// The code exists, its event has a reward window active now, and it is not the caller's own
+/// code. The answer has the same shape either way and never names the owner. Limited per
+/// member (CHECK_LIMIT_PER_MINUTE, default 30 per minute, counted in DynamoDB): 429 beyond.
+#[utoipa::path(
+    post,
+    path = "/v1/referralCode/check",
+    tag = "app",
+    security(("jwt" = [])),
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "the answer", body = CheckResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn check_code(
     State(state): State<Arc<AppState>>,
     Member(member): Member,
@@ -163,25 +201,73 @@ async fn check_code(
     Ok(ok(CheckResponse { valid }))
 }
 
+/// A copywriting's JSON content as configured, or null when none is active now.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(value_type = Value)]
+struct CopyValue(serde_json::Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Subtitle {
+    subtitle: CopyValue,
+}
+
+/// The SUBTITLE copy of the PERSONAL event active now.
+#[utoipa::path(
+    get,
+    path = "/v1/referral/subtitle",
+    tag = "app",
+    security(("jwt" = [])),
+    responses(
+        (status = 200, description = "the copy (its JSON content as configured), or null", body = Subtitle),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn subtitle(
     State(state): State<Arc<AppState>>,
     Member(_): Member,
 ) -> Result<Response, ApiError> {
     let config = state.personal_config().await?;
     let now = chrono::Utc::now();
-    Ok(ok(serde_json::json!({
-        "subtitle": copy(config.as_deref(), CopywritingItem::Subtitle, now),
-    })))
+    Ok(ok(Subtitle {
+        subtitle: CopyValue(copy(config.as_deref(), CopywritingItem::Subtitle, now)),
+    }))
 }
 
-#[derive(Debug, Serialize)]
+/// The reward window active now: `[start, end)`.
+#[derive(Debug, Serialize, ToSchema)]
 struct Window {
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
     start: Instant,
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
     end: Instant,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct EventDetail {
+    /// Null when no reward window is active now.
+    #[schema(required = true)]
+    window: Option<Window>,
+    share_message: CopyValue,
+    kyc_validation: CopyValue,
+    event_detail: CopyValue,
+    invite_steps: CopyValue,
+}
+
+/// Event detail of the PERSONAL event: copy active now and the active reward window.
+#[utoipa::path(
+    get,
+    path = "/v1/referral/event",
+    tag = "app",
+    security(("jwt" = [])),
+    responses(
+        (status = 200, description = "copy active now (nulls when none)", body = EventDetail),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn event_detail(
     State(state): State<Arc<AppState>>,
     Member(_): Member,
@@ -193,34 +279,44 @@ async fn event_detail(
         start: c.window.start(),
         end: c.window.end(),
     });
-    Ok(ok(serde_json::json!({
-        "window": window,
-        "share_message": copy(config, CopywritingItem::ShareMessage, now),
-        "kyc_validation": copy(config, CopywritingItem::KycValidation, now),
-        "event_detail": copy(config, CopywritingItem::EventDetail, now),
-        "invite_steps": copy(config, CopywritingItem::InviteSteps, now),
-    })))
+    Ok(ok(EventDetail {
+        window,
+        share_message: CopyValue(copy(config, CopywritingItem::ShareMessage, now)),
+        kyc_validation: CopyValue(copy(config, CopywritingItem::KycValidation, now)),
+        event_detail: CopyValue(copy(config, CopywritingItem::EventDetail, now)),
+        invite_steps: CopyValue(copy(config, CopywritingItem::InviteSteps, now)),
+    }))
 }
 
 /// One referee as the referrer sees them: no jkos id, phone masked, and only the referrer's
 /// own reward for them (the referee's reward is the referee's business).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MyReferee {
+    /// Masked: `0912***678`.
+    #[schema(required = true, examples("0912***678"))]
     phone: Option<String>,
+    #[schema(required = true)]
     code: Option<ReferralCode>,
     steps: Steps,
+    /// The caller's own (REFERRER side) reward for this referee.
+    #[schema(required = true)]
     reward: Option<MyReward>,
 }
 
-#[derive(Debug, Serialize)]
+/// When the referee reached each step (null: not yet).
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Steps {
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     pub code_used_at: Option<Instant>,
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     pub kyc_passed_at: Option<Instant>,
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     pub device_bound_at: Option<Instant>,
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     pub qualified_at: Option<Instant>,
 }
 
@@ -235,12 +331,13 @@ impl Steps {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MyReward {
     reward_type: RewardType,
     amount: crate::domain::RewardAmount,
     status: RewardStatus,
     #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
     paid_at: Option<Instant>,
 }
 
@@ -255,18 +352,42 @@ impl From<&Reward> for MyReward {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MyReferral {
     /// The member's own code; present once they are a referrer (on the first page, or on any
     /// page with referees).
+    #[schema(required = true)]
     code: Option<ReferralCode>,
+    #[schema(required = true)]
     share_link: Option<String>,
+    /// The SHARE_MESSAGE copy with `{code}` and `{link}` filled; null until the member has a
+    /// code.
+    #[schema(value_type = Value)]
     share_message: serde_json::Value,
+    #[schema(value_type = Value)]
     reminder_message: serde_json::Value,
     referees: Vec<MyReferee>,
+    /// The cursor of the next page; null on the last one.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
+/// My code, share link and message, reminder, and my referees' progress.
+///
+/// One DynamoDB Query page of the caller's collection per request; `limit` counts referees.
+#[utoipa::path(
+    get,
+    path = "/v1/referral/me",
+    tag = "app",
+    security(("jwt" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "one page of referees", body = MyReferral),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn my_referral(
     State(state): State<Arc<AppState>>,
     Member(member): Member,

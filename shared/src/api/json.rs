@@ -43,6 +43,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
+    // Every body of these APIs is an object. serde would also read a struct from an array of
+    // its fields in order (`["SHARE888"]`), which no schema allows: refuse that first.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Invalid {
+            code: "invalid_json",
+            message: "the body must be a JSON object".into(),
+            field: None,
+        });
+    }
     crate::decode::json_from_slice(bytes).map_err(ApiError::from_decode)
 }
 
@@ -109,6 +118,21 @@ mod tests {
             let (field, message, code) = field_and_message(json);
             let shown = format!("{field:?} {message} {code}");
             assert!(!shown.contains("987650777"), "{json}: {shown}");
+        }
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_the_fields_in_an_array() {
+        for body in [
+            r#"["ABCD", null]"#,
+            r#" ["ABCD"]"#,
+            r#""ABCD""#,
+            "42",
+            "null",
+        ] {
+            let (field, message, code) = field_and_message(body);
+            assert_eq!((field, code), (None, "invalid_json"), "{body}");
+            assert_eq!(message, "the body must be a JSON object", "{body}");
         }
     }
 }

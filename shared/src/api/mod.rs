@@ -10,8 +10,10 @@ pub mod admin;
 pub mod app;
 mod json;
 mod lambda;
+mod openapi;
 
 pub use json::ApiJson;
+pub use openapi::{openapi, openapi_yaml};
 
 use crate::domain::{JkosId, ValidationError};
 use crate::store::{Cursor, PageRequest, StoreError};
@@ -166,15 +168,20 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// The body of every error the functions answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorDetail {
+    #[schema(schema_with = openapi::error_code)]
     code: &'static str,
     message: String,
+    /// The failing field (a path such as `contents[0].referrer.amount`) or query parameter.
+    #[schema(required = true, examples("contents[0].referrer.amount"))]
     field: Option<String>,
 }
 
@@ -237,9 +244,11 @@ impl From<ValidationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InvalidCursor => {
-                ApiError::invalid("cursor", "not a cursor this listing issued")
-            }
+            StoreError::InvalidCursor => ApiError::Invalid {
+                code: "invalid_query",
+                message: "not a cursor this listing issued".into(),
+                field: Some("cursor".into()),
+            },
             StoreError::Unavailable { .. } => {
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::Unavailable
@@ -330,10 +339,16 @@ fn token_scopes(claims: &std::collections::HashMap<String, String>) -> impl Iter
 }
 
 /// `?limit=&cursor=` of every listing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Referees (or items) per page.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page, unchanged (cursors are bound to the listing
+    /// that issued them).
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -350,10 +365,11 @@ impl PageQuery {
         if let Some(limit) = limit
             && !(1..=Self::MAX_LIMIT).contains(&limit)
         {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be 1 to {}", Self::MAX_LIMIT),
-            ));
+            return Err(ApiError::Invalid {
+                code: "invalid_query",
+                message: format!("must be 1 to {}", Self::MAX_LIMIT),
+                field: Some("limit".into()),
+            });
         }
         Ok(PageRequest {
             limit: Some(limit.unwrap_or(20)),
@@ -400,9 +416,11 @@ pub async fn wrong_method() -> ApiError {
 }
 
 /// `{"items": [...], "next_cursor": ...}` of every listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Listing<T> {
     pub items: Vec<T>,
+    /// The cursor of the next page; null on the last one.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

@@ -77,6 +77,31 @@ impl From<ReferralCode> for String {
     }
 }
 
+/// What [`ReferralCode::parse`] accepts: 4 to 10 code characters (either case), with blanks and
+/// '-' anywhere in between.
+impl utoipa::PartialSchema for ReferralCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(concat!(
+                "^(?:[",
+                super::schema::ws_chars!(),
+                "-]*[2-9A-HJKMNP-TV-Za-hjkmnp-tv-z]){4,10}[",
+                super::schema::ws_chars!(),
+                "-]*$"
+            )))
+            .description(Some(
+                "4 to 10 of 2-9 and A-Z without I, L, O, U; input is normalized (case, blanks \
+                 and '-' are ignored), answers carry the normalized form",
+            ))
+            .examples([serde_json::json!("SHARE888")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ReferralCode {}
+
 impl fmt::Display for ReferralCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// `referral_event.type`: personal referral (member codes) or a campaign (issued codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
     Personal,
@@ -23,14 +23,16 @@ impl EventType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReferralEvent {
     pub event_id: EventId,
     pub event_type: EventType,
     pub name: EventName,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     pub created_at: Instant,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     pub updated_at: Instant,
 }
 
@@ -46,12 +48,15 @@ impl ReferralEvent {
 
 /// A half-open interval `[start, end)`: start inclusive, end exclusive, as in the seed's SQL
 /// (`start_time <= ?now AND end_time > ?now`). Construction guarantees `start < end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `[start, end)`: start inclusive, end exclusive; start must be before end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawWindow")]
 pub struct TimeWindow {
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     start: Instant,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     end: Instant,
 }
 
@@ -104,7 +109,7 @@ fn truncate_millis(t: Instant) -> Instant {
 }
 
 /// COIN or COUPON (`*_reward_type`, VARCHAR(10)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RewardType {
     Coin,
@@ -121,7 +126,19 @@ impl RewardType {
 }
 
 /// Which side of a referral a reward or notification is for (`referral_type`, `notify_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Side {
     Referrer,
@@ -196,6 +213,26 @@ impl From<RewardAmount> for Decimal {
     }
 }
 
+/// A decimal string, greater than 0, at most 99999999.99 with at most 2 decimals (JSON numbers
+/// are refused: no binary rounding).
+impl utoipa::PartialSchema for RewardAmount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(
+                r"^(?:0{0,7}[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0{1,8}\.(?:[1-9][0-9]?|0[1-9]))$",
+            ))
+            .description(Some(
+                "a decimal string > 0, at most 99999999.99, at most 2 decimals; answers carry 2",
+            ))
+            .examples([serde_json::json!("50.00")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RewardAmount {}
+
 impl std::fmt::Display for RewardAmount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -203,14 +240,14 @@ impl std::fmt::Display for RewardAmount {
 }
 
 /// What one side of a referral receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RewardTerms {
     pub reward_type: RewardType,
     pub amount: RewardAmount,
 }
 
 /// `referral_event_content`: the rewards of both sides during a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContentWindow {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -228,7 +265,19 @@ impl ContentWindow {
 }
 
 /// `referral_event_copywriting.item`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CopywritingItem {
     Subtitle,
@@ -271,6 +320,22 @@ impl CopyContent {
     pub const MAX_LEN: usize = 2048;
 
     pub fn new(value: serde_json::Value) -> Result<Self, ValidationError> {
+        // Stored as a DynamoDB map, whose attribute names cannot be empty.
+        fn has_empty_key(v: &serde_json::Value) -> bool {
+            match v {
+                serde_json::Value::Object(map) => {
+                    map.iter().any(|(k, v)| k.is_empty() || has_empty_key(v))
+                }
+                serde_json::Value::Array(items) => items.iter().any(has_empty_key),
+                _ => false,
+            }
+        }
+        if has_empty_key(&value) {
+            return Err(ValidationError::new(
+                "content",
+                "object keys must not be empty",
+            ));
+        }
         let len = value.to_string().chars().count();
         if len > Self::MAX_LEN {
             return Err(ValidationError::new(
@@ -299,6 +364,21 @@ impl CopyContent {
     }
 }
 
+/// Any JSON value; the API refuses one longer than 2048 characters once serialized.
+impl utoipa::PartialSchema for CopyContent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some(
+                "any JSON value (an object with the texts, as a rule; no empty object keys) of at most 2048 characters \
+                 serialized",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CopyContent {}
+
 impl TryFrom<serde_json::Value> for CopyContent {
     type Error = ValidationError;
     fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
@@ -312,7 +392,7 @@ impl From<CopyContent> for serde_json::Value {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Copywriting {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -365,6 +445,17 @@ macro_rules! free_text {
                 v.0
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                super::schema::text(
+                    $max,
+                    concat!("1 to ", stringify!($max), " characters, not only blanks"),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -374,7 +465,7 @@ free_text!(MessageText, "content", 2048);
 /// `referral_event_notification`: what a side is told once its reward is paid.
 /// Texts may hold placeholders (`{amount}`, `{reward_type}`, `{referee_phone}`) rendered at
 /// payout time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationTemplate {
     pub window_id: WindowId,
     pub window: TimeWindow,
@@ -437,7 +528,7 @@ impl NotificationTemplate {
 }
 
 /// Everything configured for one event, as loaded in one Query of its item collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventConfig {
     pub event: ReferralEvent,
     #[serde(default)]
@@ -554,6 +645,21 @@ impl EventConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_content_refuses_empty_object_keys_at_any_depth() {
+        for bad in [
+            serde_json::json!({"": "x"}),
+            serde_json::json!({"a": [{"b": {"": 1}}]}),
+        ] {
+            let err = CopyContent::new(bad).unwrap_err();
+            assert_eq!(
+                (err.field, err.message.as_str()),
+                ("content", "object keys must not be empty")
+            );
+        }
+        assert!(CopyContent::new(serde_json::json!({"text": "", "list": [""]})).is_ok());
+    }
     use chrono::{TimeZone, Utc};
 
     fn t(h: u32) -> Instant {

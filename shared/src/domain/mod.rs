@@ -7,6 +7,7 @@ mod lifecycle;
 mod member;
 mod progress;
 mod reward;
+pub(crate) mod schema;
 mod values;
 
 pub use code::{CODE_ALPHABET, ReferralCode};
@@ -28,12 +29,13 @@ pub use values::{
 };
 
 /// A referral code as stored: the code, its event and its owner (`referral_code`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReferralCodeRecord {
     pub code: ReferralCode,
     pub event_id: EventId,
     pub event_type: EventType,
     pub source: ReferralSource,
     #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = schema::instant)]
     pub created_at: crate::time::Instant,
 }

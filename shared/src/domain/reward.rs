@@ -58,6 +58,18 @@ impl From<RewardId> for String {
     }
 }
 
+/// What [`RewardId::parse`] accepts: `<account id>-referrer` or `<account id>-referee`.
+impl utoipa::PartialSchema for RewardId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::string(
+            super::schema::trimmed!("[A-Za-z0-9_-]{1,20}-(?:referrer|referee)"),
+            "<referee account id>-referrer or <referee account id>-referee",
+        )
+    }
+}
+
+impl utoipa::ToSchema for RewardId {}
+
 impl fmt::Display for RewardId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -71,7 +83,7 @@ impl fmt::Debug for RewardId {
 }
 
 /// `reward_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RewardStatus {
     Pending,
@@ -133,7 +145,7 @@ pub struct Reward {
 
 /// Where a member is told about a reward: in the app, as an out-of-app push, or in the
 /// member's message box (msg-hub's channels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
     InApp,
@@ -154,7 +166,7 @@ impl Channel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NotificationStatus {
     /// Every channel accepted its message.
@@ -168,10 +180,11 @@ pub enum NotificationStatus {
 }
 
 /// The outcome of notifying the paid member, recorded on the reward (never undoes payment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationOutcome {
     pub status: NotificationStatus,
     #[serde(with = "time::millis")]
+    #[schema(schema_with = super::schema::instant)]
     pub at: Instant,
     /// The template window used.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// Declares a non-empty, trimmed, length-bounded string newtype with an allowed-character rule.
 macro_rules! bounded_string {
-    ($(#[$meta:meta])* $name:ident, field = $field:literal, max = $max:literal, allowed = $allowed:expr, rule = $rule:literal) => {
+    ($(#[$meta:meta])* $name:ident, field = $field:literal, max = $max:literal, allowed = $allowed:expr, rule = $rule:literal, pattern = $pattern:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -56,6 +56,15 @@ macro_rules! bounded_string {
             }
         }
 
+        /// The OpenAPI schema: the same rule as [`Self::parse`], as a pattern.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                super::schema::string($pattern, concat!($rule, "; 1 to ", stringify!($max), " characters; surrounding blanks are trimmed"))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}({:?})", stringify!($name), self.0)
@@ -71,37 +80,44 @@ fn id_char(c: char) -> bool {
 bounded_string!(
     /// The account module's member key (`member_profile.account_id`, VARCHAR(20)); the Kafka key.
     AccountId, field = "account_id", max = 20, allowed = id_char,
-    rule = "may contain only letters, digits, '-' and '_'"
+    rule = "may contain only letters, digits, '-' and '_'",
+    pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,20}")
 );
 bounded_string!(
     /// The member's jkos id (VARCHAR(36)); the `sub` claim of the app's JWT.
     JkosId, field = "jkos_id", max = 36, allowed = id_char,
-    rule = "may contain only letters, digits, '-' and '_'"
+    rule = "may contain only letters, digits, '-' and '_'",
+    pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,36}")
 );
 bounded_string!(
     /// The member's jkos account (VARCHAR(9)).
     JkosAccount, field = "jkos_account", max = 9, allowed = id_char,
-    rule = "may contain only letters, digits, '-' and '_'"
+    rule = "may contain only letters, digits, '-' and '_'",
+    pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,9}")
 );
 bounded_string!(
     /// Our own id of a referral event (the seed's BIGINT id becomes a readable slug or a UUID).
     EventId, field = "event_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
-    rule = "may contain only lowercase letters, digits and '-'"
+    rule = "may contain only lowercase letters, digits and '-'",
+    pattern = super::schema::trimmed!("[a-z0-9-]{1,64}")
 );
 bounded_string!(
     /// Id of one window (content, copywriting or notification) of an event.
     WindowId, field = "window_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
-    rule = "may contain only lowercase letters, digits and '-'"
+    rule = "may contain only lowercase letters, digits and '-'",
+    pattern = super::schema::trimmed!("[a-z0-9-]{1,64}")
 );
 bounded_string!(
     /// The name a CAMPAIGN code is issued for (a campaign or partner), as an admin typed it.
     CampaignSource, field = "source", max = 128, allowed = |c| !c.is_control() && c != '#',
-    rule = "must not contain control characters or '#'"
+    rule = "must not contain control characters or '#'",
+    pattern = super::schema::trimmed_text!("#", 126)
 );
 bounded_string!(
     /// Display name of an event (`referral_event.name`, VARCHAR(20)).
     EventName, field = "name", max = 20, allowed = |c| !c.is_control(),
-    rule = "must not contain control characters"
+    rule = "must not contain control characters",
+    pattern = super::schema::trimmed_text!("", 18)
 );
 
 /// Who a code belongs to (`referral_code.referral_source`): a member (PERSONAL codes, issued
@@ -163,6 +179,37 @@ impl ReferralSource {
         }
     }
 }
+
+/// The OpenAPI schema: `member:<jkos id>` or `campaign:<name>`, as [`ReferralSource::parse`]
+/// accepts them (each part trimmed like the value it names).
+impl utoipa::PartialSchema for ReferralSource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::string(
+            concat!(
+                "^[",
+                super::schema::ws_chars!(),
+                "]*(?:member:[",
+                super::schema::ws_chars!(),
+                "]*[A-Za-z0-9_-]{1,36}|campaign:[",
+                super::schema::ws_chars!(),
+                "]*[^",
+                super::schema::control_chars!(),
+                super::schema::ws_chars!(),
+                "#](?:[^",
+                super::schema::control_chars!(),
+                "#]{0,126}[^",
+                super::schema::control_chars!(),
+                super::schema::ws_chars!(),
+                "#])?)[",
+                super::schema::ws_chars!(),
+                "]*$"
+            ),
+            "member:<jkos id> (a member's personal codes) or campaign:<name> (a campaign's codes)",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ReferralSource {}
 
 impl From<&JkosId> for ReferralSource {
     fn from(id: &JkosId) -> Self {

@@ -34,6 +34,12 @@ struct Cli {
 enum Command {
     /// Create the table from infra/template.yaml (no-op if it exists).
     CreateTable,
+    /// Delete the table (no-op if it does not exist): for throw-away tables such as the
+    /// API fuzzing's.
+    DropTable,
+    /// Print the OpenAPI document of both HTTP APIs, derived from the code (YAML); the
+    /// committed `docs/openapi.yaml` is this output.
+    Openapi,
     /// Load a campaign configuration file: validated like the admin API, it replaces the event
     /// whole (windows it no longer lists are deleted, never one rewards were granted under).
     LoadCampaign { file: PathBuf },
@@ -168,6 +174,18 @@ async fn main() -> Result<()> {
                 if created { "created" } else { "already exists" }
             );
         }
+        Command::DropTable => {
+            let deleted = referral_devkit::table::drop_table(&client, &cli.table).await?;
+            println!(
+                "table {}: {}",
+                cli.table,
+                if deleted { "deleted" } else { "did not exist" }
+            );
+        }
+        Command::Openapi => print!(
+            "{}",
+            referral_shared::api::openapi_yaml().map_err(|e| anyhow::anyhow!(e))?
+        ),
         Command::LoadCampaign { file } => {
             let campaign = CampaignFile::read(&file)?;
             let s = campaign::load(&store, &campaign, chrono::Utc::now()).await?;

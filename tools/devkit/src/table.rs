@@ -164,6 +164,20 @@ impl TableDefinition {
     }
 }
 
+/// Deletes a table; false if there was none. For throw-away tables (the API fuzzing's).
+pub async fn drop_table(client: &Client, table_name: &str) -> Result<bool> {
+    match client.delete_table().table_name(table_name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(anyhow::Error::from(e).context(format!("deleting table {table_name}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
