@@ -36,8 +36,9 @@ mkdir -p "$LOCAL_DIR"
 test_log="$LOCAL_DIR/cargo-test.log"
 cargo test --workspace 2>&1 | tee "$test_log"
 
+# referral-dev was built above with the function binaries (a `-p` build would re-resolve
+# features and rebuild dependencies).
 log "schemathesis against the local gateway (member and admin tokens, its own table)"
-cargo build --quiet -p referral-devkit
 "$ROOT/scripts/fuzz-api.sh" | tee "$LOCAL_DIR/fuzz-api.log"
 
 log "cargo clippy -D warnings"
@@ -47,5 +48,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{ s += $4 } END { print s + 0 }')
 failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{ s += $2 } END { print s + 0 }')
 log "all checks passed in $(( $(date +%s) - start )) s"
-echo "tests: $passed passed, $failed failed"
 grep '^schemathesis:' "$LOCAL_DIR/fuzz-api.log" || true
+echo "tests: $passed passed, $failed failed"
