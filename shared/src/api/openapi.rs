@@ -211,3 +211,40 @@ pub fn openapi() -> OpenApi {
     doc.merge(super::admin::openapi());
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ERROR_CODES;
+
+    /// The API modules' sources, where every `error.code` is written.
+    const SOURCES: [&str; 5] = [
+        include_str!("mod.rs"),
+        include_str!("app.rs"),
+        include_str!("admin.rs"),
+        include_str!("json.rs"),
+        include_str!("lambda.rs"),
+    ];
+
+    /// The documented codes are exactly the ones the code answers with: every `code: "…"`
+    /// literal is documented, and every documented code is written somewhere (no stale one).
+    #[test]
+    fn the_documented_error_codes_are_the_ones_the_api_answers_with() {
+        for source in SOURCES {
+            for (i, _) in source.match_indices("code: \"") {
+                let rest = &source[i + "code: \"".len()..];
+                let code = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    ERROR_CODES.contains(&code),
+                    "{code} is answered but not documented"
+                );
+            }
+        }
+        for code in ERROR_CODES {
+            let quoted = format!("\"{code}\"");
+            assert!(
+                SOURCES.iter().any(|s| s.contains(&quoted)),
+                "{code} is documented but never answered"
+            );
+        }
+    }
+}
