@@ -11,7 +11,7 @@
 //! Run with `make bench` (scripts/bench.sh).
 
 use referral_shared::api::{admin, app};
-use referral_shared::store::ReferralStore;
+use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::fixtures::{self, at};
 use referral_tests::http_support::{self, Api, call};

@@ -16,7 +16,7 @@ use referral_shared::ingest::ConfigCache;
 use referral_shared::partners::{PartnerConfig, Partners};
 use referral_shared::payout::{MessageOutcome, Payout, PayoutSettings};
 use referral_shared::queue::SqsRetryQueue;
-use referral_shared::store::ReferralStore;
+use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::payout_support::{reward, seed_personal_event};
 use referral_tests::{TestTable, memory_kib};

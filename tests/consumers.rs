@@ -6,7 +6,7 @@ use referral_devkit::msk::{self, Outgoing};
 use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
 use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
 use referral_shared::queue::SqsPayoutQueue;
-use referral_shared::store::{PageRequest, ReferralStore};
+use referral_shared::store::{PageRequest, prelude::*};
 use referral_shared::*;
 use referral_tests::fixtures::at;
 use referral_tests::ingest_support::*;
@@ -313,7 +313,7 @@ async fn malformed_records_are_parked_with_their_coordinates_and_the_rest_applie
         .items;
     let mut found: Vec<(i64, i64, String)> = parked
         .iter()
-        .map(|p| (p.partition, p.offset, p.reason_kind.clone()))
+        .map(|p| (p.partition, p.offset, p.reason_kind.to_string()))
         .collect();
     found.sort();
     assert_eq!(

@@ -7,7 +7,7 @@ use referral_devkit::msk;
 use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
 use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
 use referral_shared::queue::SqsPayoutQueue;
-use referral_shared::store::ReferralStore;
+use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::fixtures::code_record;
 use referral_tests::ingest_support::{reg_records, registration};

@@ -1,7 +1,7 @@
 //! The admin API over DynamoDB Local and the SQS emulator.
 
 use referral_shared::api::admin::ROUTES;
-use referral_shared::store::ReferralStore;
+use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::fixtures::at;
 use referral_tests::http_support::{Answer, Api, admin, member, seed_referrer};

@@ -1,7 +1,7 @@
 //! The app API over DynamoDB Local, each request delivered as Lambda delivers it (payload 2.0
 //! event with the authorizer's claims, converted by lambda_http).
 
-use referral_shared::store::ReferralStore;
+use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::fixtures::{self, at};
 use referral_tests::http_support::{Api, CHECK_LIMIT, call, member, seed_referrer};

@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use referral_devkit::msk::{self, Outgoing};
 use referral_shared::contracts::kafka::{ParkedRecord, TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
-use referral_shared::store::{PageRequest, ReferralStore};
+use referral_shared::store::{PageRequest, prelude::*};
 use referral_tests::capture;
 use referral_tests::http_support::{Answer, Api, admin, member};
 use referral_tests::ingest_support::*;

@@ -4,7 +4,7 @@
 
 use referral_partners::Knobs;
 use referral_shared::payout::{MessageOutcome, PayoutSettings};
-use referral_shared::store::{PageRequest, ReferralStore, StoreError};
+use referral_shared::store::{PageRequest, StoreError, prelude::*};
 use referral_shared::*;
 use referral_tests::payout_support::*;
 use serde_json::{Value, json};

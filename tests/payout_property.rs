@@ -6,7 +6,7 @@
 //! The stand-in's dice are seeded (`REFERRAL_PAYOUT_SEED`, printed) so a failure replays.
 
 use referral_partners::Knobs;
-use referral_shared::store::{PageRequest, ReferralStore};
+use referral_shared::store::{PageRequest, prelude::*};
 use referral_shared::*;
 use referral_tests::payout_support::*;
 use std::collections::{HashMap, HashSet};

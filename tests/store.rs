@@ -4,7 +4,7 @@
 use chrono::Duration;
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_shared::store::{
-    CollectionEntry, Cursor, PageRequest, ReferralStore, StoreError, create_unique_code,
+    CollectionEntry, Cursor, Entity, PageRequest, StoreError, create_unique_code, prelude::*,
 };
 use referral_shared::*;
 use referral_tests::fixtures::*;
@@ -342,7 +342,7 @@ async fn a_replace_cannot_drop_a_content_window_marked_in_use() {
         matches!(
             err,
             StoreError::Conflict {
-                entity: "Event",
+                entity: Entity::Event,
                 ..
             }
         ),
@@ -407,7 +407,13 @@ async fn a_code_is_unique_and_collisions_are_retried_never_overwritten() {
     let thief = code_record("AB2CD3", "personal", "owner-2");
     let err = t.store.create_code(&thief).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict { entity: "Code", .. }),
+        matches!(
+            err,
+            StoreError::Conflict {
+                entity: Entity::Code,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let (found, trips) = t.round_trips.during(t.store.get_code(&original.code)).await;
@@ -536,7 +542,7 @@ async fn one_reward_per_side_per_referee_and_lookup_by_id() {
         matches!(
             err,
             StoreError::Conflict {
-                entity: "Reward",
+                entity: Entity::Reward,
                 ..
             }
         ),

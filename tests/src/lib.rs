@@ -372,7 +372,7 @@ pub mod ingest_support {
     use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
     use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
     use referral_shared::queue::SqsPayoutQueue;
-    use referral_shared::store::{DynamoStore, ReferralStore};
+    use referral_shared::store::{DynamoStore, prelude::*};
     use referral_shared::time::Instant;
     use referral_shared::*;
     use serde_json::{Value, json};
@@ -537,7 +537,7 @@ pub mod payout_support {
     use referral_shared::partners::{PartnerConfig, Partners};
     use referral_shared::payout::{Payout, PayoutSettings};
     use referral_shared::queue::{PayoutQueue, SqsPayoutQueue, SqsRetryQueue};
-    use referral_shared::store::{DynamoStore, ReferralStore};
+    use referral_shared::store::{DynamoStore, prelude::*};
     use referral_shared::time::Instant;
     use referral_shared::*;
     use std::sync::Arc;
@@ -913,7 +913,7 @@ pub mod http_support {
     use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
     use referral_devkit::campaign::{self, CampaignFile};
     use referral_shared::api::{admin, app};
-    use referral_shared::store::ReferralStore;
+    use referral_shared::store::prelude::*;
     use serde_json::Value;
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -983,8 +983,10 @@ pub mod http_support {
                 .await
                 .unwrap();
             let app = Self::app_router(&table);
-            let store: Arc<dyn ReferralStore> = Arc::new(table.store.clone());
-            let admin = admin::router(store, Arc::new(queue.payout_queue()));
+            let admin = admin::router(
+                Arc::new(table.store.clone()),
+                Arc::new(queue.payout_queue()),
+            );
             Api {
                 table,
                 queue,

@@ -17,7 +17,8 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    CollectionEntry, Page, PageRequest, ReferralStore, StoreError, create_unique_code,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, RewardReads,
+    RewardWrites, StoreError, create_unique_code,
 };
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
@@ -33,11 +34,22 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub struct AdminState {
-    store: Arc<dyn ReferralStore>,
+    store: Arc<dyn AdminStore>,
     queue: Arc<dyn PayoutQueue>,
 }
 
-pub fn router(store: Arc<dyn ReferralStore>, queue: Arc<dyn PayoutQueue>) -> Router {
+/// What the admin API reads and writes: campaigns, codes, rewards (read, reopen) and
+/// collections.
+pub trait AdminStore:
+    EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
+{
+}
+impl<T> AdminStore for T where
+    T: EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
+{
+}
+
+pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
     let state = Arc::new(AdminState { store, queue });
     let (routes, _) = routes().split_for_parts();
     routes

@@ -12,7 +12,12 @@ use crate::domain::{
     RewardType, Side,
 };
 use crate::ingest::ConfigCache;
-use crate::store::{CollectionEntry, ReferralStore};
+use crate::store::{Codes, CollectionEntry, Collections, EventReads, RateLimits};
+
+/// What the app API reads and writes: codes, campaign configuration, a member's collection and
+/// the shared request limiter.
+pub trait AppStore: Codes + EventReads + Collections + RateLimits {}
+impl<T: Codes + EventReads + Collections + RateLimits> AppStore for T {}
 use crate::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -56,13 +61,13 @@ impl AppSettings {
 }
 
 pub struct AppState {
-    store: Arc<dyn ReferralStore>,
+    store: Arc<dyn AppStore>,
     cache: ConfigCache,
     settings: AppSettings,
 }
 
 /// The app router; `api::lambda::run` serves it in Lambda, the local gateway in development.
-pub fn router(store: Arc<dyn ReferralStore>, settings: AppSettings) -> Router {
+pub fn router(store: Arc<dyn AppStore>, settings: AppSettings) -> Router {
     let state = Arc::new(AppState {
         store,
         cache: ConfigCache::new(Duration::from_secs(settings.config_cache_seconds)),

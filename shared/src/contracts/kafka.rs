@@ -63,18 +63,61 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// A short, stable label for metrics and listings.
-    pub fn kind(&self) -> &'static str {
+    /// A short, stable label for metrics, log lines and listings.
+    pub fn kind(&self) -> ReasonKind {
         match self {
-            RecordError::BadBase64 => "bad_base64",
-            RecordError::MissingValue => "missing_value",
-            RecordError::BadJson { .. } => "bad_json",
-            RecordError::UnknownType => "unknown_type",
-            RecordError::InvalidField { .. } => "invalid_field",
-            RecordError::UnexpectedTopic { .. } => "unexpected_topic",
-            RecordError::CorruptState { .. } => "corrupt_state",
-            RecordError::RejectedWrite { .. } => "rejected_write",
+            RecordError::BadBase64 => ReasonKind::BadBase64,
+            RecordError::MissingValue => ReasonKind::MissingValue,
+            RecordError::BadJson { .. } => ReasonKind::BadJson,
+            RecordError::UnknownType => ReasonKind::UnknownType,
+            RecordError::InvalidField { .. } => ReasonKind::InvalidField,
+            RecordError::UnexpectedTopic { .. } => ReasonKind::UnexpectedTopic,
+            RecordError::CorruptState { .. } => ReasonKind::CorruptState,
+            RecordError::RejectedWrite { .. } => ReasonKind::RejectedWrite,
         }
+    }
+}
+
+/// [`RecordError`]'s variant without its details: what parked records are listed and counted
+/// by. Stored as its snake_case name (the `kind` tag of the stored reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    BadBase64,
+    MissingValue,
+    BadJson,
+    UnknownType,
+    InvalidField,
+    UnexpectedTopic,
+    CorruptState,
+    RejectedWrite,
+}
+
+impl ReasonKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonKind::BadBase64 => "bad_base64",
+            ReasonKind::MissingValue => "missing_value",
+            ReasonKind::BadJson => "bad_json",
+            ReasonKind::UnknownType => "unknown_type",
+            ReasonKind::InvalidField => "invalid_field",
+            ReasonKind::UnexpectedTopic => "unexpected_topic",
+            ReasonKind::CorruptState => "corrupt_state",
+            ReasonKind::RejectedWrite => "rejected_write",
+        }
+    }
+}
+
+impl fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the stored label, as listings and tests name it.
+impl PartialEq<&str> for ReasonKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -105,7 +148,7 @@ pub struct ParkedRecord {
     #[serde(default)]
     pub value_truncated: bool,
     /// `reason`'s [`RecordError::kind`], flat for listings.
-    pub reason_kind: String,
+    pub reason_kind: ReasonKind,
     pub reason: RecordError,
     #[serde(with = "crate::time::millis")]
     pub parked_at: Instant,
@@ -146,7 +189,7 @@ impl ParkedRecord {
             key,
             value,
             value_truncated,
-            reason_kind: reason.kind().to_owned(),
+            reason_kind: reason.kind(),
             reason,
             parked_at: now,
             expires_at: (now + chrono::Duration::days(Self::RETENTION_DAYS)).timestamp(),
@@ -553,5 +596,30 @@ mod tests {
         let back: RecordError =
             serde_json::from_str(&serde_json::to_string(&err).unwrap()).unwrap();
         assert_eq!(back, err);
+    }
+
+    #[test]
+    fn reason_kinds_store_and_print_their_labels() {
+        use ReasonKind::*;
+        let all = [
+            BadBase64,
+            MissingValue,
+            BadJson,
+            UnknownType,
+            InvalidField,
+            UnexpectedTopic,
+            CorruptState,
+            RejectedWrite,
+        ];
+        for kind in all {
+            let stored = serde_json::to_value(kind).unwrap();
+            assert_eq!(stored, serde_json::Value::String(kind.as_str().into()));
+            assert_eq!(serde_json::from_value::<ReasonKind>(stored).unwrap(), kind);
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        // The parked record's flat label is the stored reason's tag.
+        let reason = RecordError::CorruptState { key: "k".into() };
+        let tagged = serde_json::to_value(&reason).unwrap();
+        assert_eq!(tagged["kind"], reason.kind().as_str());
     }
 }

@@ -2,7 +2,7 @@
 //! be cached). Shared by the concurrent member tasks of a batch and across invocations.
 
 use crate::domain::{EventConfig, EventId};
-use crate::store::{ReferralStore, StoreError};
+use crate::store::{EventReads, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ impl ConfigCache {
     }
 
     /// The configurations of `events` that exist; 1 Query per event not cached.
-    pub async fn get_many<S: ReferralStore + ?Sized>(
+    pub async fn get_many<S: EventReads + ?Sized>(
         &self,
         store: &S,
         events: &[EventId],

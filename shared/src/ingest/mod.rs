@@ -30,7 +30,7 @@ use crate::domain::{
     Settlement, Step, WindowId, judge_referral, settle,
 };
 use crate::queue::PayoutQueue;
-use crate::store::{MemberWrite, ReferralStore, StoreError, keys};
+use crate::store::{Entity, MemberWrite, ReferralStore, StoreError, keys};
 use crate::telemetry;
 use crate::time::Instant;
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
@@ -204,7 +204,7 @@ where
                     counts.1 += 1;
                     report.malformed += 1;
                     let kind = reason.kind();
-                    tracing::warn!(record = %at, kind, error = %reason, "malformed record parked");
+                    tracing::warn!(record = %at, %kind, error = %reason, "malformed record parked");
                     parked.push(ParkedRecord::new(
                         &at,
                         record.key.as_deref(),
@@ -435,13 +435,14 @@ where
                         member: Box::new(member),
                     });
                 }
-                Err(StoreError::Conflict { entity, .. })
-                    if entity == "Member" || entity == "Code" =>
-                {
+                Err(StoreError::Conflict {
+                    entity: entity @ (Entity::Member | Entity::Code),
+                    ..
+                }) => {
                     // Member: someone else wrote the profile; Code: the generated code is
                     // taken. Either way start again from the stored profile (and a new code).
                     conflicts.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(account = %account, entity, attempt, "write conflict; re-reading");
+                    tracing::debug!(account = %account, %entity, attempt, "write conflict; re-reading");
                     loaded = match self.store.get_member(&account).await {
                         Ok(m) => m,
                         Err(e) => return self.give_up_or_fail(e, &records, now),
@@ -482,7 +483,7 @@ where
         };
         let kind = reason.kind();
         for d in records {
-            tracing::error!(record = %d.at, kind, error = %error, "record cannot be applied; parked");
+            tracing::error!(record = %d.at, %kind, error = %error, "record cannot be applied; parked");
         }
         Ok(MemberOutcome::Parked(
             records

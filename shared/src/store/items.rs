@@ -22,6 +22,12 @@ pub enum Entity {
     WindowUse,
 }
 
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
 /// The envelope: keys + entity + the domain value's own attributes, flattened.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Item<T> {

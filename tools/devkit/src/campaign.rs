@@ -8,7 +8,7 @@
 //! Re-loading the same file is harmless.
 
 use anyhow::{Context, Result, bail};
-use referral_shared::store::{ReferralStore, StoreError};
+use referral_shared::store::{StoreError, prelude::*};
 use referral_shared::time::Instant;
 use referral_shared::{
     ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, NotificationTemplate,

@@ -428,7 +428,7 @@ impl Gateway {
 pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
     use referral_shared::api::{admin, app};
     let store = referral_shared::config::dynamo_store_from_env().await?;
-    let store: Arc<dyn referral_shared::store::ReferralStore> = Arc::new(store);
+    let store = Arc::new(store);
     let sdk = referral_shared::config::aws_sdk_config().await;
     let queue = referral_shared::queue::SqsPayoutQueue::new(
         aws_sdk_sqs::Client::new(&sdk),

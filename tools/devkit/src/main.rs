@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_devkit::table::TableDefinition;
-use referral_shared::store::{DynamoStore, PageRequest, ReferralStore};
+use referral_shared::store::{DynamoStore, PageRequest, prelude::*};
 use referral_shared::{AccountId, EventId, ReferralCode, RewardStatus};
 use std::path::PathBuf;
 

@@ -1,0 +1,204 @@
+//! Rewards (`REWARD#<id>`): reads, and every status change as one conditional UpdateItem whose
+//! condition is built from the lifecycle (`domain/lifecycle.rs`, docs/reward-lifecycle.md), so
+//! a change the lifecycle does not allow is refused by DynamoDB whatever races with it.
+
+use super::attrs::{Attrs, failure, n, s};
+use super::{DynamoStore, Index, SortKey};
+use crate::domain::{NotificationOutcome, Reward, RewardId, RewardStatus, RewardTransition};
+use crate::store::items::Entity;
+use crate::store::{Page, PageRequest, RewardReads, RewardWrites, StoreError, keys};
+use crate::time::{self, Instant};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+#[async_trait]
+impl RewardReads for DynamoStore {
+    async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError> {
+        self.get("get_reward", keys::reward_pk(reward), keys::REWARD_SK, true)
+            .await
+    }
+
+    async fn rewards_by_status(
+        &self,
+        status: RewardStatus,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::reward_status_gsi2pk(status);
+        self.typed_page("rewards_by_status", Index::Gsi2, &pk, &SortKey::Any, page)
+            .await
+    }
+
+    async fn pending_rewards_before(
+        &self,
+        cutoff: Instant,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::reward_status_gsi2pk(RewardStatus::Pending);
+        let before = SortKey::Before(time::format(&cutoff));
+        self.typed_page("pending_rewards_before", Index::Gsi2, &pk, &before, page)
+            .await
+    }
+}
+
+/// One UpdateItem of a reward: what to set (and remove), under which condition.
+struct RewardUpdate {
+    update: String,
+    condition: String,
+    values: Attrs,
+}
+
+impl RewardUpdate {
+    /// A status change (docs/reward-lifecycle.md): sets the status and the GSI2 partition
+    /// listing rewards by status, plus `set`/`remove`, on condition that the stored status is
+    /// one the lifecycle allows `transition` from.
+    fn transition(
+        transition: RewardTransition,
+        set: &str,
+        remove: &[&str],
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> Self {
+        let to = transition.to();
+        let from: Vec<(String, AttributeValue)> = transition
+            .from()
+            .iter()
+            .enumerate()
+            .map(|(i, status)| (format!(":from{i}"), s(status.as_str())))
+            .collect();
+        let names: Vec<&str> = from.iter().map(|(name, _)| name.as_str()).collect();
+        let mut update = format!("SET #status = :to, GSI2PK = :to_pk, {set}");
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let condition = format!("#status IN ({})", names.join(", "));
+        let values = values
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain([
+                (":to".to_owned(), s(to.as_str())),
+                (":to_pk".to_owned(), s(&keys::reward_status_gsi2pk(to))),
+            ])
+            .chain(from)
+            .collect();
+        Self {
+            update,
+            condition,
+            values,
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Sends `change`; a failed condition is a `Reward` conflict.
+    async fn update_reward(
+        &self,
+        operation: &'static str,
+        reward: &RewardId,
+        change: RewardUpdate,
+    ) -> Result<(), StoreError> {
+        let pk = keys::reward_pk(reward);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::REWARD_SK))
+            .update_expression(change.update)
+            .condition_expression(change.condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(change.values))
+            .send()
+            .await
+            .map_err(|e| {
+                failure(operation, e).or_conflict(StoreError::Conflict {
+                    entity: Entity::Reward,
+                    key: pk,
+                })
+            })?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RewardWrites for DynamoStore {
+    async fn mark_reward_paid(
+        &self,
+        reward: &RewardId,
+        compensation_id: &str,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        let change = RewardUpdate::transition(
+            RewardTransition::Paid,
+            "compensation_id = :compensation, paid_at = :at, updated_at = :at, \
+             attempts = if_not_exists(attempts, :zero) + :one",
+            &["last_error"],
+            [
+                (":compensation", s(compensation_id)),
+                (":at", s(&time::format(&at))),
+                (":zero", n(0)),
+                (":one", n(1)),
+            ],
+        );
+        self.update_reward("mark_reward_paid", reward, change).await
+    }
+
+    async fn record_payout_failure(
+        &self,
+        reward: &RewardId,
+        error: &str,
+        terminal: bool,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        let transition = if terminal {
+            RewardTransition::Failed
+        } else {
+            RewardTransition::AttemptFailed
+        };
+        let change = RewardUpdate::transition(
+            transition,
+            "attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
+             updated_at = :at",
+            &[],
+            [
+                (":error", s(error)),
+                (":at", s(&time::format(&at))),
+                (":zero", n(0)),
+                (":one", n(1)),
+            ],
+        );
+        self.update_reward("record_payout_failure", reward, change)
+            .await
+    }
+
+    async fn record_notification(
+        &self,
+        reward: &RewardId,
+        outcome: &NotificationOutcome,
+    ) -> Result<(), StoreError> {
+        let value: AttributeValue =
+            serde_dynamo::to_attribute_value(outcome).map_err(|e| StoreError::Rejected {
+                operation: "record_notification",
+                message: format!("notification outcome does not serialize: {e}"),
+            })?;
+        // Not a status change: the outcome is recorded only while the reward is SUCCESS.
+        let change = RewardUpdate {
+            update: "SET notification = :outcome".into(),
+            condition: "#status = :success".into(),
+            values: Attrs::from([
+                (":success".to_owned(), s(RewardStatus::Success.as_str())),
+                (":outcome".to_owned(), value),
+            ]),
+        };
+        self.update_reward("record_notification", reward, change)
+            .await
+    }
+
+    async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError> {
+        let change = RewardUpdate::transition(
+            RewardTransition::Reopened,
+            "updated_at = :at",
+            &[],
+            [(":at", s(&time::format(&at)))],
+        );
+        self.update_reward("reopen_failed_reward", reward, change)
+            .await
+    }
+}

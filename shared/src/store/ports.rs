@@ -1,0 +1,314 @@
+//! The store's ports: one small trait per use, in domain terms, so each engine names exactly
+//! what it reads and writes (the list of who uses which is in `docs/architecture.md`). The
+//! DynamoDB implementation of all of them is [`DynamoStore`](super::DynamoStore); the round
+//! trips of each method are listed in `docs/data-model.md`.
+
+use super::{Page, PageRequest, StoreError};
+use crate::contracts::kafka::ParkedRecord;
+use crate::domain::{
+    AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
+    MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode, ReferralCodeRecord,
+    ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Settlement, Side, WindowId,
+};
+use crate::time::Instant;
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+/// Reads of campaign configuration (the event item and its windows).
+#[async_trait]
+pub trait EventReads: Send + Sync {
+    /// Events of one type, by id. 1 Query on GSI1 per page.
+    async fn events_by_type(
+        &self,
+        event_type: EventType,
+        page: PageRequest,
+    ) -> Result<Page<ReferralEvent>, StoreError>;
+    /// The whole configuration of an event: 1 Query (more only past 1 MB of configuration).
+    async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError>;
+    /// The reward content window active at `at` (start ≤ at < end). 1 Query, 1 item.
+    async fn content_window_at(
+        &self,
+        event: &EventId,
+        at: Instant,
+    ) -> Result<Option<ContentWindow>, StoreError>;
+    /// The copywriting of `item` active at `at`. 1 Query, 1 item.
+    async fn copywriting_at(
+        &self,
+        event: &EventId,
+        item: CopywritingItem,
+        at: Instant,
+    ) -> Result<Option<Copywriting>, StoreError>;
+    /// The notification template of `side` active at `at`. 1 Query, 1 item.
+    async fn notification_at(
+        &self,
+        event: &EventId,
+        side: Side,
+        at: Instant,
+    ) -> Result<Option<NotificationTemplate>, StoreError>;
+}
+
+/// Writes, deletes and checks [`EventWrites::save_event_config`] can make at once: DynamoDB's
+/// limit of 100 actions per TransactWriteItems.
+pub const MAX_EVENT_WRITES: usize = 100;
+
+/// The most actions a replace between two valid configurations needs: the event, a put per
+/// window, a delete per dropped window and a check per dropped content window. The domain's
+/// window limit is what makes it fit in one transaction.
+const MAX_REPLACE_ACTIONS: usize = 1 + 3 * EventConfig::MAX_WINDOWS;
+const _: () = assert!(MAX_REPLACE_ACTIONS <= MAX_EVENT_WRITES);
+
+/// The admin's write of a campaign.
+#[async_trait]
+pub trait EventWrites: Send + Sync {
+    /// Writes an event's whole configuration at once (1 TransactWriteItems): the event item,
+    /// every window, and deletes of the windows of `previous` that `config` no longer has.
+    /// `previous = None` creates the event ([`StoreError::Conflict`] if it exists); otherwise
+    /// the write holds only if the stored event's `updated_at` is still `previous`'s
+    /// (optimistic lock: two admins editing at once cannot silently undo each other;
+    /// [`StoreError::Conflict`] with entity `Event`), and only if no content window whose id
+    /// `config` drops has rewards granted under it (a ConditionCheck on each one's
+    /// `WINDOWUSE#` marker; [`StoreError::WindowInUse`]). A moved window (same id, new start)
+    /// is not a dropped one. At most [`MAX_EVENT_WRITES`] actions in all.
+    async fn save_event_config(
+        &self,
+        config: &EventConfig,
+        previous: Option<&EventConfig>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The consumers' mark on a content window they grant under (ADR 0006).
+#[async_trait]
+pub trait WindowMarks: Send + Sync {
+    /// Marks `window` of `event` as having rewards granted under it, so no replace can delete
+    /// it any more. Idempotent (a plain PutItem of the same item); callers write it BEFORE the
+    /// transaction that creates rewards under the window. 1 PutItem.
+    async fn mark_window_in_use(
+        &self,
+        event: &EventId,
+        window: &WindowId,
+    ) -> Result<(), StoreError>;
+}
+
+/// Referral codes.
+#[async_trait]
+pub trait Codes: Send + Sync {
+    /// Creates a code; [`StoreError::Conflict`] if the code exists. 1 conditional PutItem.
+    async fn create_code(&self, code: &ReferralCodeRecord) -> Result<(), StoreError>;
+    /// 1 GetItem.
+    async fn get_code(&self, code: &ReferralCode)
+    -> Result<Option<ReferralCodeRecord>, StoreError>;
+}
+
+/// One member's profile, read alone.
+#[async_trait]
+pub trait Profiles: Send + Sync {
+    /// 1 GetItem.
+    async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError>;
+}
+
+/// See [`MemberBatches::profiles_and_codes`].
+#[derive(Debug, Default)]
+pub struct ProfilesAndCodes {
+    pub profiles: HashMap<AccountId, MemberProfile>,
+    pub codes: HashMap<ReferralCode, ReferralCodeRecord>,
+    /// Items found under a requested key that do not map onto the domain, by partition key
+    /// (`MEMBER#…` / `CODE#…`), with the reason. Reported, not fatal: one bad item must not
+    /// block the batch.
+    pub corrupt: HashMap<String, String>,
+}
+
+/// One member profile written back after a batch changed it, with what fell due
+/// ([`Settlement`]): a single conditional PutItem, or one TransactWriteItems when a code or
+/// rewards are created with it, so either all of it happens or none.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberWrite<'a> {
+    /// The new state; its `version` must be `expected_version + 1`.
+    pub member: &'a MemberProfile,
+    /// The version read; 0 = the profile did not exist (or predates versioning).
+    pub expected_version: u64,
+    pub settlement: &'a Settlement,
+}
+
+/// What a consumer batch reads and writes.
+#[async_trait]
+pub trait MemberBatches: Send + Sync {
+    /// The profiles of `accounts` and the records of `codes`, in the same BatchGetItem
+    /// requests (1 round trip per 100 keys, plus retries of unprocessed keys). Missing ones
+    /// are absent from the maps.
+    async fn profiles_and_codes(
+        &self,
+        accounts: &[AccountId],
+        codes: &[ReferralCode],
+    ) -> Result<ProfilesAndCodes, StoreError>;
+    /// Writes a profile if nobody wrote it since it was read, together with its settlement.
+    /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
+    /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
+    async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
+}
+
+/// Reads of rewards.
+#[async_trait]
+pub trait RewardReads: Send + Sync {
+    /// 1 strongly consistent GetItem (the payout's read: a reward just paid must not look
+    /// PENDING to the next message).
+    async fn get_reward(&self, reward: &RewardId) -> Result<Option<Reward>, StoreError>;
+    /// Rewards with `status`, oldest first. 1 Query on GSI2 per page.
+    async fn rewards_by_status(
+        &self,
+        status: RewardStatus,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
+    /// PENDING rewards created before `cutoff`, oldest first (the sweeper's view).
+    /// 1 Query on GSI2 per page.
+    async fn pending_rewards_before(
+        &self,
+        cutoff: Instant,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
+}
+
+/// The status changes of a reward (docs/reward-lifecycle.md) and what is recorded with them.
+/// Each is 1 conditional UpdateItem whose condition comes from the lifecycle.
+#[async_trait]
+pub trait RewardWrites: Send + Sync {
+    /// Marks a reward paid ([`RewardTransition::Paid`](crate::domain::RewardTransition)):
+    /// SUCCESS with finance's compensation id and the time. [`StoreError::Conflict`] if it was
+    /// already SUCCESS (someone else recorded it: that caller notifies, not this one) or does
+    /// not exist.
+    async fn mark_reward_paid(
+        &self,
+        reward: &RewardId,
+        compensation_id: &str,
+        at: Instant,
+    ) -> Result<(), StoreError>;
+    /// Records a failed payment attempt of a PENDING reward (attempts + 1, the error):
+    /// `terminal` moves it to FAIL with `error` as the decisive reason
+    /// ([`RewardTransition::Failed`](crate::domain::RewardTransition)), otherwise it stays
+    /// PENDING. [`StoreError::Conflict`] unless the reward is PENDING, so nothing overwrites a
+    /// FAIL reward's reason or attempts.
+    async fn record_payout_failure(
+        &self,
+        reward: &RewardId,
+        error: &str,
+        terminal: bool,
+        at: Instant,
+    ) -> Result<(), StoreError>;
+    /// Records what became of the notification of a SUCCESS reward.
+    async fn record_notification(
+        &self,
+        reward: &RewardId,
+        outcome: &NotificationOutcome,
+    ) -> Result<(), StoreError>;
+    /// Admin retry of a FAIL reward: back to PENDING (`updated_at` = `at`, so the sweeper
+    /// leaves it alone while the new message is in flight). [`StoreError::Conflict`] if the
+    /// reward is not FAIL (or does not exist).
+    async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError>;
+}
+
+/// One item of a referrer's collection (GSI1 `SOURCE#<source>`), in key order: for each code,
+/// the code, then each referee followed by that referee's rewards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectionEntry {
+    Code(ReferralCodeRecord),
+    Referee(Box<MemberProfile>),
+    Reward(Box<Reward>),
+}
+
+/// A referrer's (or campaign source's) codes, referees and rewards.
+#[async_trait]
+pub trait Collections: Send + Sync {
+    /// 1 Query on GSI1 per page. For both collections the page's `limit` counts referees (the
+    /// codes and each referee's rewards come with them): a page never splits a referee from
+    /// its rewards.
+    async fn referrer_collection(
+        &self,
+        source: &ReferralSource,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError>;
+    /// One code's referees and rewards (the code item first). 1 Query on GSI1 per page.
+    async fn code_collection(
+        &self,
+        code: &ReferralCodeRecord,
+        page: PageRequest,
+    ) -> Result<Page<CollectionEntry>, StoreError>;
+}
+
+/// Unprocessable Kafka records, kept for a person.
+#[async_trait]
+pub trait Parking: Send + Sync {
+    /// Keeps an unprocessable Kafka record (idempotent per coordinates). 1 PutItem.
+    async fn park_record(&self, record: &ParkedRecord) -> Result<(), StoreError>;
+    /// Parked records, oldest first. 1 Query on GSI2 per page.
+    async fn parked_records(&self, page: PageRequest) -> Result<Page<ParkedRecord>, StoreError>;
+}
+
+/// The request limiter shared by every Lambda instance.
+#[async_trait]
+pub trait RateLimits: Send + Sync {
+    /// Counts one request of `subject` in the fixed window `bucket` (e.g. the minute) and
+    /// answers whether it is within `limit`. 1 conditional UpdateItem (ADD); the counter item
+    /// carries `expires_at` so DynamoDB's TTL removes it.
+    async fn count_request(
+        &self,
+        subject: &str,
+        bucket: &str,
+        limit: u32,
+        expires_at: Instant,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Unconditional writes of single items: seeding by the devkit and the tests, never used by a
+/// function (a function writes through the conditional operations above).
+#[async_trait]
+pub trait Seeding: Send + Sync {
+    /// Creates or replaces an event's own item (its windows are separate items).
+    async fn put_event(&self, event: &ReferralEvent) -> Result<(), StoreError>;
+    async fn put_content_window(
+        &self,
+        event: &EventId,
+        content: &ContentWindow,
+    ) -> Result<(), StoreError>;
+    async fn put_copywriting(&self, event: &EventId, copy: &Copywriting) -> Result<(), StoreError>;
+    async fn put_notification(
+        &self,
+        event: &EventId,
+        template: &NotificationTemplate,
+    ) -> Result<(), StoreError>;
+    /// Creates or replaces a member profile. 1 PutItem.
+    async fn put_member(&self, member: &MemberProfile) -> Result<(), StoreError>;
+    /// Creates a reward; [`StoreError::Conflict`] if one exists for that referee and side.
+    async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
+}
+
+/// Every port at once (for tools and tests that do everything). Functions use the narrow ones.
+pub trait ReferralStore:
+    EventReads
+    + EventWrites
+    + WindowMarks
+    + Codes
+    + Profiles
+    + MemberBatches
+    + RewardReads
+    + RewardWrites
+    + Collections
+    + Parking
+    + RateLimits
+    + Seeding
+{
+}
+
+impl<T> ReferralStore for T where
+    T: EventReads
+        + EventWrites
+        + WindowMarks
+        + Codes
+        + Profiles
+        + MemberBatches
+        + RewardReads
+        + RewardWrites
+        + Collections
+        + Parking
+        + RateLimits
+        + Seeding
+{
+}
