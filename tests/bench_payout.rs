@@ -12,7 +12,7 @@
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use referral_shared::contracts::payout::PayoutMessage;
-use referral_shared::ingest::ConfigCache;
+use referral_shared::events_cache::ConfigCache;
 use referral_shared::partners::{PartnerConfig, Partners};
 use referral_shared::payout::{MessageOutcome, Payout, PayoutSettings};
 use referral_shared::queue::SqsRetryQueue;

@@ -4,7 +4,8 @@
 
 use referral_devkit::msk::{self, Outgoing};
 use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
-use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+use referral_shared::events_cache::ConfigCache;
+use referral_shared::ingest::{Consumer, ConsumerSettings};
 use referral_shared::queue::SqsPayoutQueue;
 use referral_shared::store::{PageRequest, prelude::*};
 use referral_shared::*;

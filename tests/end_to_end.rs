@@ -5,7 +5,8 @@
 
 use referral_devkit::msk;
 use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
-use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+use referral_shared::events_cache::ConfigCache;
+use referral_shared::ingest::{Consumer, ConsumerSettings};
 use referral_shared::queue::SqsPayoutQueue;
 use referral_shared::store::prelude::*;
 use referral_shared::*;

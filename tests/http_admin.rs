@@ -1097,7 +1097,8 @@ async fn concurrent_replaces_of_one_version_make_exactly_one_winner() {
 async fn a_window_rewards_were_granted_under_cannot_be_deleted() {
     use referral_devkit::msk;
     use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
-    use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+    use referral_shared::events_cache::ConfigCache;
+    use referral_shared::ingest::{Consumer, ConsumerSettings};
     use referral_tests::ingest_support::{reg_records, registration};
     use std::sync::Arc;
 

@@ -54,6 +54,28 @@ impl InvocationError {
     }
 }
 
+/// The `errorType` of a store failure: what failed, in one word CloudWatch can group by.
+pub fn store_error_type(error: &crate::store::StoreError) -> &'static str {
+    use crate::store::StoreError;
+    match error {
+        StoreError::Unavailable { .. } => "StoreUnavailable",
+        StoreError::Rejected { .. } => "StoreRejected",
+        StoreError::Conflict { .. } => "StoreConflict",
+        StoreError::Corrupt { .. } => "StoreCorrupt",
+        StoreError::WindowInUse { .. } => "WindowInUse",
+        StoreError::InvalidCursor => "InvalidCursor",
+    }
+}
+
+/// The `errorType` of a queue failure.
+pub fn queue_error_type(error: &crate::queue::QueueError) -> &'static str {
+    use crate::queue::QueueError;
+    match error {
+        QueueError::Unavailable { .. } => "QueueUnavailable",
+        QueueError::Rejected { .. } => "QueueRejected",
+    }
+}
+
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(e: InvocationError) -> Self {
         lambda_runtime::Diagnostic {
@@ -342,6 +364,69 @@ mod tests {
         let e = kafka_event(bad).unwrap_err().to_string();
         assert!(e.contains("records.t-0[0].partition"), "{e}");
         assert!(!e.contains(phone), "{e}");
+    }
+
+    #[test]
+    fn store_and_queue_failures_name_what_failed() {
+        use crate::queue::{QueueError, QueueOperation};
+        use crate::store::StoreError;
+        let rows: [(StoreError, &str); 6] = [
+            (
+                StoreError::Unavailable {
+                    operation: "BatchGetItem",
+                    message: "timeout".into(),
+                },
+                "StoreUnavailable",
+            ),
+            (
+                StoreError::Rejected {
+                    operation: "PutItem",
+                    message: "ValidationException".into(),
+                },
+                "StoreRejected",
+            ),
+            (
+                StoreError::Corrupt {
+                    key: "MEMBER#a".into(),
+                    message: "bad".into(),
+                },
+                "StoreCorrupt",
+            ),
+            (StoreError::InvalidCursor, "InvalidCursor"),
+            (
+                StoreError::WindowInUse {
+                    event: crate::domain::EventId::parse("e1").unwrap(),
+                    window: crate::domain::WindowId::parse("w1").unwrap(),
+                },
+                "WindowInUse",
+            ),
+            (
+                StoreError::Conflict {
+                    entity: crate::store::Entity::Member,
+                    key: "MEMBER#a".into(),
+                },
+                "StoreConflict",
+            ),
+        ];
+        for (error, expected) in rows {
+            assert_eq!(store_error_type(&error), expected, "{error}");
+        }
+        let unavailable = QueueError::Unavailable {
+            operation: QueueOperation::Enqueue,
+            message: "throttled".into(),
+        };
+        assert_eq!(queue_error_type(&unavailable), "QueueUnavailable");
+        assert!(unavailable.to_string().contains("SendMessageBatch"));
+        let rejected = QueueError::Rejected {
+            operation: QueueOperation::DeadLetter,
+            message: "InvalidParameterValue".into(),
+        };
+        assert_eq!(queue_error_type(&rejected), "QueueRejected");
+        let diagnostic = lambda_runtime::Diagnostic::from(InvocationError::Failed {
+            kind: queue_error_type(&rejected),
+            message: rejected.to_string(),
+        });
+        assert_eq!(diagnostic.error_type, "QueueRejected");
     }
 
     #[test]

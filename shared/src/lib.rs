@@ -8,6 +8,7 @@ pub mod config;
 pub mod contracts;
 pub mod decode;
 pub mod domain;
+pub mod events_cache;
 pub mod ingest;
 pub mod lambda;
 pub mod partners;

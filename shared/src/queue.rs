@@ -6,9 +6,90 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use thiserror::Error;
 
+/// The SQS call a [`QueueError`] happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueOperation {
+    /// SendMessageBatch to the payout queue.
+    Enqueue,
+    /// ChangeMessageVisibility on the payout queue.
+    Postpone,
+    /// SendMessage to the dead-letter queue.
+    DeadLetter,
+}
+
+impl std::fmt::Display for QueueOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            QueueOperation::Enqueue => "SendMessageBatch",
+            QueueOperation::Postpone => "ChangeMessageVisibility",
+            QueueOperation::DeadLetter => "SendMessage (DLQ)",
+        })
+    }
+}
+
+/// Why a queue call failed. Messages hold SQS's own error text and counts, never a body.
 #[derive(Debug, Error)]
-#[error("payout queue unavailable: {0}")]
-pub struct QueueError(pub String);
+pub enum QueueError {
+    /// Throttling, a 5xx, a timeout or a dropped connection: retrying later may succeed.
+    #[error("payout queue unavailable during {operation}: {message}")]
+    Unavailable {
+        operation: QueueOperation,
+        message: String,
+    },
+    /// SQS refused the request (or some of its messages) as ours to fix: retrying as is fails.
+    #[error("payout queue rejected {operation}: {message}")]
+    Rejected {
+        operation: QueueOperation,
+        message: String,
+    },
+}
+
+impl QueueError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, QueueError::Unavailable { .. })
+    }
+
+    pub fn operation(&self) -> QueueOperation {
+        match self {
+            QueueError::Unavailable { operation, .. } | QueueError::Rejected { operation, .. } => {
+                *operation
+            }
+        }
+    }
+
+    /// A request we could not even build: a bug on our side.
+    fn build(operation: QueueOperation, error: impl std::fmt::Display) -> Self {
+        QueueError::Rejected {
+            operation,
+            message: error.to_string(),
+        }
+    }
+
+    /// Classifies an SDK error: no answer, a 5xx or throttling = unavailable; any other
+    /// answer = rejected.
+    fn sdk<E>(
+        operation: QueueOperation,
+        error: aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: std::error::Error + aws_sdk_sqs::error::ProvideErrorMetadata + 'static,
+    {
+        use aws_sdk_sqs::error::SdkError;
+        let message = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
+        let rejected = match &error {
+            SdkError::ServiceError(service) => {
+                let throttled = service.err().code().is_some_and(|c| c.contains("Throttl"));
+                service.raw().status().is_client_error() && !throttled
+            }
+            _ => false,
+        };
+        if rejected {
+            QueueError::Rejected { operation, message }
+        } else {
+            QueueError::Unavailable { operation, message }
+        }
+    }
+}
 
 /// Sends payout requests. Sending the same reward twice is allowed (payout is idempotent).
 #[async_trait]
@@ -41,7 +122,7 @@ impl SqsPayoutQueue {
                         .body(),
                     )
                     .build()
-                    .map_err(|e| QueueError(e.to_string()))
+                    .map_err(|e| QueueError::build(QueueOperation::Enqueue, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let out = self
@@ -51,15 +132,24 @@ impl SqsPayoutQueue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| QueueError::sdk(QueueOperation::Enqueue, e))?;
         match out.failed.first() {
-            Some(failed) => Err(QueueError(format!(
-                "{} of {} messages not accepted: {} {}",
-                out.failed.len(),
-                chunk.len(),
-                failed.code,
-                failed.message.as_deref().unwrap_or_default()
-            ))),
+            Some(failed) => {
+                let operation = QueueOperation::Enqueue;
+                let message = format!(
+                    "{} of {} messages not accepted: {} {}",
+                    out.failed.len(),
+                    chunk.len(),
+                    failed.code,
+                    failed.message.as_deref().unwrap_or_default()
+                );
+                // SQS says whose fault an entry is; a sender fault will not pass on a retry.
+                Err(if out.failed.iter().any(|f| f.sender_fault) {
+                    QueueError::Rejected { operation, message }
+                } else {
+                    QueueError::Unavailable { operation, message }
+                })
+            }
             None => Ok(()),
         }
     }
@@ -144,7 +234,7 @@ impl RetryQueue for SqsRetryQueue {
             .visibility_timeout(seconds)
             .send()
             .await
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| QueueError::sdk(QueueOperation::Postpone, e))?;
         Ok(())
     }
 
@@ -154,7 +244,7 @@ impl RetryQueue for SqsRetryQueue {
             .data_type("String")
             .string_value(reason)
             .build()
-            .map_err(|e| QueueError(e.to_string()))?;
+            .map_err(|e| QueueError::build(QueueOperation::DeadLetter, e))?;
         self.client
             .send_message()
             .queue_url(&self.dead_letter_url)
@@ -163,7 +253,7 @@ impl RetryQueue for SqsRetryQueue {
             .message_attributes("reason", reason)
             .send()
             .await
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| QueueError::sdk(QueueOperation::DeadLetter, e))?;
         Ok(())
     }
 }

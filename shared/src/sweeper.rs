@@ -2,17 +2,47 @@
 //! for a while are queued for payout again. A reward that is already in the queue gets a
 //! second message, which the payout function treats as a duplicate.
 
+use crate::lambda::{self, InvocationError};
 use crate::queue::{PayoutQueue, QueueError};
 use crate::store::{PageRequest, ReferralStore, StoreError};
+use crate::telemetry;
 use crate::time::Instant;
+use serde_json::Value;
 use thiserror::Error;
+use tracing::Instrument;
 
+/// Why a sweep failed (the next scheduled run tries again).
 #[derive(Debug, Error)]
 pub enum SweepError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+}
+
+/// CloudWatch's `errorType` names the dependency that failed (`StoreUnavailable`,
+/// `QueueUnavailable`…); the message is the error's own, which holds no payload value.
+impl From<SweepError> for InvocationError {
+    fn from(e: SweepError) -> Self {
+        let kind = match &e {
+            SweepError::Store(store) => lambda::store_error_type(store),
+            SweepError::Queue(queue) => lambda::queue_error_type(queue),
+        };
+        InvocationError::Failed {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What a run looks at (`SWEEP_AFTER_MINUTES`, `SWEEP_MAX_REWARDS`: see
+/// [`crate::config::SweeperConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SweepSettings {
+    /// A PENDING reward created and last updated longer ago than this is stranded.
+    pub stale_after: chrono::Duration,
+    /// Rewards looked at per run at most (the rest wait for the next run).
+    pub max_rewards: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,61 +92,48 @@ where
     Ok(report)
 }
 
-/// The Lambda entry point of the sweeper (scheduled, ADR 0004): wiring from the environment
-/// (`TABLE_NAME`, `PAYOUT_QUEUE_URL`, `SWEEP_AFTER_MINUTES` ≥ 1, default 15,
-/// `SWEEP_MAX_REWARDS`, default 1000), then one [`sweep`] per scheduled event. Any other event
-/// is refused as an error: a sweep is never started by something that is not the schedule.
-pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    use crate::config::{self, ConfigError};
-    use crate::lambda::InvocationError;
-    use crate::telemetry;
-    use std::sync::Arc;
-    telemetry::init_tracing();
-    let store = Arc::new(config::dynamo_store_from_env().await?);
-    let sdk = config::aws_sdk_config().await;
-    let queue = Arc::new(crate::queue::SqsPayoutQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        config::required("PAYOUT_QUEUE_URL")?,
-    ));
-    let stale_minutes: i64 = config::optional("SWEEP_AFTER_MINUTES", 15)?;
-    if stale_minutes < 1 {
-        return Err(ConfigError::Invalid {
-            name: "SWEEP_AFTER_MINUTES",
-            message: "must be at least 1".into(),
-        }
-        .into());
+/// One scheduled invocation: refuses any event but the schedule (a sweep is never started by
+/// something else), sweeps, publishes `SweptRewards`. Everything it logs carries the `sweep`
+/// span.
+pub async fn on_schedule<S, Q>(
+    store: &S,
+    queue: &Q,
+    settings: SweepSettings,
+    payload: &Value,
+) -> Result<SweepReport, InvocationError>
+where
+    S: ReferralStore + ?Sized,
+    Q: PayoutQueue + ?Sized,
+{
+    lambda::scheduled_event(payload)?;
+    let now = chrono::Utc::now();
+    let span = tracing::info_span!(
+        "sweep",
+        stale_after_minutes = settings.stale_after.num_minutes(),
+        max_rewards = settings.max_rewards
+    );
+    async move {
+        let report = sweep(
+            store,
+            queue,
+            now,
+            settings.stale_after,
+            settings.max_rewards,
+        )
+        .await?;
+        telemetry::emit(&telemetry::emf(
+            &telemetry::namespace(),
+            &[("Function", "reward-sweeper")],
+            &[("SweptRewards", report.queued)],
+            now,
+        ));
+        tracing::info!(
+            examined = report.examined,
+            queued = report.queued,
+            "sweep done"
+        );
+        Ok(report)
     }
-    let max: u64 = config::optional("SWEEP_MAX_REWARDS", 1000)?;
-    crate::lambda::run("reward-sweeper", move |payload, _| {
-        let (store, queue) = (store.clone(), queue.clone());
-        async move {
-            crate::lambda::scheduled_event(&payload)?;
-            let now = chrono::Utc::now();
-            let report = sweep(
-                store.as_ref(),
-                queue.as_ref(),
-                now,
-                chrono::Duration::minutes(stale_minutes),
-                max,
-            )
-            .await
-            .map_err(|e| InvocationError::Failed {
-                kind: "SweepFailed",
-                message: e.to_string(),
-            })?;
-            telemetry::emit(&telemetry::emf(
-                &telemetry::namespace(),
-                &[("Function", "reward-sweeper")],
-                &[("SweptRewards", report.queued)],
-                now,
-            ));
-            tracing::info!(
-                examined = report.examined,
-                queued = report.queued,
-                "sweep done"
-            );
-            Ok(())
-        }
-    })
+    .instrument(span)
     .await
 }

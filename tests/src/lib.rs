@@ -370,7 +370,8 @@ pub mod ingest_support {
     use super::{TestQueue, TestTable};
     use referral_devkit::msk::Outgoing;
     use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
-    use referral_shared::ingest::{ConfigCache, Consumer, ConsumerSettings};
+    use referral_shared::events_cache::ConfigCache;
+    use referral_shared::ingest::{Consumer, ConsumerSettings};
     use referral_shared::queue::SqsPayoutQueue;
     use referral_shared::store::{DynamoStore, prelude::*};
     use referral_shared::time::Instant;
@@ -533,7 +534,7 @@ pub mod payout_support {
     use super::fixtures::*;
     use referral_devkit::esm::{EventSource, PollStats};
     use referral_partners::Running;
-    use referral_shared::ingest::ConfigCache;
+    use referral_shared::events_cache::ConfigCache;
     use referral_shared::partners::{PartnerConfig, Partners};
     use referral_shared::payout::{Payout, PayoutSettings};
     use referral_shared::queue::{PayoutQueue, SqsPayoutQueue, SqsRetryQueue};

@@ -1,7 +1,28 @@
 //! MSK consumer: rd2_registration_member → registration steps, qualification, rewards.
-//! All logic lives in `referral_shared::ingest`; this is wiring.
+//! Wiring only: the engine is `referral_shared::ingest::Consumer`.
+
+use referral_shared::config::{Clients, ConsumerConfig};
+use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
+use referral_shared::events_cache::ConfigCache;
+use referral_shared::ingest::Consumer;
+use referral_shared::{lambda, telemetry};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    referral_shared::ingest::serve(referral_shared::contracts::kafka::TOPIC_REGISTRATION).await
+    telemetry::init_tracing();
+    let config = ConsumerConfig::from_env(TOPIC_REGISTRATION)?;
+    let clients = Clients::load().await;
+    let consumer = Arc::new(Consumer::new(
+        Arc::new(clients.store(&config.table_name)),
+        Arc::new(clients.payout_queue(&config.payout_queue_url)),
+        ConfigCache::new(config.config_cache_ttl),
+        config.settings,
+    ));
+    // Err (a transient fault, or not an MSK event) fails the invocation: Lambda retries the batch.
+    lambda::run("registration-consumer", move |payload, _| {
+        let consumer = consumer.clone();
+        async move { consumer.handle_payload(payload).await.map(|_| ()) }
+    })
+    .await
 }

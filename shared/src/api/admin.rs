@@ -917,7 +917,7 @@ async fn retry_reward(
         Err(e) => return Err(e.into()),
     }
     if let Err(e) = state.queue.enqueue(std::slice::from_ref(&reward_id)).await {
-        tracing::warn!(reward = %reward_id, error = %e.0, "retry not queued; the sweeper will");
+        tracing::warn!(reward = %reward_id, error = %e, "retry not queued; the sweeper will");
         return Err(ApiError::Unavailable);
     }
     tracing::info!(admin = admin.subject, reward = %reward_id, "reward queued again");
@@ -930,20 +930,6 @@ async fn retry_reward(
         }),
     )
         .into_response())
-}
-
-/// The Lambda entry point of the admin API.
-pub async fn serve() -> Result<(), lambda_http::Error> {
-    crate::telemetry::init_tracing();
-    let sdk = crate::config::aws_sdk_config().await;
-    let table = crate::config::StoreConfig::from_env()?;
-    let store =
-        crate::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.table_name);
-    let queue = crate::queue::SqsPayoutQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        crate::config::required("PAYOUT_QUEUE_URL")?,
-    );
-    super::lambda::run("admin-api", router(Arc::new(store), Arc::new(queue))).await
 }
 
 #[cfg(test)]

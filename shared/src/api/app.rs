@@ -6,12 +6,11 @@ use super::{
     ApiError, ApiJson, ApiQuery, Member, PageQuery, access_log, json_value_placeholders, ok,
     unknown_route, wrong_method,
 };
-use crate::config::{ConfigError, optional, required};
 use crate::domain::{
     CopywritingItem, EventConfig, EventId, ReferralCode, ReferralSource, Reward, RewardStatus,
     RewardType, Side,
 };
-use crate::ingest::ConfigCache;
+use crate::events_cache::ConfigCache;
 use crate::store::{Codes, CollectionEntry, Collections, EventReads, RateLimits};
 
 /// What the app API reads and writes: codes, campaign configuration, a member's collection and
@@ -30,6 +29,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// Read from the environment by [`crate::config::AppApiConfig`].
 #[derive(Debug, Clone)]
 pub struct AppSettings {
     /// `PERSONAL_EVENT_ID`: the event of members' own codes (subtitle, detail, share copy).
@@ -40,24 +40,6 @@ pub struct AppSettings {
     pub check_limit_per_minute: u32,
     /// `CONFIG_CACHE_SECONDS` (default 60): how stale a cached event configuration may be.
     pub config_cache_seconds: u64,
-}
-
-impl AppSettings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let personal = required("PERSONAL_EVENT_ID")?;
-        Ok(Self {
-            personal_event: EventId::parse(&personal).map_err(|e| ConfigError::Invalid {
-                name: "PERSONAL_EVENT_ID",
-                message: e.to_string(),
-            })?,
-            share_link_template: optional(
-                "SHARE_LINK_TEMPLATE",
-                "https://example.invalid/r/{code}".to_owned(),
-            )?,
-            check_limit_per_minute: optional("CHECK_LIMIT_PER_MINUTE", 30u32)?.max(1),
-            config_cache_seconds: optional("CONFIG_CACHE_SECONDS", 60u64)?,
-        })
-    }
 }
 
 pub struct AppState {
@@ -458,12 +440,4 @@ async fn my_referral(
         referees,
         next_cursor: page.next.map(|c| c.token().to_owned()),
     }))
-}
-
-/// The Lambda entry point of the app API.
-pub async fn serve() -> Result<(), lambda_http::Error> {
-    crate::telemetry::init_tracing();
-    let store = crate::config::dynamo_store_from_env().await?;
-    let router = router(Arc::new(store), AppSettings::from_env()?);
-    super::lambda::run("app-api", router).await
 }

@@ -18,16 +18,60 @@ use serde::Serialize;
 use serde_json::Value;
 use std::convert::Infallible;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 pub const EXPECTED_HTTP: &str = "an API Gateway HTTP API event (payload version 2.0)";
 
-/// Serves `router` as the Lambda function `function`.
-pub async fn run(function: &'static str, router: Router) -> Result<(), lambda_http::Error> {
-    crate::lambda::run(function, move |payload, context| {
-        let router = router.clone();
-        async move { handle(router, payload, context).await }
-    })
-    .await
+/// An HTTP function's handler: its router, served one API Gateway event at a time, each in a
+/// `request` span (method, matched route, Lambda request id) that the router's log lines
+/// inherit. Build once per process; `main` hands [`HttpFunction::handle`] to
+/// [`crate::lambda::run`].
+#[derive(Clone)]
+pub struct HttpFunction {
+    router: Router,
+}
+
+impl HttpFunction {
+    pub fn new(router: Router) -> Self {
+        Self {
+            router: router.layer(axum::middleware::from_fn(record_route)),
+        }
+    }
+
+    /// One invocation, in its span; see [`handle`].
+    pub async fn handle(
+        &self,
+        payload: Value,
+        context: Context,
+    ) -> Result<impl Serialize + use<>, InvocationError> {
+        let method = payload
+            .pointer("/requestContext/http/method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let span = tracing::info_span!(
+            "request",
+            method,
+            route = tracing::field::Empty,
+            request_id = context.request_id.as_str(),
+        );
+        handle(self.router.clone(), payload, context)
+            .instrument(span)
+            .await
+    }
+}
+
+/// Records the route the router matched (its template, never the path with its values) in
+/// the request's span.
+async fn record_route(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(matched) = matched {
+        tracing::Span::current().record("route", matched.as_str());
+    }
+    next.run(request).await
 }
 
 /// One invocation: the payload 2.0 response of `router` to the event, or 400 `invalid_body`
@@ -155,6 +199,18 @@ mod tests {
         let decoded = answer(event).await;
         assert_eq!(decoded["statusCode"], 200);
         assert_eq!(decoded["body"], r#"{"code":"SHARE888"}"#);
+    }
+
+    #[tokio::test]
+    async fn the_function_answers_like_the_bare_router() {
+        let event: Value = serde_json::from_str(CHECK).unwrap();
+        let function = HttpFunction::new(router());
+        let response = function.handle(event.clone(), context()).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(response).unwrap(),
+            answer(event).await,
+            "the span and its route layer change nothing in the answer"
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@
 pub mod admin;
 pub mod app;
 mod json;
-mod lambda;
+pub mod lambda;
 mod openapi;
 
 pub use json::ApiJson;

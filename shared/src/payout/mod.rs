@@ -18,27 +18,27 @@
 //! block the others), or a message whose outcome could not be recorded (SQS moves it after
 //! the last receive).
 
+mod decide;
 mod notify;
+mod process;
 
 pub use notify::notify_member;
 
-use crate::config::{ConfigError, optional};
-use crate::contracts::payout::PayoutMessage;
-use crate::domain::{Delivery, NotificationOutcome, NotificationStatus, Reward, RewardStatus};
-use crate::ingest::ConfigCache;
-use crate::partners::{CompensationRequest, PartnerError, Partners};
+use crate::domain::{NotificationOutcome, NotificationStatus};
+use crate::events_cache::ConfigCache;
+use crate::partners::Partners;
 use crate::queue::RetryQueue;
-use crate::store::{ReferralStore, StoreError};
+use crate::store::ReferralStore;
 use crate::telemetry;
-use crate::time::Instant;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tracing::Instrument;
 
-/// Tuning of the payout function; see [`PayoutSettings::from_env`] for the variables.
+/// Tuning of the payout function; see [`crate::config::PayoutConfig`] for the variables.
 #[derive(Debug, Clone)]
 pub struct PayoutSettings {
     /// Messages of one batch processed at once.
@@ -69,40 +69,6 @@ impl Default for PayoutSettings {
 }
 
 impl PayoutSettings {
-    /// `PAYOUT_CONCURRENCY` (10), `PAYOUT_MAX_RECEIVES` (5, must equal the queue's
-    /// maxReceiveCount), `PAYOUT_RETRY_BASE_SECONDS` (30), `PAYOUT_RETRY_MAX_SECONDS` (600),
-    /// `NOTIFY_RETRY_DELAY_MS` (500), `NOTIFY_RECOVERY_SECONDS` (300).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let settings = Self {
-            concurrency: optional("PAYOUT_CONCURRENCY", d.concurrency)?,
-            max_receives: optional("PAYOUT_MAX_RECEIVES", d.max_receives)?,
-            retry_base: Duration::from_secs(optional(
-                "PAYOUT_RETRY_BASE_SECONDS",
-                d.retry_base.as_secs(),
-            )?),
-            retry_max: Duration::from_secs(optional(
-                "PAYOUT_RETRY_MAX_SECONDS",
-                d.retry_max.as_secs(),
-            )?),
-            notify_retry_delay: Duration::from_millis(optional(
-                "NOTIFY_RETRY_DELAY_MS",
-                d.notify_retry_delay.as_millis() as u64,
-            )?),
-            notify_recovery_after: Duration::from_secs(optional(
-                "NOTIFY_RECOVERY_SECONDS",
-                d.notify_recovery_after.as_secs(),
-            )?),
-        };
-        if settings.concurrency == 0 || settings.max_receives == 0 {
-            return Err(ConfigError::Invalid {
-                name: "PAYOUT_CONCURRENCY / PAYOUT_MAX_RECEIVES",
-                message: "must be at least 1".into(),
-            });
-        }
-        Ok(settings)
-    }
-
     /// The visibility delay after a failed `receive_count`-th receive: base × 2^(n-1), capped,
     /// then "equal jitter" (between half and all of it) so rewards that failed together
     /// (finance was down) do not all come back in the same second.
@@ -243,9 +209,18 @@ where
         let tally = &notifications;
         let outcomes: Vec<(Option<String>, MessageOutcome)> =
             futures::stream::iter(event.records.iter())
-                .map(|message| async move {
-                    let outcome = self.process(message, tally).await;
-                    (message.message_id.clone(), outcome)
+                .map(|message| {
+                    let span = tracing::info_span!(
+                        "message",
+                        message_id = message.message_id.as_deref().unwrap_or("?"),
+                        receive_count = process::receive_count(message),
+                        reward = tracing::field::Empty,
+                    );
+                    async move {
+                        let outcome = self.process(message, tally).await;
+                        (message.message_id.clone(), outcome)
+                    }
+                    .instrument(span)
                 })
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .collect()
@@ -287,261 +262,15 @@ where
         report
     }
 
-    async fn process(&self, message: &SqsMessage, tally: &NotificationTally) -> MessageOutcome {
-        let message_id = message.message_id.as_deref().unwrap_or("?");
-        let receive_count: u32 = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
-        let body = message.body.as_deref().unwrap_or_default();
-        let request = match PayoutMessage::parse(body) {
-            Ok(m) => m,
-            Err(e) => {
-                // Not serde's message: it can quote the offending value.
-                let reason = format!(
-                    "malformed_body: {:?} error at line {} column {}",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                );
-                return self.dead_letter(message_id, body, &reason).await;
-            }
-        };
-        let reward_id = request.reward_id;
-        let reward = match self.store.get_reward(&reward_id).await {
-            Ok(Some(reward)) => reward,
-            Ok(None) => {
-                return self
-                    .dead_letter(message_id, body, &format!("unknown_reward: {reward_id}"))
-                    .await;
-            }
-            Err(e @ StoreError::Corrupt { .. }) => {
-                return self
-                    .dead_letter(message_id, body, &format!("corrupt_reward: {e}"))
-                    .await;
-            }
-            Err(e) => {
-                tracing::warn!(%message_id, reward = %reward_id, error = %e, "reward unreadable; retrying later");
-                return self.retry_later(message, receive_count).await;
-            }
-        };
-        let now = chrono::Utc::now();
-        match reward.status.on_delivery() {
-            Delivery::Pay => {}
-            Delivery::AlreadyPaid => {
-                self.recover_notification(&reward, now, tally).await;
-                tracing::info!(%message_id, reward = %reward_id, "already paid; duplicate message");
-                return MessageOutcome::Duplicate;
-            }
-            Delivery::Final => {
-                tracing::info!(%message_id, reward = %reward_id, "reward is FAIL; acknowledged without paying (an admin retry reopens it)");
-                return MessageOutcome::AlreadyFailed;
-            }
-        }
-
-        let compensation = self
-            .partners
-            .finance
-            .compensate(
-                reward_id.as_str(),
-                &CompensationRequest::for_reward(&reward),
-            )
-            .await;
-        match compensation {
-            Ok(compensation_id) => {
-                match self
-                    .store
-                    .mark_reward_paid(&reward_id, &compensation_id, now)
-                    .await
-                {
-                    Ok(()) => {
-                        tracing::info!(%message_id, reward = %reward_id, %compensation_id, receive_count, "reward paid");
-                        let mut paid = reward;
-                        paid.status = RewardStatus::Success;
-                        paid.paid_at = Some(now);
-                        self.notify_and_record(&paid, chrono::Utc::now(), tally)
-                            .await;
-                        MessageOutcome::Paid
-                    }
-                    Err(StoreError::Conflict { .. }) => {
-                        // Another delivery won the update; finance answered both alike.
-                        tracing::info!(%message_id, reward = %reward_id, "paid concurrently by another delivery");
-                        MessageOutcome::Duplicate
-                    }
-                    Err(e) => {
-                        // Finance has paid; the retry gets the same answer and records it.
-                        tracing::warn!(%message_id, reward = %reward_id, error = %e, "paid but not recorded; retrying later");
-                        self.retry_later(message, receive_count).await
-                    }
-                }
-            }
-            Err(e) if e.is_retryable() => {
-                self.finance_failed(message, &reward, receive_count, &e, now)
-                    .await
-            }
-            Err(e) => {
-                tracing::warn!(%message_id, reward = %reward_id, error = %e.summary(), "finance refused the compensation; reward FAIL");
-                match self
-                    .store
-                    .record_payout_failure(&reward_id, &e.to_string(), true, now)
-                    .await
-                {
-                    Ok(()) => MessageOutcome::Rejected,
-                    // Not PENDING any more: another delivery recorded an end first; it stands.
-                    Err(StoreError::Conflict { .. }) => MessageOutcome::Duplicate,
-                    Err(store) => {
-                        tracing::warn!(%message_id, reward = %reward_id, error = %store, "FAIL not recorded; retrying later");
-                        self.retry_later(message, receive_count).await
-                    }
-                }
-            }
-        }
-    }
-
-    /// A retryable finance error: record the attempt; FAIL on the last receive.
-    async fn finance_failed(
+    /// One Lambda invocation: the event must be an SQS event (anything else is refused as
+    /// `WrongEvent`); the answer is the partial batch response.
+    pub async fn handle_payload(
         &self,
-        message: &SqsMessage,
-        reward: &Reward,
-        receive_count: u32,
-        error: &PartnerError,
-        now: Instant,
-    ) -> MessageOutcome {
-        let message_id = message.message_id.as_deref().unwrap_or("?");
-        let last = receive_count >= self.settings.max_receives;
-        let reason = if last {
-            format!("gave up after {receive_count} attempts; last error: {error}")
-        } else {
-            error.to_string()
-        };
-        tracing::warn!(%message_id, reward = %reward.reward_id, receive_count, error = %error.summary(), last, "compensation failed");
-        match self
-            .store
-            .record_payout_failure(&reward.reward_id, &reason, last, now)
-            .await
-        {
-            Ok(()) if last => MessageOutcome::Exhausted,
-            Ok(()) => self.retry_later(message, receive_count).await,
-            // Not PENDING any more: another delivery recorded an end first; it stands.
-            Err(StoreError::Conflict { .. }) => MessageOutcome::Duplicate,
-            // Recording an attempt is for people; the retry does not depend on it. But a FAIL
-            // that was not recorded must not be let go: the message stays, and after the last
-            // receive SQS moves it to the DLQ, where it needs a person (the reward is PENDING).
-            Err(e) => {
-                tracing::warn!(%message_id, reward = %reward.reward_id, error = %e, last, "attempt not recorded");
-                self.retry_later(message, receive_count).await
-            }
-        }
+        payload: serde_json::Value,
+    ) -> Result<SqsBatchResponse, crate::lambda::InvocationError> {
+        let event = crate::lambda::sqs_event(payload)?;
+        Ok(self.handle(&event).await.response)
     }
-
-    /// Stretches the message's visibility (growing delay) and hands it back to SQS.
-    async fn retry_later(&self, message: &SqsMessage, receive_count: u32) -> MessageOutcome {
-        let delay = self.settings.retry_delay(receive_count);
-        if let Some(handle) = message.receipt_handle.as_deref()
-            && let Err(e) = self.queue.postpone(handle, delay).await
-        {
-            // The queue's own visibility timeout applies instead: later, never lost.
-            tracing::warn!(message_id = message.message_id.as_deref().unwrap_or("?"), error = %e, "could not postpone the message");
-        }
-        MessageOutcome::RetryLater
-    }
-
-    async fn dead_letter(&self, message_id: &str, body: &str, reason: &str) -> MessageOutcome {
-        tracing::error!(%message_id, reason, body_len = body.len(), "unprocessable payout message; moving it to the DLQ");
-        match self.queue.dead_letter(body, reason).await {
-            Ok(()) => MessageOutcome::DeadLettered,
-            Err(e) => {
-                tracing::warn!(%message_id, error = %e, "DLQ unavailable; the message stays in the queue");
-                MessageOutcome::RetryLater
-            }
-        }
-    }
-
-    async fn notify_and_record(&self, reward: &Reward, now: Instant, tally: &NotificationTally) {
-        let outcome = notify_member(
-            self.store.as_ref(),
-            &self.configs,
-            &self.partners.msghub,
-            reward,
-            now,
-            self.settings.notify_retry_delay,
-        )
-        .await;
-        tracing::info!(reward = %reward.reward_id, status = ?outcome.status, calls = outcome.calls, "member notified");
-        tally.add(&outcome);
-        if let Err(e) = self
-            .store
-            .record_notification(&reward.reward_id, &outcome)
-            .await
-        {
-            // The payment stands; only the record of the notification is missing.
-            tracing::warn!(reward = %reward.reward_id, error = %e, "notification outcome not recorded");
-        }
-    }
-
-    /// A duplicate of a SUCCESS reward whose notification was never recorded, long after it
-    /// was paid: the invocation that paid it died before notifying. Notify now.
-    async fn recover_notification(&self, reward: &Reward, now: Instant, tally: &NotificationTally) {
-        if reward.notification.is_some() {
-            return;
-        }
-        let Some(paid_at) = reward.paid_at else {
-            return;
-        };
-        let idle = (now - paid_at).to_std().unwrap_or_default();
-        if idle >= self.settings.notify_recovery_after {
-            tracing::info!(reward = %reward.reward_id, "paid without a notification outcome; notifying now");
-            self.notify_and_record(reward, now, tally).await;
-        }
-    }
-}
-
-/// The production wiring from the environment: `TABLE_NAME`, `PAYOUT_QUEUE_URL`,
-/// `PAYOUT_DLQ_URL`, the partner variables ([`crate::partners::PartnerConfig`]),
-/// `CONFIG_CACHE_SECONDS` and [`PayoutSettings::from_env`]. Build once per process.
-pub async fn payout_from_env() -> Result<
-    Payout<crate::store::DynamoStore, crate::queue::SqsRetryQueue>,
-    Box<dyn std::error::Error + Send + Sync>,
-> {
-    let store = crate::config::StoreConfig::from_env()?;
-    let partners = Partners::new(&crate::partners::PartnerConfig::from_env()?)?;
-    let queue_url = crate::config::required("PAYOUT_QUEUE_URL")?;
-    let dlq_url = crate::config::required("PAYOUT_DLQ_URL")?;
-    let cache_seconds: u64 = optional("CONFIG_CACHE_SECONDS", 60)?;
-    let settings = PayoutSettings::from_env()?;
-    let sdk = crate::config::aws_sdk_config().await;
-    Ok(Payout::new(
-        Arc::new(crate::store::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            store.table_name,
-        )),
-        Arc::new(crate::queue::SqsRetryQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            queue_url,
-            dlq_url,
-        )),
-        partners,
-        ConfigCache::new(Duration::from_secs(cache_seconds)),
-        settings,
-    ))
-}
-
-/// The Lambda entry point of the payout function: wiring once, then one [`Payout::handle`]
-/// per invocation, answering with the partial batch response. An event that is not an SQS
-/// event is refused as an error.
-pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    telemetry::init_tracing();
-    let payout = Arc::new(payout_from_env().await?);
-    crate::lambda::run("reward-payout", move |payload, _| {
-        let payout = payout.clone();
-        async move {
-            let event = crate::lambda::sqs_event(payload)?;
-            let report = payout.handle(&event).await;
-            Ok(report.response)
-        }
-    })
-    .await
 }
 
 #[cfg(test)]

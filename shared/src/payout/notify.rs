@@ -9,7 +9,7 @@
 use crate::domain::{
     Channel, NotificationOutcome, NotificationStatus, NotificationValues, RenderedMessage, Reward,
 };
-use crate::ingest::ConfigCache;
+use crate::events_cache::ConfigCache;
 use crate::partners::{MessageRequest, MsgHubClient};
 use crate::store::ReferralStore;
 use crate::time::Instant;
@@ -87,13 +87,13 @@ pub async fn notify_member<S: ReferralStore + ?Sized>(
             match msghub.send(&request).await {
                 Ok(()) => outcome.sent.push(message.channel),
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), attempt, error = %e.summary(), "msg-hub call failed");
+                    tracing::warn!(channel = message.channel.as_str(), attempt, error = %e.summary(), "msg-hub call failed");
                     outcome.error = Some(e.summary());
                     still_pending.push(message);
                     still_pending.extend(queue.by_ref());
                 }
                 Err(e) => {
-                    tracing::warn!(reward = %reward.reward_id, channel = message.channel.as_str(), error = %e.summary(), "msg-hub refused the message");
+                    tracing::warn!(channel = message.channel.as_str(), error = %e.summary(), "msg-hub refused the message");
                     outcome.error = Some(e.summary());
                     refused.push(message.channel);
                 }

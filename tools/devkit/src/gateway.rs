@@ -424,18 +424,18 @@ impl Gateway {
     }
 }
 
-/// Both routers wired from the environment, as the functions wire themselves.
+/// Both routers wired from the environment, as the functions wire themselves (their typed
+/// configs, one SDK load).
 pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
     use referral_shared::api::{admin, app};
-    let store = referral_shared::config::dynamo_store_from_env().await?;
-    let store = Arc::new(store);
-    let sdk = referral_shared::config::aws_sdk_config().await;
-    let queue = referral_shared::queue::SqsPayoutQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        referral_shared::config::required("PAYOUT_QUEUE_URL")?,
-    );
+    use referral_shared::config::{AdminApiConfig, AppApiConfig, Clients};
+    let app_config = AppApiConfig::from_env()?;
+    let admin_config = AdminApiConfig::from_env()?;
+    let clients = Clients::load().await;
+    let store = Arc::new(clients.store(&app_config.table_name));
+    let queue = clients.payout_queue(&admin_config.payout_queue_url);
     Ok(Gateway {
-        app: app::router(store.clone(), app::AppSettings::from_env()?),
+        app: app::router(store.clone(), app_config.settings),
         admin: admin::router(store, Arc::new(queue)),
         authorizer: Arc::new(authorizer),
     })

@@ -1,0 +1,47 @@
+//! The HTTP functions (app-api, admin-api).
+
+use super::{
+    ConfigError, config_cache_ttl, optional, payout_queue_url, personal_event, table_name,
+};
+use crate::api::app::AppSettings;
+
+/// app-api: `TABLE_NAME`, `PERSONAL_EVENT_ID`, `SHARE_LINK_TEMPLATE` (default a placeholder
+/// link), `CHECK_LIMIT_PER_MINUTE` (default 30, at least 1), `CONFIG_CACHE_SECONDS` (default 60).
+#[derive(Debug, Clone)]
+pub struct AppApiConfig {
+    pub table_name: String,
+    pub settings: AppSettings,
+}
+
+impl AppApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: table_name()?,
+            settings: AppSettings {
+                personal_event: personal_event()?,
+                share_link_template: optional(
+                    "SHARE_LINK_TEMPLATE",
+                    "https://example.invalid/r/{code}".to_owned(),
+                )?,
+                check_limit_per_minute: optional("CHECK_LIMIT_PER_MINUTE", 30u32)?.max(1),
+                config_cache_seconds: config_cache_ttl()?.as_secs(),
+            },
+        })
+    }
+}
+
+/// admin-api: `TABLE_NAME`, `PAYOUT_QUEUE_URL` (an admin retry re-queues a reward).
+#[derive(Debug, Clone)]
+pub struct AdminApiConfig {
+    pub table_name: String,
+    pub payout_queue_url: String,
+}
+
+impl AdminApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: table_name()?,
+            payout_queue_url: payout_queue_url()?,
+        })
+    }
+}
