@@ -4,7 +4,7 @@
 
 use crate::lambda::{self, InvocationError};
 use crate::queue::{PayoutQueue, QueueError};
-use crate::store::{PageRequest, ReferralStore, StoreError};
+use crate::store::{PageRequest, RewardReads, StoreError};
 use crate::telemetry;
 use crate::time::Instant;
 use serde_json::Value;
@@ -64,7 +64,7 @@ pub async fn sweep<S, Q>(
     max: u64,
 ) -> Result<SweepReport, SweepError>
 where
-    S: ReferralStore + ?Sized,
+    S: RewardReads + ?Sized,
     Q: PayoutQueue + ?Sized,
 {
     let cutoff = now - stale_after;
@@ -102,7 +102,7 @@ pub async fn on_schedule<S, Q>(
     payload: &Value,
 ) -> Result<SweepReport, InvocationError>
 where
-    S: ReferralStore + ?Sized,
+    S: RewardReads + ?Sized,
     Q: PayoutQueue + ?Sized,
 {
     lambda::scheduled_event(payload)?;

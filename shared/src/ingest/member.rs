@@ -2,13 +2,14 @@
 //! the content window in use, write in ONE conditional write; on a conflicting writer, re-read
 //! and plan again. A store error retrying cannot cure parks the member's records.
 
+use super::ConsumerStore;
 use super::batch::{Decoded, MemberGroup};
 use super::plan::{self, Codes};
 use super::{Consumer, IngestError};
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{EventId, MemberProfile, ReferralCode, Settlement, WindowId};
 use crate::queue::PayoutQueue;
-use crate::store::{Entity, MemberWrite, ReferralStore, StoreError};
+use crate::store::{Entity, MemberWrite, StoreError};
 use crate::time::Instant;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +24,7 @@ pub(super) enum MemberOutcome {
 
 impl<S, Q> Consumer<S, Q>
 where
-    S: ReferralStore + ?Sized + 'static,
+    S: ConsumerStore + ?Sized + 'static,
     Q: PayoutQueue + ?Sized + 'static,
 {
     /// Folds one member's records into their profile and writes it, re-reading on conflicts.

@@ -33,7 +33,12 @@ use crate::domain::{EventId, RewardId, WindowId};
 use crate::events_cache::ConfigCache;
 use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
-use crate::store::{ReferralStore, StoreError};
+use crate::store::{EventReads, MemberBatches, Parking, Profiles, StoreError, WindowMarks};
+
+/// What a consumer reads and writes: profiles and codes in batches, a profile alone after a
+/// conflict, campaign configuration, the window-in-use markers, parked records.
+pub trait ConsumerStore: MemberBatches + Profiles + EventReads + WindowMarks + Parking {}
+impl<T: MemberBatches + Profiles + EventReads + WindowMarks + Parking> ConsumerStore for T {}
 use crate::telemetry;
 use crate::time::Instant;
 use aws_lambda_events::event::kafka::KafkaEvent;
@@ -123,7 +128,7 @@ pub struct Consumer<S: ?Sized, Q: ?Sized> {
 
 impl<S, Q> Consumer<S, Q>
 where
-    S: ReferralStore + ?Sized + 'static,
+    S: ConsumerStore + ?Sized + 'static,
     Q: PayoutQueue + ?Sized + 'static,
 {
     pub fn new(

@@ -28,7 +28,12 @@ use crate::domain::{NotificationOutcome, NotificationStatus};
 use crate::events_cache::ConfigCache;
 use crate::partners::Partners;
 use crate::queue::RetryQueue;
-use crate::store::ReferralStore;
+use crate::store::{EventReads, Profiles, RewardReads, RewardWrites};
+
+/// What the payout reads and writes: the reward and its status changes, and for the
+/// notification the campaign's templates and the referee's profile.
+pub trait PayoutStore: RewardReads + RewardWrites + EventReads + Profiles {}
+impl<T: RewardReads + RewardWrites + EventReads + Profiles> PayoutStore for T {}
 use crate::telemetry;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
@@ -183,7 +188,7 @@ pub struct Payout<S: ?Sized, Q: ?Sized> {
 
 impl<S, Q> Payout<S, Q>
 where
-    S: ReferralStore + ?Sized,
+    S: PayoutStore + ?Sized,
     Q: RetryQueue + ?Sized,
 {
     pub fn new(

@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::events_cache::ConfigCache;
 use crate::partners::{MessageRequest, MsgHubClient};
-use crate::store::ReferralStore;
+use crate::store::{EventReads, Profiles};
 use crate::time::Instant;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const UNKNOWN_REFEREE: &str = "a friend";
 
 /// Notifies the member paid by `reward` and returns the outcome to record. Never fails: every
 /// problem ends up in the outcome.
-pub async fn notify_member<S: ReferralStore + ?Sized>(
+pub async fn notify_member<S: EventReads + Profiles + ?Sized>(
     store: &S,
     configs: &ConfigCache,
     msghub: &MsgHubClient,
@@ -116,7 +116,7 @@ pub async fn notify_member<S: ReferralStore + ?Sized>(
 /// The referee's masked phone: from the reward (captured when it was created), else from the
 /// referee's profile at send time (the number may have arrived later; 1 GetItem), else
 /// [`UNKNOWN_REFEREE`].
-async fn referee_phone<S: ReferralStore + ?Sized>(store: &S, reward: &Reward) -> String {
+async fn referee_phone<S: Profiles + ?Sized>(store: &S, reward: &Reward) -> String {
     if let Some(masked) = &reward.referee_phone_masked {
         return masked.clone();
     }

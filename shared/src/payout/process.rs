@@ -2,13 +2,13 @@
 //! Which of them happen, in which order, is [`decide`]d from what the last one showed. Every
 //! line logged here carries the message's span (message id, reward id, receive count).
 
+use super::PayoutStore;
 use super::decide::{Action, Attempt, Fact, decide, malformed_body, notification_lost};
 use super::{MessageOutcome, NotificationTally, Payout, notify_member};
 use crate::contracts::payout::PayoutMessage;
 use crate::domain::{Reward, RewardStatus};
 use crate::partners::CompensationRequest;
 use crate::queue::RetryQueue;
-use crate::store::ReferralStore;
 use crate::time::Instant;
 use aws_lambda_events::event::sqs::SqsMessage;
 
@@ -30,7 +30,7 @@ pub(super) fn receive_count(message: &SqsMessage) -> u32 {
 
 impl<S, Q> Payout<S, Q>
 where
-    S: ReferralStore + ?Sized,
+    S: PayoutStore + ?Sized,
     Q: RetryQueue + ?Sized,
 {
     /// One message, inside its span.
