@@ -2,10 +2,7 @@
 //! Every route acts for the calling member only ([`Member`], the `sub` claim).
 
 use super::openapi::{BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable};
-use super::{
-    ApiError, ApiJson, ApiQuery, Member, PageQuery, access_log, json_value_placeholders, ok,
-    unknown_route, wrong_method,
-};
+use super::{ApiError, ApiJson, ApiQuery, Member, PageQuery, json_value_placeholders, ok};
 use crate::domain::{
     CopywritingItem, EventConfig, EventId, ReferralCode, ReferralSource, Reward, RewardStatus,
     RewardType, Side,
@@ -19,7 +16,7 @@ pub trait AppStore: Codes + EventReads + Collections + RateLimits {}
 impl<T: Codes + EventReads + Collections + RateLimits> AppStore for T {}
 use crate::time::Instant;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DurationRound, TimeDelta};
 use serde::{Deserialize, Serialize};
@@ -55,13 +52,7 @@ pub fn router(store: Arc<dyn AppStore>, settings: AppSettings) -> Router {
         cache: ConfigCache::new(Duration::from_secs(settings.config_cache_seconds)),
         settings,
     });
-    let (routes, _) = routes().split_for_parts();
-    routes
-        .method_not_allowed_fallback(wrong_method)
-        .fallback(unknown_route)
-        .layer(axum::middleware::from_fn(access_log))
-        .layer(DefaultBodyLimit::max(super::MAX_BODY_BYTES))
-        .with_state(state)
+    super::api_router(routes(), state)
 }
 
 /// The routes of this API, for the tests that walk every route (checked against the derived

@@ -29,6 +29,21 @@ use serde::{Deserialize, Serialize};
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// An API's router: its documented routes, with the fallbacks and layers both APIs share (JSON
+/// 404/405, the access log, the body limit).
+fn api_router<S>(routes: utoipa_axum::router::OpenApiRouter<S>, state: S) -> axum::Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (routes, _) = routes.split_for_parts();
+    routes
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(access_log))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
 /// The scope an admin token carries.
 pub const ADMIN_SCOPE: &str = "referral.admin";
 

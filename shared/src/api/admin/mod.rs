@@ -1,0 +1,99 @@
+//! The admin API (micro-admin web): events with their windows, campaign codes, overview and
+//! statistics per referrer and per code, rewards by status and the retry of FAIL rewards.
+//! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
+
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    PreconditionRequired, Unauthorized, Unavailable,
+};
+use super::{Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, app::Steps, ok};
+use crate::domain::{
+    CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
+    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferralSource, Reward, RewardId, RewardStatus, RewardType,
+};
+use crate::queue::PayoutQueue;
+use crate::store::{
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, RewardReads,
+    RewardWrites, StoreError, create_unique_code,
+};
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod codes;
+mod events;
+mod if_match;
+mod overview;
+mod rewards;
+
+use codes::*;
+use events::*;
+use if_match::*;
+use overview::*;
+use rewards::*;
+
+pub struct AdminState {
+    store: Arc<dyn AdminStore>,
+    queue: Arc<dyn PayoutQueue>,
+}
+
+/// What the admin API reads and writes: campaigns, codes, rewards (read, reopen) and
+/// collections.
+pub trait AdminStore:
+    EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
+{
+}
+impl<T> AdminStore for T where
+    T: EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
+{
+}
+
+pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
+    let state = Arc::new(AdminState { store, queue });
+    super::api_router(routes(), state)
+}
+
+/// The routes of this API, for the tests that walk every route (checked against the derived
+/// OpenAPI document, whose paths come from the same registration as the router's).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/v1/events"),
+    ("POST", "/admin/v1/events"),
+    ("GET", "/admin/v1/events/{event_id}"),
+    ("PUT", "/admin/v1/events/{event_id}"),
+    ("POST", "/admin/v1/events/{event_id}/codes"),
+    ("GET", "/admin/v1/referrers/{source}/referees"),
+    ("GET", "/admin/v1/referrers/{source}/statistics"),
+    ("GET", "/admin/v1/codes/{code}/referees"),
+    ("GET", "/admin/v1/codes/{code}/statistics"),
+    ("GET", "/admin/v1/rewards"),
+    ("POST", "/admin/v1/rewards/{reward_id}/retry"),
+];
+
+/// The routes with their documentation: the router and the OpenAPI paths come from here.
+fn routes() -> OpenApiRouter<Arc<AdminState>> {
+    OpenApiRouter::default()
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, update_event))
+        .routes(routes!(create_code))
+        .routes(routes!(referrer_referees))
+        .routes(routes!(referrer_statistics))
+        .routes(routes!(code_referees))
+        .routes(routes!(code_statistics))
+        .routes(routes!(list_rewards))
+        .routes(routes!(retry_reward))
+}
+
+/// This API's part of the OpenAPI document.
+pub(super) fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
