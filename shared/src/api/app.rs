@@ -10,10 +10,11 @@ use crate::domain::{
 use crate::events_cache::ConfigCache;
 use crate::store::{Codes, CollectionEntry, Collections, EventReads, RateLimits};
 
-/// What the app API reads and writes: codes, campaign configuration, a member's collection and
-/// the shared request limiter.
-pub trait AppStore: Codes + EventReads + Collections + RateLimits {}
-impl<T: Codes + EventReads + Collections + RateLimits> AppStore for T {}
+crate::store::port_sum!(
+    /// What the app API reads and writes: codes, campaign configuration, a member's collection
+    /// and the shared request limiter.
+    pub trait AppStore: Codes + EventReads + Collections + RateLimits;
+);
 use crate::time::Instant;
 use axum::Router;
 use axum::extract::State;

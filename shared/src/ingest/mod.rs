@@ -35,10 +35,11 @@ use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
 use crate::store::{EventReads, MemberBatches, Parking, Profiles, StoreError, WindowMarks};
 
-/// What a consumer reads and writes: profiles and codes in batches, a profile alone after a
-/// conflict, campaign configuration, the window-in-use markers, parked records.
-pub trait ConsumerStore: MemberBatches + Profiles + EventReads + WindowMarks + Parking {}
-impl<T: MemberBatches + Profiles + EventReads + WindowMarks + Parking> ConsumerStore for T {}
+crate::store::port_sum!(
+    /// What a consumer reads and writes: profiles and codes in batches, a profile alone after
+    /// a conflict, campaign configuration, the window-in-use markers, parked records.
+    pub trait ConsumerStore: MemberBatches + Profiles + EventReads + WindowMarks + Parking;
+);
 use crate::telemetry;
 use crate::time::Instant;
 use aws_lambda_events::event::kafka::KafkaEvent;

@@ -30,10 +30,11 @@ use crate::partners::Partners;
 use crate::queue::RetryQueue;
 use crate::store::{EventReads, Profiles, RewardReads, RewardWrites};
 
-/// What the payout reads and writes: the reward and its status changes, and for the
-/// notification the campaign's templates and the referee's profile.
-pub trait PayoutStore: RewardReads + RewardWrites + EventReads + Profiles {}
-impl<T: RewardReads + RewardWrites + EventReads + Profiles> PayoutStore for T {}
+crate::store::port_sum!(
+    /// What the payout reads and writes: the reward and its status changes, and for the
+    /// notification the campaign's templates and the referee's profile.
+    pub trait PayoutStore: RewardReads + RewardWrites + EventReads + Profiles;
+);
 use crate::telemetry;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;

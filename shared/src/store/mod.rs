@@ -15,6 +15,7 @@ pub use dynamo::DynamoStore;
 pub use error::StoreError;
 pub use items::Entity;
 pub use paging::{Cursor, Page, PageRequest};
+pub(crate) use ports::port_sum;
 pub use ports::{
     Codes, CollectionEntry, Collections, EventReads, EventWrites, MAX_EVENT_WRITES, MemberBatches,
     MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, RewardReads,

@@ -280,25 +280,20 @@ pub trait Seeding: Send + Sync {
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
 }
 
-/// Every port at once (for tools and tests that do everything). Functions use the narrow ones.
-pub trait ReferralStore:
-    EventReads
-    + EventWrites
-    + WindowMarks
-    + Codes
-    + Profiles
-    + MemberBatches
-    + RewardReads
-    + RewardWrites
-    + Collections
-    + Parking
-    + RateLimits
-    + Seeding
-{
+/// Declares a trait that is the sum of some ports (a use case's view of the store), implemented
+/// by everything that implements all of them: `port_sum!(pub trait AppStore: Codes + EventReads);`
+macro_rules! port_sum {
+    ($(#[$meta:meta])* $vis:vis trait $name:ident: $first:ident $(+ $port:ident)*;) => {
+        $(#[$meta])*
+        $vis trait $name: $first $(+ $port)* {}
+        impl<T: $first $(+ $port)*> $name for T {}
+    };
 }
+pub(crate) use port_sum;
 
-impl<T> ReferralStore for T where
-    T: EventReads
+port_sum!(
+    /// Every port at once (for tools and tests that do everything). Functions use the narrow ones.
+    pub trait ReferralStore: EventReads
         + EventWrites
         + WindowMarks
         + Codes
@@ -309,6 +304,5 @@ impl<T> ReferralStore for T where
         + Collections
         + Parking
         + RateLimits
-        + Seeding
-{
-}
+        + Seeding;
+);

@@ -47,16 +47,16 @@ pub struct AdminState {
     queue: Arc<dyn PayoutQueue>,
 }
 
-/// What the admin API reads and writes: campaigns, codes, rewards (read, reopen) and
-/// collections.
-pub trait AdminStore:
-    EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
-{
-}
-impl<T> AdminStore for T where
-    T: EventReads + EventWrites + Codes + RewardReads + RewardWrites + Collections
-{
-}
+crate::store::port_sum!(
+    /// What the admin API reads and writes: campaigns, codes, rewards (read, reopen) and
+    /// collections.
+    pub trait AdminStore: EventReads
+        + EventWrites
+        + Codes
+        + RewardReads
+        + RewardWrites
+        + Collections;
+);
 
 pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
     let state = Arc::new(AdminState { store, queue });

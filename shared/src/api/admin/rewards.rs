@@ -32,7 +32,6 @@ pub(super) struct RewardsQuery {
         (status = 503, response = Unavailable),
     )
 )]
-
 pub(super) async fn list_rewards(
     State(state): State<Arc<AdminState>>,
     _: Admin,
