@@ -286,3 +286,55 @@ where
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{QueueError, QueueOperation};
+
+    /// Every row: a batch failure → the `errorType` CloudWatch shows, and a message without
+    /// the payload (here: no phone number, though the store's text carried one).
+    #[test]
+    fn a_failed_batch_names_what_failed_in_its_error_type() {
+        let rows: Vec<(IngestError, &str)> = vec![
+            (
+                StoreError::Unavailable {
+                    operation: "BatchGetItem",
+                    message: "throttled".into(),
+                }
+                .into(),
+                "StoreUnavailable",
+            ),
+            (
+                QueueError::Unavailable {
+                    operation: QueueOperation::Enqueue,
+                    message: "timeout".into(),
+                }
+                .into(),
+                "QueueUnavailable",
+            ),
+            (
+                QueueError::Rejected {
+                    operation: QueueOperation::Enqueue,
+                    message: "1 of 1 messages not accepted: InvalidMessageContents".into(),
+                }
+                .into(),
+                "QueueRejected",
+            ),
+            (
+                IngestError::Contended {
+                    account: "a-1".into(),
+                    attempts: 8,
+                },
+                "MemberContended",
+            ),
+        ];
+        for (error, expected) in rows {
+            let message = error.to_string();
+            let diagnostic = lambda_runtime::Diagnostic::from(InvocationError::from(error));
+            assert_eq!(diagnostic.error_type, expected);
+            assert_eq!(diagnostic.error_message, message);
+            assert!(!diagnostic.error_type.contains("String"));
+        }
+    }
+}
