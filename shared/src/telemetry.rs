@@ -26,14 +26,26 @@ fn install_tracing<W>(filter: tracing_subscriber::EnvFilter, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = json_lines(filter, writer).try_init();
+}
+
+/// One JSON object per line; every line lists its spans (`spans`: name and fields, outermost
+/// first), so what a span carries (a member's account and offsets, a message's id) is on
+/// every line logged inside it.
+fn json_lines<W>(filter: tracing_subscriber::EnvFilter, writer: W) -> impl tracing::Subscriber
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
+        .with_span_list(true)
         .with_ansi(false)
         .without_time() // Lambda timestamps every line
         .with_writer(writer)
-        .try_init();
+        .finish()
 }
 
 /// `METRICS_NAMESPACE`, default `ReferralSvc`.
@@ -100,6 +112,39 @@ pub fn tap_metrics(tap: fn(&str)) {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    /// The spans the engines open (member, message, request, sweep) reach CloudWatch as
+    /// fields of every line logged inside them: the lines need not repeat them.
+    #[test]
+    fn log_lines_carry_the_fields_of_their_spans() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = json_lines(tracing_subscriber::EnvFilter::new("info"), move || {
+            writer.clone()
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("message", message_id = "m-1", receive_count = 2);
+            span.in_scope(|| tracing::info!("already paid; duplicate message"));
+        });
+        let bytes = buffer.0.lock().unwrap().clone();
+        let line: Value = serde_json::from_slice(bytes.trim_ascii_end()).unwrap();
+        assert_eq!(line["fields"]["message"], "already paid; duplicate message");
+        assert_eq!(line["spans"][0]["name"], "message");
+        assert_eq!(line["spans"][0]["message_id"], "m-1");
+        assert_eq!(line["spans"][0]["receive_count"], 2);
+    }
 
     #[test]
     fn emf_document_names_every_metric_and_dimension() {
