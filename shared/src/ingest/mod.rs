@@ -29,7 +29,7 @@ mod member;
 mod plan;
 
 use crate::contracts::kafka::ParkedRecord;
-use crate::domain::{EventId, RewardId, WindowId};
+use crate::domain::{EventId, WindowId};
 use crate::events_cache::ConfigCache;
 use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
@@ -207,28 +207,7 @@ where
         .await?;
         report.conflicts = conflicts.load(Ordering::Relaxed);
 
-        let mut to_queue: Vec<RewardId> = Vec::new();
-        for outcome in outcomes {
-            match outcome {
-                MemberOutcome::Done {
-                    written,
-                    settlement,
-                    member,
-                } => {
-                    report.members_written += u64::from(written);
-                    report.qualified += u64::from(settlement.new_code.is_some());
-                    report.rewards_created += settlement.rewards.len() as u64;
-                    // New rewards are queued; a member the batch did not change is a
-                    // duplicate, likely a redelivery after a crash: re-send its rewards.
-                    if written {
-                        to_queue.extend(settlement.rewards.iter().map(|r| r.reward_id.clone()));
-                    } else {
-                        to_queue.extend(member.granted_rewards());
-                    }
-                }
-                MemberOutcome::Parked(records) => parked.extend(records),
-            }
-        }
+        let to_queue = plan::gather(outcomes, &mut report, &mut parked);
 
         report.parked = parked.len() as u64;
         stream::iter(parked.iter().map(|p| self.store.park_record(p)))

@@ -3,11 +3,13 @@
 //! whether and what to write (the profile, a new code, rewards) and what to queue. The
 //! effects stage (`member.rs`) reads what this needs and performs what it decides.
 
+use super::BatchReport;
 use super::batch::{Change, Decoded};
-use crate::contracts::kafka::{RecordError, RegistrationEvent};
+use super::member::MemberOutcome;
+use crate::contracts::kafka::{ParkedRecord, RecordError, RegistrationEvent};
 use crate::domain::{
     AccountId, EventConfig, EventId, MemberProfile, ReferralCode, ReferralCodeRecord,
-    ReferralOutcome, Settlement, Step, judge_referral, settle,
+    ReferralOutcome, RewardId, Settlement, Step, judge_referral, settle,
 };
 use crate::store::{StoreError, keys};
 use crate::time::Instant;
@@ -170,6 +172,38 @@ pub(super) fn corrupt_item(
                 message: why.clone(),
             })
         })
+}
+
+/// What the members' outcomes add up to for the batch: counts on the report, records to park,
+/// and the rewards to queue — the new ones of a member written now, and those already granted
+/// to a member the batch did not change (a duplicate, likely a redelivery after a crash:
+/// they are re-sent; payout treats a paid reward as a duplicate).
+pub(super) fn gather(
+    outcomes: Vec<MemberOutcome>,
+    report: &mut BatchReport,
+    parked: &mut Vec<ParkedRecord>,
+) -> Vec<RewardId> {
+    let mut to_queue = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            MemberOutcome::Done {
+                written,
+                settlement,
+                member,
+            } => {
+                report.members_written += u64::from(written);
+                report.qualified += u64::from(settlement.new_code.is_some());
+                report.rewards_created += settlement.rewards.len() as u64;
+                if written {
+                    to_queue.extend(settlement.rewards.iter().map(|r| r.reward_id.clone()));
+                } else {
+                    to_queue.extend(member.granted_rewards());
+                }
+            }
+            MemberOutcome::Parked(records) => parked.extend(records),
+        }
+    }
+    to_queue
 }
 
 /// Why records are parked after a store error that retrying will not cure. The reason is
@@ -368,6 +402,95 @@ mod tests {
             vec![event_id("personal")],
             "the accepted referral's event is needed even without a code record"
         );
+    }
+
+    /// Rows: a member written now (its new rewards are queued), the same member again
+    /// unchanged (its granted rewards are re-sent), a parked member (nothing queued).
+    #[test]
+    fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
+        let records = records(&[
+            fixtures::used("m", "SHARE888", "2026-11-20T09:01:00Z"),
+            fixtures::step("DEVICE_BOUND", "m", "2026-11-20T09:02:00Z"),
+            fixtures::step("KYC_PASSED", "m", "2026-11-20T09:03:00Z"),
+        ]);
+        let configs: Configs = HashMap::from([(event_id("personal"), personal_config())]);
+        let account = AccountId::parse("m").unwrap();
+        let written = plan_member(
+            starting_profile(&account, None, &records, at(12, 0)),
+            &records,
+            &codes(),
+            &configs,
+            &event_id("personal"),
+            || code("NEWCD234"),
+            at(12, 0),
+        );
+        let granted: Vec<RewardId> = written
+            .settlement
+            .rewards
+            .iter()
+            .map(|r| r.reward_id.clone())
+            .collect();
+        let done = |written: bool, plan: &MemberPlan| MemberOutcome::Done {
+            written,
+            settlement: if written {
+                plan.settlement.clone()
+            } else {
+                Settlement::default()
+            },
+            member: Box::new(plan.member.clone()),
+        };
+        let parked_record = records[0].park(
+            RecordError::RejectedWrite {
+                operation: "write".into(),
+            },
+            at(12, 0),
+        );
+        type Row = (
+            &'static str,
+            Vec<MemberOutcome>,
+            BatchReport,
+            usize,
+            Vec<RewardId>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "written now",
+                vec![done(true, &written)],
+                BatchReport {
+                    members_written: 1,
+                    qualified: 1,
+                    rewards_created: 2,
+                    ..BatchReport::default()
+                },
+                0,
+                granted.clone(),
+            ),
+            (
+                "unchanged duplicate",
+                vec![done(false, &written)],
+                BatchReport::default(),
+                0,
+                granted.clone(),
+            ),
+            (
+                "parked",
+                vec![MemberOutcome::Parked(vec![parked_record])],
+                BatchReport::default(),
+                1,
+                vec![],
+            ),
+        ];
+        for (name, outcomes, expected, parked_count, queued) in rows {
+            let mut report = BatchReport::default();
+            let mut parked = Vec::new();
+            let mut to_queue = gather(outcomes, &mut report, &mut parked);
+            to_queue.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            let mut queued = queued;
+            queued.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            assert_eq!(report, expected, "{name}");
+            assert_eq!(parked.len(), parked_count, "{name}");
+            assert_eq!(to_queue, queued, "{name}");
+        }
     }
 
     #[test]
