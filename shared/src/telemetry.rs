@@ -108,6 +108,47 @@ pub fn tap_metrics(tap: fn(&str)) {
     let _ = METRICS_TAP.set(tap);
 }
 
+/// The JSON lines this thread logs while a capture lives (tests of what the log says).
+#[cfg(test)]
+pub(crate) struct Capture {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[cfg(test)]
+impl Capture {
+    pub(crate) fn start() -> Self {
+        #[derive(Clone)]
+        struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Writer(buffer.clone());
+        let subscriber = json_lines(tracing_subscriber::EnvFilter::new("trace"), move || {
+            writer.clone()
+        });
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub(crate) fn lines(&self) -> Vec<Value> {
+        let bytes = self.buffer.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,29 +158,11 @@ mod tests {
     /// fields of every line logged inside them: the lines need not repeat them.
     #[test]
     fn log_lines_carry_the_fields_of_their_spans() {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buffer {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = json_lines(tracing_subscriber::EnvFilter::new("info"), move || {
-            writer.clone()
-        });
-        tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("message", message_id = "m-1", receive_count = 2);
-            span.in_scope(|| tracing::info!("already paid; duplicate message"));
-        });
-        let bytes = buffer.0.lock().unwrap().clone();
-        let line: Value = serde_json::from_slice(bytes.trim_ascii_end()).unwrap();
+        let capture = Capture::start();
+        let span = tracing::info_span!("message", message_id = "m-1", receive_count = 2);
+        span.in_scope(|| tracing::info!("already paid; duplicate message"));
+        let lines = capture.lines();
+        let line = &lines[0];
         assert_eq!(line["fields"]["message"], "already paid; duplicate message");
         assert_eq!(line["spans"][0]["name"], "message");
         assert_eq!(line["spans"][0]["message_id"], "m-1");
