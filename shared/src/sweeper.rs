@@ -137,3 +137,36 @@ where
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::QueueOperation;
+
+    #[test]
+    fn a_failed_sweep_names_what_failed_in_its_error_type() {
+        let rows: Vec<(SweepError, &str)> = vec![
+            (
+                StoreError::Unavailable {
+                    operation: "Query",
+                    message: "timeout".into(),
+                }
+                .into(),
+                "StoreUnavailable",
+            ),
+            (StoreError::InvalidCursor.into(), "InvalidCursor"),
+            (
+                QueueError::Unavailable {
+                    operation: QueueOperation::Enqueue,
+                    message: "throttled".into(),
+                }
+                .into(),
+                "QueueUnavailable",
+            ),
+        ];
+        for (error, expected) in rows {
+            let diagnostic = lambda_runtime::Diagnostic::from(InvocationError::from(error));
+            assert_eq!(diagnostic.error_type, expected);
+        }
+    }
+}

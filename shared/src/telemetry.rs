@@ -26,14 +26,26 @@ fn install_tracing<W>(filter: tracing_subscriber::EnvFilter, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = json_lines(filter, writer).try_init();
+}
+
+/// One JSON object per line; every line lists its spans (`spans`: name and fields, outermost
+/// first), so what a span carries (a member's account and offsets, a message's id) is on
+/// every line logged inside it.
+fn json_lines<W>(filter: tracing_subscriber::EnvFilter, writer: W) -> impl tracing::Subscriber
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
+        .with_span_list(true)
         .with_ansi(false)
         .without_time() // Lambda timestamps every line
         .with_writer(writer)
-        .try_init();
+        .finish()
 }
 
 /// `METRICS_NAMESPACE`, default `ReferralSvc`.
@@ -96,10 +108,66 @@ pub fn tap_metrics(tap: fn(&str)) {
     let _ = METRICS_TAP.set(tap);
 }
 
+/// The JSON lines this thread logs while a capture lives (tests of what the log says).
+#[cfg(test)]
+pub(crate) struct Capture {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[cfg(test)]
+impl Capture {
+    pub(crate) fn start() -> Self {
+        #[derive(Clone)]
+        struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Writer(buffer.clone());
+        let subscriber = json_lines(tracing_subscriber::EnvFilter::new("trace"), move || {
+            writer.clone()
+        });
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub(crate) fn lines(&self) -> Vec<Value> {
+        let bytes = self.buffer.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    /// The spans the engines open (member, message, request, sweep) reach CloudWatch as
+    /// fields of every line logged inside them: the lines need not repeat them.
+    #[test]
+    fn log_lines_carry_the_fields_of_their_spans() {
+        let capture = Capture::start();
+        let span = tracing::info_span!("message", message_id = "m-1", receive_count = 2);
+        span.in_scope(|| tracing::info!("already paid; duplicate message"));
+        let lines = capture.lines();
+        let line = &lines[0];
+        assert_eq!(line["fields"]["message"], "already paid; duplicate message");
+        assert_eq!(line["spans"][0]["name"], "message");
+        assert_eq!(line["spans"][0]["message_id"], "m-1");
+        assert_eq!(line["spans"][0]["receive_count"], 2);
+    }
 
     #[test]
     fn emf_document_names_every_metric_and_dimension() {

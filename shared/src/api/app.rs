@@ -46,7 +46,7 @@ pub struct AppState {
     settings: AppSettings,
 }
 
-/// The app router; `api::lambda::run` serves it in Lambda, the local gateway in development.
+/// The app router; `api::lambda::HttpFunction` serves it in Lambda, the local gateway in development.
 pub fn router(store: Arc<dyn AppStore>, settings: AppSettings) -> Router {
     let state = Arc::new(AppState {
         store,

@@ -213,6 +213,29 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_span_names_the_method_the_matched_route_and_the_request_id() {
+        let capture = crate::telemetry::Capture::start();
+        let router = router().layer(axum::middleware::from_fn(super::super::access_log));
+        let mut context = context();
+        context.request_id = "req-1".into();
+        let event: Value = serde_json::from_str(CHECK).unwrap();
+        HttpFunction::new(router)
+            .handle(event, context)
+            .await
+            .unwrap();
+        let lines = capture.lines();
+        let line = lines
+            .iter()
+            .find(|l| l["fields"]["message"] == "request")
+            .expect("the access log line");
+        let span = &line["spans"][0];
+        assert_eq!(span["name"], "request");
+        assert_eq!(span["method"], "POST");
+        assert_eq!(span["route"], "/v1/referralCode/check");
+        assert_eq!(span["request_id"], "req-1");
+    }
+
     #[tokio::test]
     async fn an_event_of_another_kind_is_an_invocation_error() {
         let sqs: Value =

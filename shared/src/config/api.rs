@@ -1,7 +1,8 @@
 //! The HTTP functions (app-api, admin-api).
 
 use super::{
-    ConfigError, config_cache_ttl, optional, payout_queue_url, personal_event, table_name,
+    ConfigError, Env, config_cache_ttl, optional_in, payout_queue_url, personal_event, process_env,
+    table_name,
 };
 use crate::api::app::AppSettings;
 
@@ -15,16 +16,21 @@ pub struct AppApiConfig {
 
 impl AppApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&process_env)
+    }
+
+    pub(super) fn from_vars(env: Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: table_name()?,
+            table_name: table_name(env)?,
             settings: AppSettings {
-                personal_event: personal_event()?,
-                share_link_template: optional(
+                personal_event: personal_event(env)?,
+                share_link_template: optional_in(
+                    env,
                     "SHARE_LINK_TEMPLATE",
                     "https://example.invalid/r/{code}".to_owned(),
                 )?,
-                check_limit_per_minute: optional("CHECK_LIMIT_PER_MINUTE", 30u32)?.max(1),
-                config_cache_seconds: config_cache_ttl()?.as_secs(),
+                check_limit_per_minute: optional_in(env, "CHECK_LIMIT_PER_MINUTE", 30u32)?.max(1),
+                config_cache_seconds: config_cache_ttl(env)?.as_secs(),
             },
         })
     }
@@ -39,9 +45,13 @@ pub struct AdminApiConfig {
 
 impl AdminApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&process_env)
+    }
+
+    pub(super) fn from_vars(env: Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: table_name()?,
-            payout_queue_url: payout_queue_url()?,
+            table_name: table_name(env)?,
+            payout_queue_url: payout_queue_url(env)?,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The MSK consumers (registration-consumer, member-info-consumer).
 
 use super::{
-    ConfigError, config_cache_ttl, optional, payout_queue_url, personal_event, table_name,
+    ConfigError, Env, config_cache_ttl, optional_in, payout_queue_url, personal_event, process_env,
+    table_name,
 };
 use crate::ingest::ConsumerSettings;
 use std::time::Duration;
@@ -22,12 +23,16 @@ pub struct ConsumerConfig {
 impl ConsumerConfig {
     /// The configuration of the consumer subscribed to `topic`.
     pub fn from_env(topic: &'static str) -> Result<Self, ConfigError> {
-        let mut settings = ConsumerSettings::new(topic, personal_event()?);
-        settings.concurrency = optional("MEMBER_CONCURRENCY", settings.concurrency)?.max(1);
+        Self::from_vars(&process_env, topic)
+    }
+
+    pub(super) fn from_vars(env: Env<'_>, topic: &'static str) -> Result<Self, ConfigError> {
+        let mut settings = ConsumerSettings::new(topic, personal_event(env)?);
+        settings.concurrency = optional_in(env, "MEMBER_CONCURRENCY", settings.concurrency)?.max(1);
         Ok(Self {
-            table_name: table_name()?,
-            payout_queue_url: payout_queue_url()?,
-            config_cache_ttl: config_cache_ttl()?,
+            table_name: table_name(env)?,
+            payout_queue_url: payout_queue_url(env)?,
+            config_cache_ttl: config_cache_ttl(env)?,
             settings,
         })
     }

@@ -41,21 +41,46 @@ pub enum ConfigError {
 // ---------------------------------------------------------------------------------------------
 // Readers
 
-/// Reads a required variable.
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(ConfigError::Missing { name }),
-    }
+/// Where the variables come from: the process environment in production ([`process_env`]),
+/// a table in the tests.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-/// Reads an optional variable, parsed; absent or blank = `default`.
+/// Reads a required variable from the process environment.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    required_in(&process_env, name)
+}
+
+/// Reads an optional variable from the process environment, parsed; absent or blank =
+/// `default`.
 pub fn optional<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => {
+    optional_in(&process_env, name, default)
+}
+
+fn required_in(env: Env<'_>, name: &'static str) -> Result<String, ConfigError> {
+    match env(name) {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing { name }),
+    }
+}
+
+fn optional_in<T: std::str::FromStr>(
+    env: Env<'_>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        Some(v) if !v.trim().is_empty() => {
             v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
                 name,
                 message: e.to_string(),
@@ -66,12 +91,12 @@ where
 }
 
 /// An optional number that must be at least 1 (a zero would stall or disable the function).
-fn at_least_one<T>(name: &'static str, default: T) -> Result<T, ConfigError>
+fn at_least_one<T>(env: Env<'_>, name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + From<u8>,
     T::Err: std::fmt::Display,
 {
-    let value = optional(name, default)?;
+    let value = optional_in(env, name, default)?;
     if value < T::from(1) {
         return Err(ConfigError::Invalid {
             name,
@@ -85,18 +110,18 @@ where
 // Variables several functions share: one reader each.
 
 /// `TABLE_NAME`: the single table (every function).
-pub fn table_name() -> Result<String, ConfigError> {
-    required("TABLE_NAME")
+fn table_name(env: Env<'_>) -> Result<String, ConfigError> {
+    required_in(env, "TABLE_NAME")
 }
 
 /// `PAYOUT_QUEUE_URL`: where granted rewards are sent (consumers, payout, sweeper, admin API).
-pub fn payout_queue_url() -> Result<String, ConfigError> {
-    required("PAYOUT_QUEUE_URL")
+fn payout_queue_url(env: Env<'_>) -> Result<String, ConfigError> {
+    required_in(env, "PAYOUT_QUEUE_URL")
 }
 
 /// `PERSONAL_EVENT_ID`: the PERSONAL event of members' own codes (consumers, app API).
-pub fn personal_event() -> Result<EventId, ConfigError> {
-    let raw = required("PERSONAL_EVENT_ID")?;
+fn personal_event(env: Env<'_>) -> Result<EventId, ConfigError> {
+    let raw = required_in(env, "PERSONAL_EVENT_ID")?;
     EventId::parse(&raw).map_err(|e| ConfigError::Invalid {
         name: "PERSONAL_EVENT_ID",
         message: e.to_string(),
@@ -105,8 +130,9 @@ pub fn personal_event() -> Result<EventId, ConfigError> {
 
 /// `CONFIG_CACHE_SECONDS` (default 60): how stale a cached event configuration may be
 /// (consumers, payout, app API).
-pub fn config_cache_ttl() -> Result<Duration, ConfigError> {
-    Ok(Duration::from_secs(optional(
+fn config_cache_ttl(env: Env<'_>) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(optional_in(
+        env,
         "CONFIG_CACHE_SECONDS",
         60u64,
     )?))
@@ -152,17 +178,148 @@ impl Clients {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    /// Every variable a function requires, set to a valid value.
+    const ALL: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("PAYOUT_QUEUE_URL", "http://q"),
+        ("PAYOUT_DLQ_URL", "http://q-dlq"),
+        ("PERSONAL_EVENT_ID", "personal"),
+    ];
+
+    fn vars(changes: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut vars: HashMap<String, String> = ALL
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in changes {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        vars
+    }
+
+    fn partners() -> Result<crate::partners::PartnerConfig, ConfigError> {
+        crate::partners::PartnerConfig::local("http://finance", "http://msghub")
+    }
+
+    /// Builds every function's config from `vars`; the first error, if any.
+    fn every_config(vars: &HashMap<String, String>) -> Result<(), ConfigError> {
+        let env = |name: &str| vars.get(name).cloned();
+        ConsumerConfig::from_vars(&env, crate::contracts::kafka::TOPIC_REGISTRATION)?;
+        PayoutConfig::from_vars(&env, partners)?;
+        SweeperConfig::from_vars(&env)?;
+        AppApiConfig::from_vars(&env)?;
+        AdminApiConfig::from_vars(&env)?;
+        Ok(())
+    }
+
+    /// Every row: one change to a complete environment → the variable the error names
+    /// (`None`: every config builds).
+    #[test]
+    fn a_missing_or_bad_variable_fails_naming_it() {
+        let rows: &[(&str, &str, Option<&str>)] = &[
+            ("NOTHING_WE_READ", "x", None),
+            (
+                "TABLE_NAME",
+                "",
+                Some("environment variable TABLE_NAME is required"),
+            ),
+            (
+                "PAYOUT_QUEUE_URL",
+                " ",
+                Some("environment variable PAYOUT_QUEUE_URL is required"),
+            ),
+            (
+                "PAYOUT_DLQ_URL",
+                "",
+                Some("environment variable PAYOUT_DLQ_URL is required"),
+            ),
+            (
+                "PERSONAL_EVENT_ID",
+                "",
+                Some("environment variable PERSONAL_EVENT_ID is required"),
+            ),
+            (
+                "CONFIG_CACHE_SECONDS",
+                "soon",
+                Some("CONFIG_CACHE_SECONDS is invalid"),
+            ),
+            (
+                "MEMBER_CONCURRENCY",
+                "-1",
+                Some("MEMBER_CONCURRENCY is invalid"),
+            ),
+            ("MEMBER_CONCURRENCY", "0", None),
+            (
+                "PAYOUT_CONCURRENCY",
+                "0",
+                Some("PAYOUT_CONCURRENCY is invalid: must be at least 1"),
+            ),
+            (
+                "PAYOUT_MAX_RECEIVES",
+                "0",
+                Some("PAYOUT_MAX_RECEIVES is invalid: must be at least 1"),
+            ),
+            (
+                "PAYOUT_RETRY_BASE_SECONDS",
+                "x",
+                Some("PAYOUT_RETRY_BASE_SECONDS is invalid"),
+            ),
+            (
+                "SWEEP_AFTER_MINUTES",
+                "0",
+                Some("SWEEP_AFTER_MINUTES is invalid: must be at least 1"),
+            ),
+            (
+                "SWEEP_MAX_REWARDS",
+                "many",
+                Some("SWEEP_MAX_REWARDS is invalid"),
+            ),
+            ("CHECK_LIMIT_PER_MINUTE", "0", None),
+            (
+                "CHECK_LIMIT_PER_MINUTE",
+                "x",
+                Some("CHECK_LIMIT_PER_MINUTE is invalid"),
+            ),
+        ];
+        for (name, value, expected) in rows {
+            let result = every_config(&vars(&[(name, value)]));
+            match (expected, result) {
+                (None, Ok(())) => {}
+                (Some(text), Err(e)) => {
+                    assert!(e.to_string().contains(text), "{name}={value:?}: {e}")
+                }
+                (expected, got) => panic!("{name}={value:?}: expected {expected:?}, got {got:?}"),
+            }
+        }
+    }
 
     #[test]
-    fn errors_name_the_variable() {
+    fn defaults_and_clamps() {
+        let vars = vars(&[("MEMBER_CONCURRENCY", "0"), ("CHECK_LIMIT_PER_MINUTE", "0")]);
+        let env = |name: &str| vars.get(name).cloned();
+        let consumer = ConsumerConfig::from_vars(&env, "rd2_member_info").unwrap();
         assert_eq!(
-            ConfigError::Missing { name: "TABLE_NAME" }.to_string(),
-            "environment variable TABLE_NAME is required"
+            consumer.settings.concurrency, 1,
+            "0 is clamped to 1, as before"
         );
-        let invalid = ConfigError::Invalid {
-            name: "SWEEP_AFTER_MINUTES",
-            message: "must be at least 1".into(),
-        };
-        assert!(invalid.to_string().contains("SWEEP_AFTER_MINUTES"));
+        assert_eq!(consumer.settings.topic, "rd2_member_info");
+        assert_eq!(consumer.settings.personal_event.as_str(), "personal");
+        assert_eq!(consumer.config_cache_ttl, Duration::from_secs(60));
+        let payout = PayoutConfig::from_vars(&env, partners).unwrap();
+        assert_eq!(payout.settings.concurrency, 10);
+        assert_eq!(payout.settings.max_receives, 5);
+        assert_eq!(payout.dead_letter_url, "http://q-dlq");
+        let sweeper = SweeperConfig::from_vars(&env).unwrap();
+        assert_eq!(sweeper.settings.stale_after, chrono::Duration::minutes(15));
+        assert_eq!(sweeper.settings.max_rewards, 1000);
+        let app = AppApiConfig::from_vars(&env).unwrap();
+        assert_eq!(app.settings.check_limit_per_minute, 1);
+        assert_eq!(app.settings.config_cache_seconds, 60);
+        assert_eq!(
+            app.settings.share_link_template,
+            "https://example.invalid/r/{code}"
+        );
     }
 }

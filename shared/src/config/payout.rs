@@ -1,7 +1,8 @@
 //! The reward payout (SQS consumer of the payout queue).
 
 use super::{
-    ConfigError, at_least_one, config_cache_ttl, optional, payout_queue_url, required, table_name,
+    ConfigError, Env, at_least_one, config_cache_ttl, optional_in, payout_queue_url, process_env,
+    required_in, table_name,
 };
 use crate::partners::PartnerConfig;
 use crate::payout::PayoutSettings;
@@ -26,36 +27,49 @@ pub struct PayoutConfig {
 }
 
 impl PayoutConfig {
+    /// The partner variables are read by [`PartnerConfig::from_env`] (the process
+    /// environment); everything else through `env`.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&process_env, PartnerConfig::from_env)
+    }
+
+    pub(super) fn from_vars(
+        env: Env<'_>,
+        partners: impl FnOnce() -> Result<PartnerConfig, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: table_name()?,
-            payout_queue_url: payout_queue_url()?,
-            dead_letter_url: required("PAYOUT_DLQ_URL")?,
-            partners: PartnerConfig::from_env()?,
-            config_cache_ttl: config_cache_ttl()?,
-            settings: settings()?,
+            table_name: table_name(env)?,
+            payout_queue_url: payout_queue_url(env)?,
+            dead_letter_url: required_in(env, "PAYOUT_DLQ_URL")?,
+            partners: partners()?,
+            config_cache_ttl: config_cache_ttl(env)?,
+            settings: settings(env)?,
         })
     }
 }
 
-fn settings() -> Result<PayoutSettings, ConfigError> {
+fn settings(env: Env<'_>) -> Result<PayoutSettings, ConfigError> {
     let d = PayoutSettings::default();
     Ok(PayoutSettings {
-        concurrency: at_least_one("PAYOUT_CONCURRENCY", d.concurrency)?,
-        max_receives: at_least_one("PAYOUT_MAX_RECEIVES", d.max_receives)?,
-        retry_base: Duration::from_secs(optional(
+        concurrency: at_least_one(env, "PAYOUT_CONCURRENCY", d.concurrency)?,
+        max_receives: at_least_one(env, "PAYOUT_MAX_RECEIVES", d.max_receives)?,
+        retry_base: Duration::from_secs(optional_in(
+            env,
             "PAYOUT_RETRY_BASE_SECONDS",
             d.retry_base.as_secs(),
         )?),
-        retry_max: Duration::from_secs(optional(
+        retry_max: Duration::from_secs(optional_in(
+            env,
             "PAYOUT_RETRY_MAX_SECONDS",
             d.retry_max.as_secs(),
         )?),
-        notify_retry_delay: Duration::from_millis(optional(
+        notify_retry_delay: Duration::from_millis(optional_in(
+            env,
             "NOTIFY_RETRY_DELAY_MS",
             d.notify_retry_delay.as_millis() as u64,
         )?),
-        notify_recovery_after: Duration::from_secs(optional(
+        notify_recovery_after: Duration::from_secs(optional_in(
+            env,
             "NOTIFY_RECOVERY_SECONDS",
             d.notify_recovery_after.as_secs(),
         )?),

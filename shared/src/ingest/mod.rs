@@ -29,7 +29,7 @@ mod member;
 mod plan;
 
 use crate::contracts::kafka::ParkedRecord;
-use crate::domain::{EventId, RewardId, WindowId};
+use crate::domain::{EventId, WindowId};
 use crate::events_cache::ConfigCache;
 use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
@@ -213,28 +213,7 @@ where
         .await?;
         report.conflicts = conflicts.load(Ordering::Relaxed);
 
-        let mut to_queue: Vec<RewardId> = Vec::new();
-        for outcome in outcomes {
-            match outcome {
-                MemberOutcome::Done {
-                    written,
-                    settlement,
-                    member,
-                } => {
-                    report.members_written += u64::from(written);
-                    report.qualified += u64::from(settlement.new_code.is_some());
-                    report.rewards_created += settlement.rewards.len() as u64;
-                    // New rewards are queued; a member the batch did not change is a
-                    // duplicate, likely a redelivery after a crash: re-send its rewards.
-                    if written {
-                        to_queue.extend(settlement.rewards.iter().map(|r| r.reward_id.clone()));
-                    } else {
-                        to_queue.extend(member.granted_rewards());
-                    }
-                }
-                MemberOutcome::Parked(records) => parked.extend(records),
-            }
-        }
+        let to_queue = plan::gather(outcomes, &mut report, &mut parked);
 
         report.parked = parked.len() as u64;
         stream::iter(parked.iter().map(|p| self.store.park_record(p)))
@@ -290,5 +269,57 @@ where
             rewards = report.rewards_created,
             "batch applied"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{QueueError, QueueOperation};
+
+    /// Every row: a batch failure → the `errorType` CloudWatch shows, and a message without
+    /// the payload (here: no phone number, though the store's text carried one).
+    #[test]
+    fn a_failed_batch_names_what_failed_in_its_error_type() {
+        let rows: Vec<(IngestError, &str)> = vec![
+            (
+                StoreError::Unavailable {
+                    operation: "BatchGetItem",
+                    message: "throttled".into(),
+                }
+                .into(),
+                "StoreUnavailable",
+            ),
+            (
+                QueueError::Unavailable {
+                    operation: QueueOperation::Enqueue,
+                    message: "timeout".into(),
+                }
+                .into(),
+                "QueueUnavailable",
+            ),
+            (
+                QueueError::Rejected {
+                    operation: QueueOperation::Enqueue,
+                    message: "1 of 1 messages not accepted: InvalidMessageContents".into(),
+                }
+                .into(),
+                "QueueRejected",
+            ),
+            (
+                IngestError::Contended {
+                    account: "a-1".into(),
+                    attempts: 8,
+                },
+                "MemberContended",
+            ),
+        ];
+        for (error, expected) in rows {
+            let message = error.to_string();
+            let diagnostic = lambda_runtime::Diagnostic::from(InvocationError::from(error));
+            assert_eq!(diagnostic.error_type, expected);
+            assert_eq!(diagnostic.error_message, message);
+            assert!(!diagnostic.error_type.contains("String"));
+        }
     }
 }

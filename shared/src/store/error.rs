@@ -39,16 +39,4 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable { .. })
     }
-
-    /// The variant's name, for metrics and Lambda's `errorType` (no key, no message).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StoreError::Conflict { .. } => "StoreConflict",
-            StoreError::Unavailable { .. } => "StoreUnavailable",
-            StoreError::WindowInUse { .. } => "WindowInUse",
-            StoreError::InvalidCursor => "InvalidCursor",
-            StoreError::Corrupt { .. } => "CorruptItem",
-            StoreError::Rejected { .. } => "StoreRejected",
-        }
-    }
 }
