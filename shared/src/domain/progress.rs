@@ -276,3 +276,6 @@ pub fn settle(
     member.updated_at = now;
     out
 }
+
+#[cfg(test)]
+mod tests;
