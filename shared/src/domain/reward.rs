@@ -1,8 +1,8 @@
 //! Rewards (`referral_reward`): one per side per qualified referee, with frozen terms.
 
 use super::{
-    AccountId, EventId, JkosId, ReferralCode, ReferralSource, RewardTerms, Side, ValidationError,
-    WindowId,
+    AccountId, EventId, JkosId, MemberProfile, ReferralCode, ReferralSource, RewardTerms, Side,
+    ValidationError, WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
@@ -141,6 +141,50 @@ pub struct Reward {
     pub created_at: Instant,
     #[serde(with = "time::millis")]
     pub updated_at: Instant,
+}
+
+impl Reward {
+    /// The reward of `side` that falls due when `referee` qualifies at `qualified_at`, with
+    /// `terms` frozen: PENDING, never tried, created at `now`. Everything else comes from the
+    /// referee's profile: their accepted referral (code, event, owner) and their phone, masked.
+    ///
+    /// The payee is the code's owner for [`Side::Referrer`] and the referee for
+    /// [`Side::Referee`]. None when the referee has no accepted referral, or for the referrer
+    /// side of a campaign's code (its owner is a campaign, not a member: nobody to pay).
+    pub fn pending(
+        referee: &MemberProfile,
+        side: Side,
+        terms: RewardTerms,
+        qualified_at: Instant,
+        now: Instant,
+    ) -> Option<Self> {
+        let (code, event_id, source) = referee.accepted_referral()?;
+        let payee = match side {
+            Side::Referrer => source.member()?.clone(),
+            Side::Referee => referee.jkos_id.clone(),
+        };
+        Some(Self {
+            reward_id: RewardId::new(&referee.account_id, side),
+            side,
+            member_jkos_id: payee,
+            referee_account_id: referee.account_id.clone(),
+            referee_jkos_id: referee.jkos_id.clone(),
+            code: code.clone(),
+            event_id: event_id.clone(),
+            referrer_source: source.clone(),
+            terms,
+            qualified_at,
+            status: RewardStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            compensation_id: None,
+            paid_at: None,
+            referee_phone_masked: referee.phone_number.as_ref().map(|p| p.masked()),
+            notification: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
 }
 
 /// Where a member is told about a reward: in the app, as an out-of-app push, or in the

@@ -35,8 +35,8 @@
 
 use super::*;
 use crate::domain::{
-    AccountId, ContentWindow, EventName, ReferralEvent, RewardAmount, RewardTerms, RewardType,
-    TimeWindow,
+    AccountId, ContentWindow, EventName, ReferralEvent, RewardAmount, RewardStatus, RewardTerms,
+    RewardType, TimeWindow,
 };
 use chrono::{TimeZone, Utc};
 
