@@ -1,6 +1,7 @@
 //! Referral events ("campaigns") and what hangs off them: reward content windows,
 //! copywriting and notification templates, each valid within a time window.
 
+use super::newtype::string_newtype;
 use super::{EventId, EventName, ValidationError, WindowId};
 use crate::time::{self, Instant};
 use rust_decimal::Decimal;
@@ -400,67 +401,11 @@ pub struct Copywriting {
     pub content: CopyContent,
 }
 
-/// Bounded free text (titles ≤ 100, contents ≤ 2048 in the seed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Title(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct MessageText(String);
-
-macro_rules! free_text {
-    ($name:ident, $field:literal, $max:literal) => {
-        impl $name {
-            pub const MAX_LEN: usize = $max;
-
-            pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
-                let raw = raw.into();
-                if raw.trim().is_empty() {
-                    return Err(ValidationError::new($field, "must not be empty"));
-                }
-                if raw.chars().count() > $max {
-                    return Err(ValidationError::new(
-                        $field,
-                        format!("must be at most {} characters", $max),
-                    ));
-                }
-                Ok(Self(raw))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ValidationError;
-            fn try_from(raw: String) -> Result<Self, Self::Error> {
-                Self::parse(raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                super::schema::text(
-                    $max,
-                    concat!("1 to ", stringify!($max), " characters, not only blanks"),
-                )
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
-}
-
-free_text!(Title, "title", 100);
-free_text!(MessageText, "content", 2048);
+string_newtype!(
+    /// Bounded free text (titles ≤ 100, contents ≤ 2048 in the seed).
+    free_text Title, field = "title", max = 100
+);
+string_newtype!(free_text MessageText, field = "content", max = 2048);
 
 /// `referral_event_notification`: what a side is told once its reward is paid.
 /// Texts may hold placeholders (`{amount}`, `{reward_type}`, `{referee_phone}`) rendered at

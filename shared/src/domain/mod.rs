@@ -5,6 +5,7 @@ mod error;
 mod event;
 mod lifecycle;
 mod member;
+mod newtype;
 mod progress;
 mod reward;
 pub(crate) mod schema;
