@@ -287,33 +287,14 @@ pub mod fixtures {
         status: RewardStatus,
         created_at: Instant,
     ) -> Reward {
-        let (code, event_id, source) = referee.accepted_referral().expect("an accepted referral");
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("50").unwrap(),
+        };
         Reward {
-            reward_id: RewardId::new(&referee.account_id, side),
-            side,
-            member_jkos_id: match side {
-                Side::Referrer => source.member().expect("a member's code").clone(),
-                Side::Referee => referee.jkos_id.clone(),
-            },
-            referee_account_id: referee.account_id.clone(),
-            referee_jkos_id: referee.jkos_id.clone(),
-            code: code.clone(),
-            event_id: event_id.clone(),
-            referrer_source: source.clone(),
-            terms: RewardTerms {
-                reward_type: RewardType::Coin,
-                amount: RewardAmount::parse("50").unwrap(),
-            },
-            qualified_at: created_at,
             status,
-            attempts: 0,
-            last_error: None,
-            compensation_id: None,
-            paid_at: None,
-            referee_phone_masked: referee.phone_number.as_ref().map(|p| p.masked()),
-            notification: None,
-            created_at,
-            updated_at: created_at,
+            ..Reward::pending(referee, side, terms, created_at, created_at)
+                .expect("an accepted referral, of a member's code for the referrer side")
         }
     }
 }
@@ -868,40 +849,18 @@ pub mod payout_support {
     /// 100 COUPON), referee phone known.
     pub fn reward(account: &str, side: Side) -> Reward {
         let now = chrono::Utc::now();
-        let referee = AccountId::parse(account).unwrap();
-        Reward {
-            reward_id: RewardId::new(&referee, side),
-            side,
-            member_jkos_id: match side {
-                Side::Referrer => JkosId::parse("jk-referrer").unwrap(),
-                Side::Referee => JkosId::parse(format!("jk-{account}")).unwrap(),
+        let terms = match side {
+            Side::Referrer => RewardTerms {
+                reward_type: RewardType::Coin,
+                amount: RewardAmount::parse("50").unwrap(),
             },
-            referee_account_id: referee,
-            referee_jkos_id: JkosId::parse(format!("jk-{account}")).unwrap(),
-            code: ReferralCode::parse("AB2CD3").unwrap(),
-            event_id: EventId::parse("personal").unwrap(),
-            referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),
-            terms: match side {
-                Side::Referrer => RewardTerms {
-                    reward_type: RewardType::Coin,
-                    amount: RewardAmount::parse("50").unwrap(),
-                },
-                Side::Referee => RewardTerms {
-                    reward_type: RewardType::Coupon,
-                    amount: RewardAmount::parse("100").unwrap(),
-                },
+            Side::Referee => RewardTerms {
+                reward_type: RewardType::Coupon,
+                amount: RewardAmount::parse("100").unwrap(),
             },
-            qualified_at: now,
-            status: RewardStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            compensation_id: None,
-            paid_at: None,
-            referee_phone_masked: Some(PhoneNumber::parse(PHONE).unwrap().masked()),
-            notification: None,
-            created_at: now,
-            updated_at: now,
-        }
+        };
+        let referee = referee(account, "AB2CD3", "jk-referrer");
+        Reward::pending(&referee, side, terms, now, now).expect("an accepted member's code")
     }
 }
 

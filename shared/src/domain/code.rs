@@ -8,34 +8,30 @@
 //! codes have [`ReferralCode::GENERATED_LEN`] characters (30^8 ≈ 6.6 × 10^11 codes).
 
 use super::ValidationError;
+use super::newtype::string_newtype;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
 pub const CODE_ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ReferralCode(String);
-
-impl ReferralCode {
-    pub const MIN_LEN: usize = 4;
-    pub const MAX_LEN: usize = 10;
-    pub const GENERATED_LEN: usize = 8;
-
-    /// Normalizes and validates what a person typed.
-    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
+string_newtype!(
+    #[derive(PartialOrd, Ord)]
+    ReferralCode,
+    // Normalizes and validates what a person typed.
+    validate = |raw| {
         let normalized: String = raw
-            .as_ref()
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .map(|c| c.to_ascii_uppercase())
             .collect();
         let len = normalized.chars().count();
-        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
+        if !(ReferralCode::MIN_LEN..=ReferralCode::MAX_LEN).contains(&len) {
             return Err(ValidationError::new(
                 "code",
-                format!("must be {} to {} characters", Self::MIN_LEN, Self::MAX_LEN),
+                format!(
+                    "must be {} to {} characters",
+                    ReferralCode::MIN_LEN,
+                    ReferralCode::MAX_LEN
+                ),
             ));
         }
         if let Some(bad) = normalized
@@ -47,40 +43,12 @@ impl ReferralCode {
                 format!("contains {bad:?}; codes use only 2-9 and A-Z without I, L, O and U"),
             ));
         }
-        Ok(Self(normalized))
-    }
-
-    /// A random code of [`Self::GENERATED_LEN`] characters. Uniqueness is not checked here:
-    /// the store's conditional write is what catches a collision (see `store::create_unique_code`).
-    pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let code = (0..Self::GENERATED_LEN)
-            .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-            .collect();
-        Self(code)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ReferralCode {
-    type Error = ValidationError;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(raw)
-    }
-}
-
-impl From<ReferralCode> for String {
-    fn from(v: ReferralCode) -> String {
-        v.0
-    }
-}
-
-/// What [`ReferralCode::parse`] accepts: 4 to 10 code characters (either case), with blanks and
-/// '-' anywhere in between.
-impl utoipa::PartialSchema for ReferralCode {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        Ok(normalized)
+    },
+    max_len = 10,
+    // What `parse` accepts: 4 to 10 code characters (either case), with blanks and '-'
+    // anywhere in between.
+    schema = {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -97,20 +65,21 @@ impl utoipa::PartialSchema for ReferralCode {
             ))
             .examples([serde_json::json!("SHARE888")])
             .into()
-    }
-}
+    },
+    impls(as_str, display, debug_plain)
+);
 
-impl utoipa::ToSchema for ReferralCode {}
+impl ReferralCode {
+    pub const MIN_LEN: usize = 4;
+    pub const GENERATED_LEN: usize = 8;
 
-impl fmt::Display for ReferralCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ReferralCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ReferralCode({})", self.0)
+    /// A random code of [`Self::GENERATED_LEN`] characters. Uniqueness is not checked here:
+    /// the store's conditional write is what catches a collision (see `store::create_unique_code`).
+    pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let code = (0..Self::GENERATED_LEN)
+            .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+            .collect();
+        Self(code)
     }
 }
 

@@ -8,7 +8,7 @@
 use super::{
     EventConfig, EventId, EventType, JkosAccount, JkosId, MemberProfile, PhoneNumber, ReferralCode,
     ReferralCodeRecord, ReferralOutcome, ReferralSource, ReferralUse, RejectionReason, Reward,
-    RewardGrant, RewardId, RewardStatus, Side, WindowId,
+    RewardGrant, RewardId, Side, WindowId,
 };
 use crate::time::Instant;
 
@@ -225,7 +225,7 @@ pub fn settle(
     let (Some(qualified_at), None) = (member.qualified_at, &member.reward_grant) else {
         return out;
     };
-    let Some((code, event_id, source)) = member.accepted_referral() else {
+    let Some((_, event_id, _)) = member.accepted_referral() else {
         return out;
     };
     let Some(config) = referral_config.filter(|c| &c.event.event_id == event_id) else {
@@ -237,35 +237,10 @@ pub fn settle(
         member.updated_at = now;
         return out;
     };
-    // A campaign code's owner is a campaign, not a member: only the referee is rewarded.
-    let referrer = source.member().cloned();
-    let mut sides = vec![(Side::Referee, member.jkos_id.clone())];
-    if let Some(referrer) = referrer {
-        sides.insert(0, (Side::Referrer, referrer));
-    }
-    out.rewards = sides
+    // Referrer first; a campaign's code has no referrer reward (see `Reward::pending`).
+    out.rewards = Side::BOTH
         .into_iter()
-        .map(|(side, payee)| Reward {
-            reward_id: RewardId::new(&member.account_id, side),
-            side,
-            member_jkos_id: payee,
-            referee_account_id: member.account_id.clone(),
-            referee_jkos_id: member.jkos_id.clone(),
-            code: code.clone(),
-            event_id: event_id.clone(),
-            referrer_source: source.clone(),
-            terms: window.terms_for(side),
-            qualified_at,
-            status: RewardStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            compensation_id: None,
-            paid_at: None,
-            referee_phone_masked: member.phone_number.as_ref().map(|p| p.masked()),
-            notification: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .filter_map(|side| Reward::pending(member, side, window.terms_for(side), qualified_at, now))
         .collect();
     out.granted_under = Some((event_id.clone(), window.window_id.clone()));
     member.reward_grant = Some(RewardGrant::Issued {
@@ -276,3 +251,6 @@ pub fn settle(
     member.updated_at = now;
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,19 +1,41 @@
 //! Rewards (`referral_reward`): one per side per qualified referee, with frozen terms.
 
+use super::newtype::string_newtype;
 use super::{
-    AccountId, EventId, JkosId, ReferralCode, ReferralSource, RewardTerms, Side, ValidationError,
-    WindowId,
+    AccountId, EventId, JkosId, MemberProfile, ReferralCode, ReferralSource, RewardTerms, Side,
+    ValidationError, WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// `<referee account id>-<side>`, e.g. `acc-42-referrer`. Deterministic on purpose: the same
-/// referee and side can only ever name one reward, so a conditional put enforces "one reward
-/// per side per referee", and the id doubles as the finance idempotency key.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RewardId(String);
+string_newtype!(
+    /// `<referee account id>-<side>`, e.g. `acc-42-referrer`. Deterministic on purpose: the same
+    /// referee and side can only ever name one reward, so a conditional put enforces "one reward
+    /// per side per referee", and the id doubles as the finance idempotency key.
+    #[derive(PartialOrd, Ord)]
+    RewardId,
+    validate = |raw| {
+        let raw = raw.trim();
+        for side in Side::BOTH {
+            let suffix = format!("-{}", side.as_str().to_ascii_lowercase());
+            if let Some(account) = raw.strip_suffix(&suffix)
+                && AccountId::parse(account).is_ok_and(|a| a.as_str() == account)
+            {
+                return Ok(raw.to_owned());
+            }
+        }
+        Err(ValidationError::new(
+            "reward_id",
+            "must be <account id>-referrer or <account id>-referee",
+        ))
+    },
+    // What `parse` accepts: `<account id>-referrer` or `<account id>-referee`.
+    schema = super::schema::string(
+        super::schema::trimmed!("[A-Za-z0-9_-]{1,20}-(?:referrer|referee)"),
+        "<referee account id>-referrer or <referee account id>-referee",
+    ),
+    impls(as_str, display, debug_plain)
+);
 
 impl RewardId {
     pub fn new(referee: &AccountId, side: Side) -> Self {
@@ -22,63 +44,6 @@ impl RewardId {
             referee.as_str(),
             side.as_str().to_ascii_lowercase()
         ))
-    }
-
-    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
-        let raw = raw.as_ref().trim();
-        for side in Side::BOTH {
-            let suffix = format!("-{}", side.as_str().to_ascii_lowercase());
-            if let Some(account) = raw.strip_suffix(&suffix)
-                && AccountId::parse(account).is_ok_and(|a| a.as_str() == account)
-            {
-                return Ok(Self(raw.to_owned()));
-            }
-        }
-        Err(ValidationError::new(
-            "reward_id",
-            "must be <account id>-referrer or <account id>-referee",
-        ))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for RewardId {
-    type Error = ValidationError;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(raw)
-    }
-}
-
-impl From<RewardId> for String {
-    fn from(v: RewardId) -> String {
-        v.0
-    }
-}
-
-/// What [`RewardId::parse`] accepts: `<account id>-referrer` or `<account id>-referee`.
-impl utoipa::PartialSchema for RewardId {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        super::schema::string(
-            super::schema::trimmed!("[A-Za-z0-9_-]{1,20}-(?:referrer|referee)"),
-            "<referee account id>-referrer or <referee account id>-referee",
-        )
-    }
-}
-
-impl utoipa::ToSchema for RewardId {}
-
-impl fmt::Display for RewardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RewardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RewardId({})", self.0)
     }
 }
 
@@ -141,6 +106,50 @@ pub struct Reward {
     pub created_at: Instant,
     #[serde(with = "time::millis")]
     pub updated_at: Instant,
+}
+
+impl Reward {
+    /// The reward of `side` that falls due when `referee` qualifies at `qualified_at`, with
+    /// `terms` frozen: PENDING, never tried, created at `now`. Everything else comes from the
+    /// referee's profile: their accepted referral (code, event, owner) and their phone, masked.
+    ///
+    /// The payee is the code's owner for [`Side::Referrer`] and the referee for
+    /// [`Side::Referee`]. None when the referee has no accepted referral, or for the referrer
+    /// side of a campaign's code (its owner is a campaign, not a member: nobody to pay).
+    pub fn pending(
+        referee: &MemberProfile,
+        side: Side,
+        terms: RewardTerms,
+        qualified_at: Instant,
+        now: Instant,
+    ) -> Option<Self> {
+        let (code, event_id, source) = referee.accepted_referral()?;
+        let payee = match side {
+            Side::Referrer => source.member()?.clone(),
+            Side::Referee => referee.jkos_id.clone(),
+        };
+        Some(Self {
+            reward_id: RewardId::new(&referee.account_id, side),
+            side,
+            member_jkos_id: payee,
+            referee_account_id: referee.account_id.clone(),
+            referee_jkos_id: referee.jkos_id.clone(),
+            code: code.clone(),
+            event_id: event_id.clone(),
+            referrer_source: source.clone(),
+            terms,
+            qualified_at,
+            status: RewardStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            compensation_id: None,
+            paid_at: None,
+            referee_phone_masked: referee.phone_number.as_ref().map(|p| p.masked()),
+            notification: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
 }
 
 /// Where a member is told about a reward: in the app, as an out-of-app push, or in the

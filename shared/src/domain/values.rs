@@ -3,119 +3,53 @@
 //! HTTP, a config file or a DynamoDB item.
 
 use super::ValidationError;
+use super::newtype::string_newtype;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Declares a non-empty, trimmed, length-bounded string newtype with an allowed-character rule.
-macro_rules! bounded_string {
-    ($(#[$meta:meta])* $name:ident, field = $field:literal, max = $max:literal, allowed = $allowed:expr, rule = $rule:literal, pattern = $pattern:expr) => {
-        $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub const MAX_LEN: usize = $max;
-
-            pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
-                let value = raw.as_ref().trim();
-                if value.is_empty() {
-                    return Err(ValidationError::new($field, "must not be empty"));
-                }
-                if value.chars().count() > $max {
-                    return Err(ValidationError::new($field, format!("must be at most {} characters", $max)));
-                }
-                let allowed: fn(char) -> bool = $allowed;
-                if !value.chars().all(allowed) {
-                    return Err(ValidationError::new($field, $rule));
-                }
-                Ok(Self(value.to_owned()))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ValidationError;
-            fn try_from(raw: String) -> Result<Self, Self::Error> {
-                Self::parse(raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        /// The OpenAPI schema: the same rule as [`Self::parse`], as a pattern.
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                super::schema::string($pattern, concat!($rule, "; 1 to ", stringify!($max), " characters; surrounding blanks are trimmed"))
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-    };
-}
 
 fn id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-bounded_string!(
+string_newtype!(
     /// The account module's member key (`member_profile.account_id`, VARCHAR(20)); the Kafka key.
-    AccountId, field = "account_id", max = 20, allowed = id_char,
+    bounded AccountId, field = "account_id", max = 20, allowed = id_char,
     rule = "may contain only letters, digits, '-' and '_'",
     pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,20}")
 );
-bounded_string!(
+string_newtype!(
     /// The member's jkos id (VARCHAR(36)); the `sub` claim of the app's JWT.
-    JkosId, field = "jkos_id", max = 36, allowed = id_char,
+    bounded JkosId, field = "jkos_id", max = 36, allowed = id_char,
     rule = "may contain only letters, digits, '-' and '_'",
     pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,36}")
 );
-bounded_string!(
+string_newtype!(
     /// The member's jkos account (VARCHAR(9)).
-    JkosAccount, field = "jkos_account", max = 9, allowed = id_char,
+    bounded JkosAccount, field = "jkos_account", max = 9, allowed = id_char,
     rule = "may contain only letters, digits, '-' and '_'",
     pattern = super::schema::trimmed!("[A-Za-z0-9_-]{1,9}")
 );
-bounded_string!(
+string_newtype!(
     /// Our own id of a referral event (the seed's BIGINT id becomes a readable slug or a UUID).
-    EventId, field = "event_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    bounded EventId, field = "event_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
     rule = "may contain only lowercase letters, digits and '-'",
     pattern = super::schema::trimmed!("[a-z0-9-]{1,64}")
 );
-bounded_string!(
+string_newtype!(
     /// Id of one window (content, copywriting or notification) of an event.
-    WindowId, field = "window_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    bounded WindowId, field = "window_id", max = 64, allowed = |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
     rule = "may contain only lowercase letters, digits and '-'",
     pattern = super::schema::trimmed!("[a-z0-9-]{1,64}")
 );
-bounded_string!(
+string_newtype!(
     /// The name a CAMPAIGN code is issued for (a campaign or partner), as an admin typed it.
-    CampaignSource, field = "source", max = 128, allowed = |c| !c.is_control() && c != '#',
+    bounded CampaignSource, field = "source", max = 128, allowed = |c| !c.is_control() && c != '#',
     rule = "must not contain control characters or '#'",
     pattern = super::schema::trimmed_text!("#", 126)
 );
-bounded_string!(
+string_newtype!(
     /// Display name of an event (`referral_event.name`, VARCHAR(20)).
-    EventName, field = "name", max = 20, allowed = |c| !c.is_control(),
+    bounded EventName, field = "name", max = 20, allowed = |c| !c.is_control(),
     rule = "must not contain control characters",
     pattern = super::schema::trimmed_text!("", 18)
 );
@@ -245,22 +179,17 @@ impl fmt::Debug for ReferralSource {
     }
 }
 
-/// A member's phone number (VARCHAR(10), digits, optionally a leading '+').
-///
-/// `Debug` and `Display` are masked so a phone number cannot leak into logs by accident;
-/// the full number is only reachable through [`PhoneNumber::expose`].
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PhoneNumber(String);
-
-impl PhoneNumber {
-    pub const MAX_LEN: usize = 10;
-
-    pub fn parse(raw: impl AsRef<str>) -> Result<Self, ValidationError> {
-        let value = raw.as_ref().trim();
+string_newtype!(
+    /// A member's phone number (VARCHAR(10), digits, optionally a leading '+').
+    ///
+    /// `Debug` and `Display` are masked so a phone number cannot leak into logs by accident;
+    /// the full number is only reachable through [`PhoneNumber::expose`].
+    PhoneNumber,
+    validate = |raw| {
+        let value = raw.trim();
         let digits = value.strip_prefix('+').unwrap_or(value);
         if digits.len() < 6
-            || value.len() > Self::MAX_LEN
+            || value.len() > PhoneNumber::MAX_LEN
             || !digits.chars().all(|c| c.is_ascii_digit())
         {
             return Err(ValidationError::new(
@@ -268,9 +197,13 @@ impl PhoneNumber {
                 "must be 6 to 10 characters: digits, optionally after a leading '+'",
             ));
         }
-        Ok(Self(value.to_owned()))
-    }
+        Ok(value.to_owned())
+    },
+    max_len = 10,
+    impls()
+);
 
+impl PhoneNumber {
     /// The full number, for storage and for the partner that needs it. Never log this.
     pub fn expose(&self) -> &str {
         &self.0
@@ -286,19 +219,6 @@ impl PhoneNumber {
         out.push_str(&"*".repeat(hidden));
         out.extend(&chars[chars.len() - keep_tail..]);
         out
-    }
-}
-
-impl TryFrom<String> for PhoneNumber {
-    type Error = ValidationError;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(raw)
-    }
-}
-
-impl From<PhoneNumber> for String {
-    fn from(v: PhoneNumber) -> String {
-        v.0
     }
 }
 
