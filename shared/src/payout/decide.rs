@@ -370,4 +370,85 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_lost_notification_is_one_recorded_for_none_long_after_the_payment() {
+        use crate::domain::{
+            EventId, NotificationOutcome, NotificationStatus, ReferralOutcome, ReferralSource,
+            RewardAmount, RewardTerms, RewardType, Side,
+        };
+        use chrono::TimeZone;
+        let paid = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap();
+        let member = crate::store::items::tests::sample_member(Some(ReferralOutcome::Accepted {
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
+        }));
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("50").unwrap(),
+        };
+        let reward = |paid_at: Option<_>, notified: bool| {
+            let mut r =
+                Reward::pending(&member, Side::Referrer, terms.clone(), paid, paid).unwrap();
+            r.paid_at = paid_at;
+            r.notification = notified.then(|| NotificationOutcome {
+                status: NotificationStatus::Sent,
+                at: paid,
+                window_id: None,
+                calls: 1,
+                sent: vec![],
+                not_sent: vec![],
+                error: None,
+            });
+            r
+        };
+        let after = std::time::Duration::from_secs(300);
+        let minutes = |m| paid + chrono::Duration::minutes(m);
+        // (case, paid_at, notification recorded, now, lost?)
+        let rows = [
+            (
+                "paid 10 min ago, nothing recorded",
+                Some(paid),
+                false,
+                minutes(10),
+                true,
+            ),
+            (
+                "paid exactly `after` ago",
+                Some(paid),
+                false,
+                minutes(5),
+                true,
+            ),
+            (
+                "paid 4 min ago: the payer may still be notifying",
+                Some(paid),
+                false,
+                minutes(4),
+                false,
+            ),
+            (
+                "an outcome is recorded",
+                Some(paid),
+                true,
+                minutes(60),
+                false,
+            ),
+            ("not paid (no paid_at)", None, false, minutes(60), false),
+            (
+                "clock behind the payment",
+                Some(paid),
+                false,
+                minutes(-1),
+                false,
+            ),
+        ];
+        for (case, paid_at, notified, now, lost) in rows {
+            assert_eq!(
+                notification_lost(&reward(paid_at, notified), now, after),
+                lost,
+                "{case}"
+            );
+        }
+    }
 }

@@ -432,31 +432,16 @@ pub(crate) mod tests {
 
     #[test]
     fn reward_item_shape() {
-        let referee = AccountId::parse("acc-7").unwrap();
-        let reward = Reward {
-            reward_id: RewardId::new(&referee, Side::Referrer),
-            side: Side::Referrer,
-            member_jkos_id: JkosId::parse("jkos-1").unwrap(),
-            referee_account_id: referee,
-            referee_jkos_id: JkosId::parse("jk-7").unwrap(),
-            code: ReferralCode::parse("AB2CD3").unwrap(),
+        let referee = sample_member(Some(ReferralOutcome::Accepted {
             event_id: EventId::parse("personal").unwrap(),
             referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
-            terms: RewardTerms {
-                reward_type: RewardType::Coin,
-                amount: RewardAmount::parse("50").unwrap(),
-            },
-            qualified_at: t0(),
-            status: RewardStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            compensation_id: None,
-            paid_at: None,
-            referee_phone_masked: Some("0912***678".into()),
-            notification: None,
-            created_at: t0(),
-            updated_at: t0(),
+        }));
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("50").unwrap(),
         };
+        let reward = Reward::pending(&referee, Side::Referrer, terms, t0(), t0())
+            .expect("a member's code pays its referrer");
         let attrs = to_attrs(&reward_item(&reward));
         assert_eq!(attrs["PK"], s("REWARD#acc-7-referrer"));
         assert_eq!(attrs["SK"], s("#REWARD"));
