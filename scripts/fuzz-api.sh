@@ -18,7 +18,7 @@ run_id="$(date +%s)-$$"
 work="$LOCAL_DIR/fuzz/$run_id"
 mkdir -p "$work"
 # A copy: target/ may be shared with other checkouts that rebuild it meanwhile.
-built="${REFERRAL_DEV:-$ROOT/target/debug/referral-dev}"
+built="${REFERRAL_DEV:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/referral-dev}"
 [[ -x "$built" ]] || die "build referral-dev first: cargo build -p referral-devkit"
 cp "$built" "$work/referral-dev"
 dev="$work/referral-dev"

@@ -388,8 +388,7 @@ mod tests {
             amount: RewardAmount::parse("50").unwrap(),
         };
         let reward = |paid_at: Option<_>, notified: bool| {
-            let mut r =
-                Reward::pending(&member, Side::Referrer, terms.clone(), paid, paid).unwrap();
+            let mut r = Reward::pending(&member, Side::Referrer, terms, paid, paid).unwrap();
             r.paid_at = paid_at;
             r.notification = notified.then(|| NotificationOutcome {
                 status: NotificationStatus::Sent,
