@@ -460,6 +460,28 @@ async fn no_phone_number_reaches_logs_metrics_parked_records_or_answers() {
         logs.len()
     );
     found.extend(leaks("log line", &logs));
+    // A line about one member's record carries the member group's span (account and the
+    // records' coordinates): the engine does not repeat those fields by hand.
+    let parked_lines: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "record cannot be applied; parked")
+        .collect();
+    assert!(
+        !parked_lines.is_empty(),
+        "the corrupt-profile scenarios logged their parking"
+    );
+    for line in &parked_lines {
+        let spans = line["spans"].as_array().cloned().unwrap_or_default();
+        let member = spans
+            .iter()
+            .find(|s| s["name"] == "member")
+            .unwrap_or_else(|| panic!("no member span on {line}"));
+        assert!(member["account"].is_string(), "{line}");
+        assert!(member["topic"].is_string(), "{line}");
+        assert!(member["first_offset"].is_number(), "{line}");
+        assert!(line["fields"]["offset"].is_number(), "{line}");
+    }
     let metrics = capture::metric_lines();
     assert!(!metrics.is_empty(), "the EMF lines were tapped");
     found.extend(leaks("EMF line", &metrics));

@@ -767,3 +767,44 @@ async fn an_unknown_referee_phone_renders_as_a_neutral_phrase_or_from_the_profil
         ]
     );
 }
+
+/// The lines the payout logs for a message carry that message's span (message id, receive
+/// count, reward id): the effects do not repeat those fields by hand.
+#[tokio::test]
+async fn a_payout_log_line_carries_its_message_span() {
+    referral_tests::capture::install();
+    let bench = Bench::new().await;
+    let rewards = bench.rewards(1).await;
+    bench.enqueue(&rewards[..1]).await;
+    bench.poll_once().await.expect("one batch");
+    assert_eq!(
+        bench.reward(&rewards[0].reward_id).await.status,
+        RewardStatus::Success
+    );
+
+    let reward = rewards[0].reward_id.as_str();
+    let paid: Vec<Value> = referral_tests::capture::log_lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "reward paid")
+        .filter(|l| {
+            l["spans"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["reward"] == reward))
+        })
+        .collect();
+    assert_eq!(paid.len(), 1, "one 'reward paid' line for {reward}");
+    let spans = paid[0]["spans"].as_array().unwrap();
+    let message = spans.iter().find(|s| s["name"] == "message").unwrap();
+    assert!(
+        message["message_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{message}"
+    );
+    assert_eq!(message["receive_count"], 1);
+    assert!(
+        paid[0]["fields"]["message_id"].is_null(),
+        "not repeated by hand"
+    );
+}

@@ -45,18 +45,6 @@ pub enum QueueError {
 }
 
 impl QueueError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, QueueError::Unavailable { .. })
-    }
-
-    pub fn operation(&self) -> QueueOperation {
-        match self {
-            QueueError::Unavailable { operation, .. } | QueueError::Rejected { operation, .. } => {
-                *operation
-            }
-        }
-    }
-
     /// A request we could not even build: a bug on our side.
     fn build(operation: QueueOperation, error: impl std::fmt::Display) -> Self {
         QueueError::Rejected {

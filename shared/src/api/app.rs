@@ -10,11 +10,6 @@ use crate::domain::{
 use crate::events_cache::ConfigCache;
 use crate::store::{Codes, CollectionEntry, Collections, EventReads, RateLimits};
 
-crate::store::port_sum!(
-    /// What the app API reads and writes: codes, campaign configuration, a member's collection
-    /// and the shared request limiter.
-    pub trait AppStore: Codes + EventReads + Collections + RateLimits;
-);
 use crate::time::Instant;
 use axum::Router;
 use axum::extract::State;
@@ -26,6 +21,12 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+crate::store::port_sum!(
+    /// What the app API reads and writes: codes, campaign configuration, a member's collection
+    /// and the shared request limiter.
+    pub trait AppStore: Codes + EventReads + Collections + RateLimits;
+);
 
 /// Read from the environment by [`crate::config::AppApiConfig`].
 #[derive(Debug, Clone)]

@@ -33,9 +33,7 @@ pub struct HttpFunction {
 
 impl HttpFunction {
     pub fn new(router: Router) -> Self {
-        Self {
-            router: router.layer(axum::middleware::from_fn(record_route)),
-        }
+        Self { router }
     }
 
     /// One invocation, in its span; see [`handle`].
@@ -59,19 +57,6 @@ impl HttpFunction {
             .instrument(span)
             .await
     }
-}
-
-/// Records the route the router matched (its template, never the path with its values) in
-/// the request's span.
-async fn record_route(
-    matched: Option<axum::extract::MatchedPath>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if let Some(matched) = matched {
-        tracing::Span::current().record("route", matched.as_str());
-    }
-    next.run(request).await
 }
 
 /// One invocation: the payload 2.0 response of `router` to the event, or 400 `invalid_body`

@@ -464,6 +464,10 @@ pub async fn access_log(
     let route = matched
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
+    // The matched route's template (never the path with its values) goes into the request's
+    // span in Lambda; the line below repeats it (and the method) so that it stands alone where
+    // there is no such span (the local gateway).
+    tracing::Span::current().record("route", route.as_str());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();

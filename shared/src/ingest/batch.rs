@@ -49,14 +49,18 @@ impl Decoded {
 
     /// This record, parked for `reason`.
     pub fn park(&self, reason: RecordError, now: Instant) -> ParkedRecord {
-        ParkedRecord::new(
-            &self.at,
-            self.raw.key.as_deref(),
-            self.raw.value.as_deref(),
-            reason,
-            now,
-        )
+        park(&self.at, &self.raw, reason, now)
     }
+}
+
+/// The parked copy of the record at `at` (decoded and masked by [`ParkedRecord::new`]).
+fn park(
+    at: &RecordCoordinates,
+    raw: &KafkaRecord,
+    reason: RecordError,
+    now: Instant,
+) -> ParkedRecord {
+    ParkedRecord::new(at, raw.key.as_deref(), raw.value.as_deref(), reason, now)
 }
 
 /// One member's records of the batch, in offset order (a member's records share a partition).
@@ -128,13 +132,7 @@ pub(super) fn decode_batch(event: &KafkaEvent, topic: &str, now: Instant) -> Dec
             }
             Err(reason) => {
                 counts.1 += 1;
-                let parked = ParkedRecord::new(
-                    &at,
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    reason.clone(),
-                    now,
-                );
+                let parked = park(&at, record, reason.clone(), now);
                 batch.malformed.push(Malformed { at, reason, parked });
             }
         }

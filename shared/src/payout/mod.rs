@@ -30,11 +30,6 @@ use crate::partners::Partners;
 use crate::queue::RetryQueue;
 use crate::store::{EventReads, Profiles, RewardReads, RewardWrites};
 
-crate::store::port_sum!(
-    /// What the payout reads and writes: the reward and its status changes, and for the
-    /// notification the campaign's templates and the referee's profile.
-    pub trait PayoutStore: RewardReads + RewardWrites + EventReads + Profiles;
-);
 use crate::telemetry;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
@@ -43,6 +38,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tracing::Instrument;
+
+crate::store::port_sum!(
+    /// What the payout reads and writes: the reward and its status changes, and for the
+    /// notification the campaign's templates and the referee's profile.
+    pub trait PayoutStore: RewardReads + RewardWrites + EventReads + Profiles;
+);
 
 /// Tuning of the payout function; see [`crate::config::PayoutConfig`] for the variables.
 #[derive(Debug, Clone)]

@@ -12,10 +12,12 @@ use crate::queue::RetryQueue;
 use crate::time::Instant;
 use aws_lambda_events::event::sqs::SqsMessage;
 
-/// Logs the error that makes `next` a retry, under the retry's reason.
-fn log_retry(next: &Action, error: &dyn std::fmt::Display) {
+/// Logs the error that makes `next` a retry, under the retry's reason (`last`: on the queue's
+/// last receive, after which SQS moves the message to the DLQ).
+fn log_retry(next: &Action, error: &dyn std::fmt::Display, attempt: Attempt) {
     if let Action::RetryLater { why: Some(why) } = next {
-        tracing::warn!(error = %error, "{why}");
+        let last = attempt.receive_count >= attempt.max_receives;
+        tracing::warn!(error = %error, last, "{why}");
     }
 }
 
@@ -62,7 +64,7 @@ where
             Ok(Some(reward)) => reward,
             Ok(None) => return self.conclude(action, message, body, attempt).await,
             Err(e) => {
-                log_retry(&action, &e);
+                log_retry(&action, &e, attempt);
                 return self.conclude(action, message, body, attempt).await;
             }
         };
@@ -104,7 +106,7 @@ where
                     let next = decide(Fact::MarkedPaid(&marked), attempt);
                     match &marked {
                         Ok(()) => tracing::info!(%compensation_id, "reward paid"),
-                        Err(e) => log_retry(&next, e),
+                        Err(e) => log_retry(&next, e, attempt),
                     }
                     if next == Action::Finish(MessageOutcome::Duplicate) {
                         tracing::info!("paid concurrently by another delivery");
@@ -132,7 +134,7 @@ where
                         attempt,
                     );
                     if let Err(e) = &recorded {
-                        log_retry(&next, e);
+                        log_retry(&next, e, attempt);
                     }
                     next
                 }

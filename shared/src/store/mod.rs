@@ -17,16 +17,16 @@ pub use items::Entity;
 pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, MAX_EVENT_WRITES, MemberBatches,
-    MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, RewardReads,
-    RewardWrites, Seeding, WindowMarks,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, MAX_EVENT_WRITES,
+    MemberBatches, MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore,
+    RewardReads, RewardWrites, WindowMarks,
 };
 
 /// Every port trait, for code that calls store methods on a concrete [`DynamoStore`].
 pub mod prelude {
     pub use super::{
-        Codes, Collections, EventReads, EventWrites, MemberBatches, Parking, Profiles, RateLimits,
-        ReferralStore, RewardReads, RewardWrites, Seeding, WindowMarks,
+        Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, Parking, Profiles,
+        RateLimits, ReferralStore, RewardReads, RewardWrites, WindowMarks,
     };
 }
 

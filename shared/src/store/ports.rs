@@ -25,12 +25,6 @@ pub trait EventReads: Send + Sync {
     ) -> Result<Page<ReferralEvent>, StoreError>;
     /// The whole configuration of an event: 1 Query (more only past 1 MB of configuration).
     async fn event_config(&self, event: &EventId) -> Result<Option<EventConfig>, StoreError>;
-    /// The reward content window active at `at` (start ≤ at < end). 1 Query, 1 item.
-    async fn content_window_at(
-        &self,
-        event: &EventId,
-        at: Instant,
-    ) -> Result<Option<ContentWindow>, StoreError>;
     /// The copywriting of `item` active at `at`. 1 Query, 1 item.
     async fn copywriting_at(
         &self,
@@ -257,10 +251,17 @@ pub trait RateLimits: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Unconditional writes of single items: seeding by the devkit and the tests, never used by a
-/// function (a function writes through the conditional operations above).
+/// What the devkit and the tests use and no function does: unconditional writes of single
+/// items (a function writes through the conditional operations above), and lookups only a test
+/// needs.
 #[async_trait]
-pub trait Seeding: Send + Sync {
+pub trait Fixtures: Send + Sync {
+    /// The reward content window active at `at` (start ≤ at < end). 1 Query, 1 item.
+    async fn content_window_at(
+        &self,
+        event: &EventId,
+        at: Instant,
+    ) -> Result<Option<ContentWindow>, StoreError>;
     /// Creates or replaces an event's own item (its windows are separate items).
     async fn put_event(&self, event: &ReferralEvent) -> Result<(), StoreError>;
     async fn put_content_window(
@@ -304,5 +305,5 @@ port_sum!(
         + Collections
         + Parking
         + RateLimits
-        + Seeding;
+        + Fixtures;
 );

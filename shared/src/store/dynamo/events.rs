@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 impl DynamoStore {
     /// The newest window under `prefix` that started at or before `at`, if it is still open.
-    async fn window_at<T: DeserializeOwned>(
+    pub(super) async fn window_at<T: DeserializeOwned>(
         &self,
         operation: &'static str,
         event: &EventId,
@@ -87,21 +87,6 @@ impl EventReads for DynamoStore {
         }))
     }
 
-    async fn content_window_at(
-        &self,
-        event: &EventId,
-        at: Instant,
-    ) -> Result<Option<ContentWindow>, StoreError> {
-        self.window_at(
-            "content_window_at",
-            event,
-            keys::CONTENT_PREFIX,
-            at,
-            |c: &ContentWindow| &c.window,
-        )
-        .await
-    }
-
     async fn copywriting_at(
         &self,
         event: &EventId,
@@ -158,24 +143,6 @@ fn window_writes(config: &EventConfig) -> Result<Vec<Write>, StoreError> {
     contents.chain(copywriting).chain(notifications).collect()
 }
 
-/// The sort keys of every window of `config`.
-fn window_keys(config: &EventConfig) -> Vec<String> {
-    let event = &config.event.event_id;
-    let contents = config
-        .contents
-        .iter()
-        .map(|c| items::content_item(event, c).sk);
-    let copywriting = config
-        .copywriting
-        .iter()
-        .map(|c| items::copywriting_item(event, c).sk);
-    let notifications = config
-        .notifications
-        .iter()
-        .map(|n| items::notification_item(event, n).sk);
-    contents.chain(copywriting).chain(notifications).collect()
-}
-
 /// Content windows `previous` has and `config` drops, by id (a moved window keeps its id):
 /// each must have no rewards granted under it.
 fn dropped_content(config: &EventConfig, previous: Option<&EventConfig>) -> Vec<WindowId> {
@@ -208,15 +175,20 @@ impl EventWrites for DynamoStore {
                 [(":seen", s(&crate::time::format(&prev.event.updated_at)))],
             ),
         };
+        let windows = window_writes(config)?;
+        let kept: Vec<String> = windows.iter().map(Write::sort_key).collect();
+        // The windows of `previous` that `config` no longer has (by key: a moved window's
+        // old item goes too).
+        let stale: Vec<String> = match previous {
+            Some(prev) => window_writes(prev)?
+                .iter()
+                .map(Write::sort_key)
+                .filter(|sk| !kept.contains(sk))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut puts = vec![event];
-        puts.extend(window_writes(config)?);
-        let kept: Vec<String> = puts.iter().map(Write::sort_key).collect();
-        let stale: Vec<String> = previous
-            .map(window_keys)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|sk| !kept.contains(sk))
-            .collect();
+        puts.extend(windows);
         let dropped = dropped_content(config, previous);
         let checks_from = puts.len() + stale.len();
         if checks_from + dropped.len() > MAX_EVENT_WRITES {

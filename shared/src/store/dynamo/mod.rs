@@ -4,18 +4,18 @@
 //! one key-condition builder, paging, BatchGetItem and transactions. `attrs.rs` converts items
 //! and classifies SDK errors (the one place they become [`StoreError`]s). Each other file
 //! implements the ports of one aggregate: `events.rs`, `codes.rs`, `members.rs`, `rewards.rs`,
-//! `collection.rs` (a referrer's collection), `parked.rs`, `limiter.rs`, and `seeding.rs`
-//! (unconditional writes for tools and tests).
+//! `collection.rs` (a referrer's collection), `parked.rs`, `limiter.rs`, and `fixtures.rs`
+//! (what only tools and tests use).
 
 mod attrs;
 mod codes;
 mod collection;
 mod events;
+mod fixtures;
 mod limiter;
 mod members;
 mod parked;
 mod rewards;
-mod seeding;
 
 use super::items::{Entity, Item};
 use super::paging::{Cursor, Page, PageRequest};

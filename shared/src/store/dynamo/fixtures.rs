@@ -1,14 +1,31 @@
-//! Unconditional single-item writes for the devkit and the tests ([`Seeding`]).
+//! What only the devkit and the tests use ([`Fixtures`]): unconditional single-item writes and
+//! a lookup no function needs.
 
 use super::{DynamoStore, Write};
 use crate::domain::{
     ContentWindow, Copywriting, EventId, MemberProfile, NotificationTemplate, ReferralEvent, Reward,
 };
-use crate::store::{Seeding, StoreError, items};
+use crate::store::{Fixtures, StoreError, items, keys};
+use crate::time::Instant;
 use async_trait::async_trait;
 
 #[async_trait]
-impl Seeding for DynamoStore {
+impl Fixtures for DynamoStore {
+    async fn content_window_at(
+        &self,
+        event: &EventId,
+        at: Instant,
+    ) -> Result<Option<ContentWindow>, StoreError> {
+        self.window_at(
+            "content_window_at",
+            event,
+            keys::CONTENT_PREFIX,
+            at,
+            |c: &ContentWindow| &c.window,
+        )
+        .await
+    }
+
     async fn put_event(&self, event: &ReferralEvent) -> Result<(), StoreError> {
         self.put("put_event", Write::of(&items::event_item(event))?)
             .await
