@@ -10,6 +10,7 @@ pub mod items;
 pub mod keys;
 mod paging;
 mod ports;
+mod versioned;
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
@@ -21,6 +22,7 @@ pub use ports::{
     MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, RewardReads,
     RewardWrites, Seeding, WindowMarks,
 };
+pub use versioned::{Applied, PlannedWrite, apply_versioned};
 
 /// Every port trait, for code that calls store methods on a concrete [`DynamoStore`].
 pub mod prelude {
