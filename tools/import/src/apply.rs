@@ -80,8 +80,25 @@ pub enum RowOutcome {
 
 /// Re-reads of one member after conflicting writes before the row is a `CONTENDED` reject.
 pub const MAX_ATTEMPTS: u32 = 8;
-/// Attempts while DynamoDB is unavailable (throttled, 5xx, timeouts) before the run stops.
-pub const UNAVAILABLE_ATTEMPTS: u32 = 12;
+/// How long to keep trying while DynamoDB is unavailable (throttled, 5xx, timeouts) before
+/// the run stops: exponential backoff from `first_delay`, capped at `max_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for Backoff {
+    /// 12 attempts, 100 ms doubling to 10 s: about a minute and a half of unavailability.
+    fn default() -> Self {
+        Self {
+            attempts: 12,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
 
 /// Applies one row, starting from `loaded` (the batch read). `Err` = DynamoDB stayed
 /// unavailable (or refused the request): the run must stop before this row.
@@ -90,11 +107,12 @@ pub async fn apply_row<S>(
     row: &MemberRow,
     mut loaded: Option<MemberProfile>,
     personal_event: &EventId,
+    backoff: Backoff,
 ) -> Result<RowOutcome, StoreError>
 where
     S: MemberBatches + Profiles + ?Sized,
 {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = backoff.first_delay;
     let mut attempt = 1;
     loop {
         let now = chrono::Utc::now();
@@ -147,12 +165,12 @@ where
             }
             Err(e) => e,
         };
-        if !error.is_retryable() || attempt >= UNAVAILABLE_ATTEMPTS {
+        if !error.is_retryable() || attempt >= backoff.attempts {
             return Err(error);
         }
         tracing::warn!(error = %error, attempt, "DynamoDB unavailable; retrying the row");
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
+        delay = (delay * 2).min(backoff.max_delay);
         attempt += 1;
         // The failed write may have committed (a timeout after the fact): start again from
         // the stored profile, which makes the retry a no-op in that case.

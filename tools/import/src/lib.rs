@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod checkpoint;
 pub mod dump;
+pub mod generate;
 pub mod progress;
 pub mod row;
 
@@ -52,6 +53,8 @@ pub struct ImportOptions {
     pub progress: ProgressMode,
     /// How often the checkpoint is rewritten at most (and always at the end).
     pub checkpoint_every: Duration,
+    /// Retries while DynamoDB is unavailable, on top of the SDK's own.
+    pub backoff: apply::Backoff,
 }
 
 impl ImportOptions {
@@ -75,6 +78,7 @@ impl ImportOptions {
             personal_event: EventId::parse("personal").expect("a valid event id"),
             progress: ProgressMode::Auto,
             checkpoint_every: Duration::from_millis(500),
+            backoff: apply::Backoff::default(),
             input,
         }
     }
@@ -175,15 +179,16 @@ where
 
     let mut progress = Progress::new(options.progress, input_size, state.counters.rows);
     let rows_at_start = state.counters.rows;
-    let chunks = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
-        .map(|chunk| async move {
-            match chunk {
-                Ok(chunk) => apply_chunk(store, chunk, options).await,
-                Err(e) => Err(e),
-            }
-        })
-        .buffered(2);
-    futures::pin_mut!(chunks);
+    let mut chunks = Box::pin(
+        stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+            .map(|chunk| async move {
+                match chunk {
+                    Ok(chunk) => apply_chunk(store, chunk, options).await,
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(2),
+    );
     let mut last_checkpoint = Instant::now();
     let outcome = loop {
         let Some(done) = chunks.next().await else {
@@ -316,7 +321,7 @@ where
         }
     }
     let accounts: Vec<AccountId> = valid.iter().map(|r| r.account_id.clone()).collect();
-    let read = read_profiles(store, &accounts).await?;
+    let read = read_profiles(store, &accounts, options.backoff).await?;
     let read = &read;
     let outcomes: Vec<(u64, Result<RowOutcome, StoreError>)> = stream::iter(valid.iter())
         .map(|row| async move {
@@ -333,7 +338,7 @@ where
             let loaded = read.profiles.get(&row.account_id).cloned();
             (
                 row.line,
-                apply_row(store, row, loaded, &options.personal_event).await,
+                apply_row(store, row, loaded, &options.personal_event, options.backoff).await,
             )
         })
         .buffer_unordered(options.concurrency.max(1))
@@ -359,19 +364,23 @@ where
 }
 
 /// The chunk's profiles (BatchGetItem), retried with backoff while DynamoDB is unavailable.
-async fn read_profiles<S>(store: &S, accounts: &[AccountId]) -> anyhow::Result<ProfilesAndCodes>
+async fn read_profiles<S>(
+    store: &S,
+    accounts: &[AccountId],
+    backoff: apply::Backoff,
+) -> anyhow::Result<ProfilesAndCodes>
 where
     S: MemberBatches + ?Sized,
 {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = backoff.first_delay;
     let mut attempt = 1;
     loop {
         match store.profiles_and_codes(accounts, &[]).await {
             Ok(read) => return Ok(read),
-            Err(e) if e.is_retryable() && attempt < apply::UNAVAILABLE_ATTEMPTS => {
+            Err(e) if e.is_retryable() && attempt < backoff.attempts => {
                 tracing::warn!(error = %e, attempt, "DynamoDB unavailable; retrying the batch read");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
+                delay = (delay * 2).min(backoff.max_delay);
                 attempt += 1;
             }
             Err(e) => return Err(e).context("reading a chunk's profiles"),

@@ -48,6 +48,9 @@ struct Args {
     /// The PERSONAL event the codes of members qualified before launch belong to.
     #[arg(long, env = "PERSONAL_EVENT_ID", default_value = "personal")]
     personal_event: String,
+    /// How often the checkpoint is rewritten at most (it is always written at the end).
+    #[arg(long, default_value_t = 500)]
+    checkpoint_interval_ms: u64,
     /// auto = a bar on a terminal, lines otherwise.
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
@@ -72,6 +75,7 @@ async fn main() -> ExitCode {
     options.concurrency = args.concurrency.max(1);
     options.max_rejects = args.max_rejects;
     options.progress = args.progress;
+    options.checkpoint_every = std::time::Duration::from_millis(args.checkpoint_interval_ms);
     if let Some(r) = args.rejects {
         options.rejects = r;
     }
