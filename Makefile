@@ -1,9 +1,11 @@
 # Convenience targets; the scripts are the source of truth (see README).
-.PHONY: dev test stop lint bench bench-release bench-panic
+.PHONY: dev test stop lint bench bench-release bench-panic import-sample
 dev:  ## start the local stack, create the table, load the sample campaign
 	./scripts/dev.sh
 test: ## the full test suite (what CI runs)
 	./scripts/test.sh
+import-sample: ## import the sample member dump config/members/sample-members.tsv into the local stack (referral-import)
+	./scripts/import-sample.sh
 stop: ## stop the local stack
 	./scripts/stack.sh stop
 lint: ## rustfmt, clippy, cfn-lint
