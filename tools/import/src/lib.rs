@@ -7,6 +7,7 @@
 //!   and writes it with the consumers' versioned write (`store::apply_versioned`);
 //! - [`checkpoint`] records the applied prefix of the input, atomically;
 //! - [`progress`] shows where the run is;
+//! - [`emit`] writes the files DynamoDB's S3 import creates a table from, instead;
 //! - [`run`] puts them together: a reader thread → chunks of rows → one BatchGetItem per
 //!   chunk → the chunk's rows written concurrently → the checkpoint moves over finished
 //!   chunks, in file order.
@@ -14,6 +15,7 @@
 pub mod apply;
 pub mod checkpoint;
 pub mod dump;
+pub mod emit;
 pub mod generate;
 pub mod progress;
 pub mod row;

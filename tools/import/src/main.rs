@@ -22,9 +22,20 @@ use std::process::ExitCode;
 struct Args {
     /// The dump: CSV with a header, or MySQL tab-separated (`.gz` = gzip).
     input: PathBuf,
-    /// The DynamoDB table.
+    /// The DynamoDB table (with --emit-s3-import: the name of the table to create).
     #[arg(long, env = "TABLE_NAME")]
     table: String,
+    /// Write the table's initial content as DynamoDB S3-import files (gzip DynamoDB JSON)
+    /// into this directory instead of writing to DynamoDB, with `import-table.json` and
+    /// `import-source-specification.json` to create the table from them.
+    #[arg(long, value_name = "DIR")]
+    emit_s3_import: Option<PathBuf>,
+    /// With --emit-s3-import: the bucket the files will be uploaded to.
+    #[arg(long, default_value = "<bucket>")]
+    s3_bucket: String,
+    /// With --emit-s3-import: the key prefix they will be uploaded under (`<prefix>/data/`).
+    #[arg(long, default_value = "referral-import")]
+    s3_prefix: String,
     /// csv or tsv; by default from the extension (.csv / .tsv / .txt, optionally .gz).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -89,6 +100,39 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+
+    if let Some(dir) = &args.emit_s3_import {
+        let target = referral_import::emit::S3Target {
+            bucket: args.s3_bucket.clone(),
+            prefix: args.s3_prefix.clone(),
+            table_name: args.table.clone(),
+        };
+        return match referral_import::emit::emit(&options, dir, &target, rand::random()) {
+            Ok(emitted) => {
+                println!(
+                    "{}; {} items in {} files under {}",
+                    emitted.summary,
+                    emitted.items,
+                    emitted.files.len(),
+                    dir.join("data").display()
+                );
+                if emitted.summary.rejects_exceeded {
+                    eprintln!(
+                        "rejected rows ({}) exceed --max-rejects {}: see {}",
+                        emitted.summary.counters.rejected,
+                        options.max_rejects,
+                        options.rejects.display()
+                    );
+                    return ExitCode::from(3);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
 
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))

@@ -11,10 +11,10 @@ use referral_import::checkpoint::Checkpoint;
 use referral_import::dump::Format;
 use referral_import::generate::{account, write_dump};
 use referral_import::progress::ProgressMode;
-use referral_import::{ImportOptions, run};
+use referral_import::{ImportOptions, emit, run};
 use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
 use referral_shared::domain::{MemberProfile, ReferralCodeRecord, ReferralOutcome};
-use referral_shared::store::items::Item;
+use referral_shared::store::items::{self, Item};
 use referral_shared::store::prelude::*;
 use referral_shared::*;
 use referral_tests::TestTable;
@@ -523,4 +523,99 @@ async fn dynamodb_unavailable_is_retried_and_a_run_that_gives_up_continues_from_
     let summary = run(&second.store, &opts).await.unwrap();
     assert!(summary.resumed && summary.counters.rows == 600, "{summary}");
     assert_eq!(normalized(&first).await, normalized(&second).await);
+}
+
+#[tokio::test]
+async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the_api_imports_content()
+ {
+    let dir = scratch_dir();
+    let input = dir.join("members.csv.gz");
+    {
+        let file = std::fs::File::create(&input).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        write_dump(&mut gz, Format::Csv, 1_500, 20, 5).unwrap();
+        gz.finish().unwrap();
+    }
+    let out = dir.join("s3");
+    let target = emit::S3Target {
+        bucket: "launch-bucket".into(),
+        prefix: "referral/2026-11".into(),
+        table_name: "referral-svc-prod".into(),
+    };
+    let opts = options(&input, &dir, "emit");
+    let emitted = emit::emit(&opts, &out, &target, 99).unwrap();
+    let c = emitted.summary.counters;
+    assert_eq!(c.rows, 1_500);
+    assert!(c.rejected > 0 && c.codes_created > 0);
+
+    // Every line parses back through the store's own item mapping, in exactly its shape.
+    let items = emit::read_items(&emitted.files).unwrap();
+    assert_eq!(items.len() as u64, emitted.items);
+    assert_eq!(items.len() as u64, c.created + c.codes_created);
+    let mut codes = std::collections::HashSet::new();
+    let mut owners = HashMap::new();
+    let mut members = Vec::new();
+    for attrs in &items {
+        match entity(attrs) {
+            "Member" => {
+                let m: MemberProfile = parse(attrs.clone());
+                let again: Attrs = serde_dynamo::to_item(items::member_item(&m)).unwrap();
+                assert_eq!(&again, attrs, "the member item's exact shape");
+                members.push(m);
+            }
+            "Code" => {
+                let code: ReferralCodeRecord = parse(attrs.clone());
+                let again: Attrs = serde_dynamo::to_item(items::code_item(&code)).unwrap();
+                assert_eq!(&again, attrs, "the code item's exact shape");
+                assert!(codes.insert(code.code.clone()), "codes are unique");
+                owners.insert(code.code.clone(), code.source.to_string());
+            }
+            other => panic!("unexpected entity {other}"),
+        }
+    }
+    for m in &members {
+        assert_eq!(m.version, 1);
+        match &m.own_code {
+            Some(code) => assert_eq!(owners[code], format!("member:{}", m.jkos_id)),
+            None => assert!(m.qualified_at.is_none()),
+        }
+    }
+
+    // What creating the table from them needs.
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("import-table.json")).unwrap())
+            .unwrap();
+    assert_eq!(params["InputFormat"], "DYNAMODB_JSON");
+    assert_eq!(params["InputCompressionType"], "GZIP");
+    assert_eq!(
+        params["S3BucketSource"]["S3KeyPrefix"],
+        "referral/2026-11/data/"
+    );
+    assert_eq!(
+        params["TableCreationParameters"]["TableName"],
+        "referral-svc-prod"
+    );
+    assert_eq!(
+        params["TableCreationParameters"]["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(out.join("import-source-specification.json").exists());
+
+    // Loaded into a table (DynamoDB Local has no ImportTable: BatchWriteItem of the same
+    // items), it is what the API import writes into an empty table.
+    let (loaded, imported) = tokio::join!(TestTable::create(), TestTable::create());
+    emit::batch_write(&loaded.client, &loaded.name, items, 4)
+        .await
+        .unwrap();
+    run(&imported.store, &options(&input, &dir, "api"))
+        .await
+        .unwrap();
+    assert_eq!(normalized(&loaded).await, normalized(&imported).await);
+    assert_eq!(
+        std::fs::read(dir.join("emit.rejects.csv")).unwrap(),
+        std::fs::read(dir.join("api.rejects.csv")).unwrap()
+    );
 }
