@@ -18,9 +18,9 @@ pub use items::Entity;
 pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, MAX_EVENT_WRITES, MemberBatches,
-    MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, RewardReads,
-    RewardWrites, Seeding, WindowMarks,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, MAX_EVENT_WRITES,
+    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, Parking, Profiles,
+    ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites, Seeding, WindowMarks,
 };
 pub use versioned::{Applied, PlannedWrite, apply_versioned};
 

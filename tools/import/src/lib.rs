@@ -27,8 +27,11 @@ use chrono_tz::Tz;
 use dump::{Format, Position};
 use futures::{StreamExt, stream};
 use progress::{Progress, ProgressMode};
-use referral_shared::domain::{AccountId, EventId};
-use referral_shared::store::{MemberBatches, Profiles, ProfilesAndCodes, StoreError, keys};
+use referral_shared::domain::{AccountId, EventId, ReferralCode};
+use referral_shared::store::{
+    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, PlannedWrite, Profiles,
+    ProfilesAndCodes, StoreError, keys,
+};
 use row::{MemberRow, Reason, Reject};
 use std::io::{Seek, Write};
 use std::path::PathBuf;
@@ -57,6 +60,11 @@ pub struct ImportOptions {
     pub checkpoint_every: Duration,
     /// Retries while DynamoDB is unavailable, on top of the SDK's own.
     pub backoff: apply::Backoff,
+    /// Members written per request: 1 = each member alone (PutItem, or a TransactWriteItems
+    /// with its code); more = up to that many members in one TransactWriteItems (≤ 100
+    /// actions), each under its own condition, falling back to one by one when the group is
+    /// cancelled. Fewer requests, but every item of a transaction costs 2 write units on AWS.
+    pub group: usize,
 }
 
 impl ImportOptions {
@@ -81,6 +89,7 @@ impl ImportOptions {
             progress: ProgressMode::Auto,
             checkpoint_every: Duration::from_millis(500),
             backoff: apply::Backoff::default(),
+            group: 1,
             input,
         }
     }
@@ -146,7 +155,7 @@ struct Done {
 /// what was applied, and a re-run continues from there.
 pub async fn run<S>(store: &S, options: &ImportOptions) -> anyhow::Result<Summary>
 where
-    S: MemberBatches + Profiles + ?Sized,
+    S: MemberBatches + MemberGroups + Profiles + ?Sized,
 {
     let input_size = std::fs::metadata(&options.input)
         .with_context(|| format!("reading {}", options.input.display()))?
@@ -305,7 +314,7 @@ fn read_chunks(
 /// Reads the chunk's profiles in one BatchGetItem and applies its rows concurrently.
 async fn apply_chunk<S>(store: &S, chunk: Chunk, options: &ImportOptions) -> anyhow::Result<Done>
 where
-    S: MemberBatches + Profiles + ?Sized,
+    S: MemberBatches + MemberGroups + Profiles + ?Sized,
 {
     let mut done = Done {
         rejects: Vec::new(),
@@ -325,27 +334,38 @@ where
     let accounts: Vec<AccountId> = valid.iter().map(|r| r.account_id.clone()).collect();
     let read = read_profiles(store, &accounts, options.backoff).await?;
     let read = &read;
-    let outcomes: Vec<(u64, Result<RowOutcome, StoreError>)> = stream::iter(valid.iter())
-        .map(|row| async move {
-            if read.corrupt.contains_key(&keys::member_pk(&row.account_id)) {
-                return (
-                    row.line,
-                    Ok(RowOutcome::Rejected(apply::row_reject(
-                        row,
-                        Reason::StoredProfileCorrupt,
-                        "the stored profile does not map onto the domain",
-                    ))),
-                );
-            }
-            let loaded = read.profiles.get(&row.account_id).cloned();
-            (
+    let mut outcomes: Vec<(u64, Result<RowOutcome, StoreError>)> = Vec::new();
+    let mut rows = Vec::with_capacity(valid.len());
+    for row in &valid {
+        if read.corrupt.contains_key(&keys::member_pk(&row.account_id)) {
+            outcomes.push((
                 row.line,
-                apply_row(store, row, loaded, &options.personal_event, options.backoff).await,
-            )
-        })
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
+                Ok(RowOutcome::Rejected(apply::row_reject(
+                    row,
+                    Reason::StoredProfileCorrupt,
+                    "the stored profile does not map onto the domain",
+                ))),
+            ));
+        } else {
+            rows.push(row);
+        }
+    }
+    if options.group > 1 {
+        outcomes.extend(grouped(store, rows, read, options).await);
+    } else {
+        let one_by_one = stream::iter(rows)
+            .map(|row| async move {
+                let loaded = read.profiles.get(&row.account_id).cloned();
+                (
+                    row.line,
+                    apply_row(store, row, loaded, &options.personal_event, options.backoff).await,
+                )
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        outcomes.extend(one_by_one);
+    }
     for (line, outcome) in outcomes {
         match outcome.with_context(|| format!("applying the row on line {line}"))? {
             RowOutcome::Created { code } => {
@@ -363,6 +383,92 @@ where
     done.rejects.sort_by_key(|r| r.line);
     done.counters.rejected = done.rejects.len() as u64;
     Ok(done)
+}
+
+/// The grouped write (`--group`): each row planned against the batch read, the planned
+/// writes sent together, and a cancelled group's rows applied one by one (which re-reads
+/// and re-plans them).
+async fn grouped<'a, S>(
+    store: &S,
+    rows: Vec<&'a MemberRow>,
+    read: &ProfilesAndCodes,
+    options: &ImportOptions,
+) -> Vec<(u64, Result<RowOutcome, StoreError>)>
+where
+    S: MemberBatches + MemberGroups + Profiles + ?Sized,
+{
+    let now = chrono::Utc::now();
+    let mut outcomes = Vec::new();
+    let mut groups: Vec<Vec<(&MemberRow, bool, PlannedWrite)>> = vec![Vec::new()];
+    let mut actions = 0;
+    for row in rows {
+        let loaded = read.profiles.get(&row.account_id);
+        let Some(planned) = apply::plan_row(
+            loaded,
+            row,
+            &options.personal_event,
+            || ReferralCode::generate(&mut rand::rng()),
+            now,
+        ) else {
+            outcomes.push((row.line, Ok(RowOutcome::AlreadyPresent)));
+            continue;
+        };
+        let needs =
+            1 + planned.settlement.new_code.is_some() as usize + planned.settlement.rewards.len();
+        let current = groups.last_mut().expect("one group at least");
+        if current.len() >= options.group || actions + needs > MAX_GROUP_ACTIONS {
+            groups.push(Vec::new());
+            actions = 0;
+        }
+        actions += needs;
+        groups
+            .last_mut()
+            .expect("one group at least")
+            .push((row, loaded.is_some(), planned));
+    }
+    let written = stream::iter(groups.into_iter().filter(|g| !g.is_empty()))
+        .map(|group| async move {
+            let writes: Vec<MemberWrite<'_>> = group
+                .iter()
+                .map(|(_, _, p)| MemberWrite {
+                    member: &p.member,
+                    expected_version: p.expected_version,
+                    settlement: &p.settlement,
+                })
+                .collect();
+            match store.save_members_together(&writes).await {
+                Ok(()) => group
+                    .iter()
+                    .map(|(row, existed, p)| {
+                        let code = p.settlement.new_code.is_some();
+                        let outcome = if *existed {
+                            RowOutcome::Completed { code }
+                        } else {
+                            RowOutcome::Created { code }
+                        };
+                        (row.line, Ok(outcome))
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    tracing::debug!(error = %e, members = group.len(), "group cancelled; writing its members one by one");
+                    let mut out = Vec::with_capacity(group.len());
+                    for (row, _, _) in &group {
+                        let loaded = read.profiles.get(&row.account_id).cloned();
+                        out.push((
+                            row.line,
+                            apply_row(store, row, loaded, &options.personal_event, options.backoff)
+                                .await,
+                        ));
+                    }
+                    out
+                }
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    outcomes.extend(written.into_iter().flatten());
+    outcomes
 }
 
 /// The chunk's profiles (BatchGetItem), retried with backoff while DynamoDB is unavailable.

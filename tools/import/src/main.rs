@@ -42,9 +42,14 @@ struct Args {
     /// IANA zone of MySQL DATETIME values (RFC 3339 values carry their own offset).
     #[arg(long, default_value = "Asia/Taipei")]
     timezone: chrono_tz::Tz,
-    /// Rows written at once.
+    /// Requests written at once (rows, or groups of rows with --group).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Members per write request: 1 = one conditional write per member (the cheapest in
+    /// write units); N = up to N members in one TransactWriteItems (fewer requests, but each
+    /// item of a transaction costs 2 write units).
+    #[arg(long, default_value_t = 1)]
+    group: usize,
     /// The exit status is 3 when there are more rejected rows than this.
     #[arg(long, default_value_t = 0)]
     max_rejects: u64,
@@ -84,6 +89,7 @@ async fn main() -> ExitCode {
     options.format = format;
     options.timezone = args.timezone;
     options.concurrency = args.concurrency.max(1);
+    options.group = args.group.max(1);
     options.max_rejects = args.max_rejects;
     options.progress = args.progress;
     options.checkpoint_every = std::time::Duration::from_millis(args.checkpoint_interval_ms);

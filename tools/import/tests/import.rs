@@ -16,6 +16,7 @@ use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
 use referral_shared::domain::{MemberProfile, ReferralCodeRecord, ReferralOutcome};
 use referral_shared::store::items::{self, Item};
 use referral_shared::store::prelude::*;
+use referral_shared::store::{Entity, StoreError};
 use referral_shared::*;
 use referral_tests::TestTable;
 use referral_tests::ingest_support::*;
@@ -329,6 +330,16 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
 
 #[tokio::test]
 async fn the_import_racing_the_registration_consumer_keeps_one_profile_one_code_and_all_progress() {
+    race_with_the_consumer(1).await;
+}
+
+#[tokio::test]
+async fn the_grouped_import_racing_the_registration_consumer_keeps_one_profile_one_code_and_all_progress()
+ {
+    race_with_the_consumer(10).await;
+}
+
+async fn race_with_the_consumer(group: usize) {
     const MEMBERS: u64 = 120;
     let h = Harness::new().await;
     h.referrer_code("SHARE888", "jk-referrer").await;
@@ -378,7 +389,8 @@ async fn the_import_racing_the_registration_consumer_keeps_one_profile_one_code_
         .collect();
     let mut opts = options(&input, &dir, "race");
     opts.concurrency = 8;
-    opts.chunk_rows = 10;
+    opts.chunk_rows = 20;
+    opts.group = group;
     let consume = async {
         for batch in &batches {
             consumer.handle(batch).await.expect("the batch applies");
@@ -617,5 +629,61 @@ async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the
     assert_eq!(
         std::fs::read(dir.join("emit.rejects.csv")).unwrap(),
         std::fs::read(dir.join("api.rejects.csv")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_group_is_written_whole_or_not_at_all() {
+    use referral_shared::domain::{JkosId, Settlement};
+    use referral_shared::store::{MemberGroups, MemberWrite};
+    let table = TestTable::create().await;
+    let member = |account: &str| {
+        let mut m = MemberProfile::new(
+            AccountId::parse(account).unwrap(),
+            JkosId::parse(format!("jk-{account}")).unwrap(),
+            referral_tests::fixtures::at(1, 0),
+        );
+        m.version = 1;
+        m
+    };
+    let (a, b) = (member("g-a"), member("g-b"));
+    table.store.put_member(&b).await.unwrap(); // b exists: its create must fail
+    let none = Settlement::default();
+    let write = |m| MemberWrite {
+        member: m,
+        expected_version: 0,
+        settlement: &none,
+    };
+    let err = table
+        .store
+        .save_members_together(&[write(&a), write(&b)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict { entity: Entity::Member, key } if key == "MEMBER#g-b"),
+        "{err}"
+    );
+    assert!(
+        table
+            .store
+            .get_member(&a.account_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+    let (result, trips) = table
+        .round_trips
+        .during(table.store.save_members_together(&[write(&a)]))
+        .await;
+    result.unwrap();
+    assert_eq!(trips, 1);
+    assert!(
+        table
+            .store
+            .get_member(&a.account_id)
+            .await
+            .unwrap()
+            .is_some()
     );
 }

@@ -11,6 +11,7 @@ mod attrs;
 mod codes;
 mod collection;
 mod events;
+mod imports;
 mod limiter;
 mod members;
 mod parked;
