@@ -388,9 +388,9 @@ where
 /// The grouped write (`--group`): each row planned against the batch read, the planned
 /// writes sent together, and a cancelled group's rows applied one by one (which re-reads
 /// and re-plans them).
-async fn grouped<'a, S>(
+async fn grouped<S>(
     store: &S,
-    rows: Vec<&'a MemberRow>,
+    rows: Vec<&MemberRow>,
     read: &ProfilesAndCodes,
     options: &ImportOptions,
 ) -> Vec<(u64, Result<RowOutcome, StoreError>)>
