@@ -94,14 +94,15 @@ impl Reject {
     }
 }
 
-/// Masks whatever is in the phone column, valid or not, the way the domain masks a phone
-/// (first 4, last 3): a value that is too short to keep anything is all stars.
+/// Masks whatever is in the phone column, valid or not: a valid number as the domain masks it
+/// (first 4, last 3 shown); an invalid one the same way only when it is at least 10 characters
+/// long (no more shown than of a valid number), otherwise all stars.
 pub fn mask_phone(raw: &str) -> String {
     match PhoneNumber::parse(raw) {
         Ok(p) => p.masked(),
         Err(_) => {
             let chars: Vec<char> = raw.chars().collect();
-            if chars.len() <= 7 {
+            if chars.len() < 10 {
                 "*".repeat(chars.len())
             } else {
                 let head: String = chars[..4].iter().collect();
@@ -323,6 +324,8 @@ mod tests {
     fn masking_never_shows_the_middle() {
         assert_eq!(mask_phone("0912345678"), "0912***678");
         assert_eq!(mask_phone("12345"), "*****");
+        assert_eq!(mask_phone("09-12-34"), "********");
+        assert_eq!(mask_phone("0912-345-678"), "0912*****678");
         assert_eq!(mask_phone("+886912345678"), "+886******678");
     }
 }
