@@ -26,10 +26,26 @@ use std::time::Duration;
 
 type Attrs = HashMap<String, AttributeValue>;
 
-fn scratch_dir() -> PathBuf {
+/// A scratch directory, removed when the test ends (pass or fail).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn scratch_dir() -> Scratch {
     let dir = std::env::temp_dir().join(format!("import-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn options(input: &Path, dir: &Path, tag: &str) -> ImportOptions {
