@@ -1,8 +1,9 @@
 //! `--emit-s3-import DIR`: the whole initial table content as DynamoDB's S3 import reads it
 //! (ADR 0007): gzip files of DynamoDB JSON, one `{"Item": {...}}` per line, in exactly the
 //! item shapes the store writes (`store::items`), plus what creating the table from them
-//! needs (`import-table.json` for `aws dynamodb import-table --cli-input-json`, and the
-//! table resource's `ImportSourceSpecification` for CloudFormation).
+//! needs (`import-table.json` for `aws dynamodb import-table --cli-input-json`, the table
+//! resource's `ImportSourceSpecification`, and `template-parameters.json`, the stack's
+//! `ImportS3Bucket` / `ImportS3KeyPrefix` that make `infra/template.yaml` use it).
 //!
 //! Each row is planned like the API import plans it for an absent profile (`apply::plan_row`),
 //! so the content is what the API import would write into an empty table. Codes are unique
@@ -347,6 +348,16 @@ fn write_parameters(dir: &Path, target: &S3Target) -> anyhow::Result<()> {
     std::fs::write(
         dir.join("import-source-specification.json"),
         serde_json::to_string_pretty(&source)?,
+    )?;
+    // The stack's own parameters (infra/template.yaml: the table is created from the files
+    // when ImportS3Bucket is set), in CloudFormation's parameter-file form.
+    let parameters = json!([
+        { "ParameterKey": "ImportS3Bucket", "ParameterValue": target.bucket },
+        { "ParameterKey": "ImportS3KeyPrefix", "ParameterValue": prefix },
+    ]);
+    std::fs::write(
+        dir.join("template-parameters.json"),
+        serde_json::to_string_pretty(&parameters)?,
     )?;
     Ok(())
 }

@@ -631,6 +631,17 @@ async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the
         2
     );
     assert!(out.join("import-source-specification.json").exists());
+    let stack: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("template-parameters.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stack,
+        serde_json::json!([
+            { "ParameterKey": "ImportS3Bucket", "ParameterValue": "launch-bucket" },
+            { "ParameterKey": "ImportS3KeyPrefix", "ParameterValue": "referral/2026-11/data/" },
+        ])
+    );
 
     // Loaded into a table (DynamoDB Local has no ImportTable: BatchWriteItem of the same
     // items), it is what the API import writes into an empty table.
