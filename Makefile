@@ -1,16 +1,18 @@
 # Convenience targets; the scripts are the source of truth (see README).
-.PHONY: dev test stop lint bench bench-release bench-panic
+.PHONY: dev test stop lint bench bench-release bench-panic import-sample
 dev:  ## start the local stack, create the table, load the sample campaign
 	./scripts/dev.sh
 test: ## the full test suite (what CI runs)
 	./scripts/test.sh
+import-sample: ## import the sample member dump config/members/sample-members.tsv into the local stack (referral-import)
+	./scripts/import-sample.sh
 stop: ## stop the local stack
 	./scripts/stack.sh stop
 lint: ## rustfmt, clippy, cfn-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.tools/venv/bin/cfn-lint infra/template.yaml
-bench: ## consumer, payout and HTTP API throughput/latency, round trips, memory vs the local stack -> bench/reports/{consumers,payout,http}.md
+bench: ## consumer, payout and HTTP API throughput/latency, round trips, memory; member import vs its ceiling -> bench/reports/{consumers,payout,http,import}.md
 	./scripts/bench.sh
 bench-release: ## release-profile size/build-time comparison (~10 min) -> bench/reports/release-profile.md
 	./bench/release-profile.sh

@@ -10,6 +10,7 @@ pub mod items;
 pub mod keys;
 mod paging;
 mod ports;
+mod versioned;
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
@@ -18,15 +19,16 @@ pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
     Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, MAX_EVENT_WRITES,
-    MemberBatches, MemberWrite, Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore,
-    RewardReads, RewardWrites, WindowMarks,
+    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, Parking, Profiles,
+    ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites, WindowMarks,
 };
+pub use versioned::{Applied, PlannedWrite, apply_versioned};
 
 /// Every port trait, for code that calls store methods on a concrete [`DynamoStore`].
 pub mod prelude {
     pub use super::{
-        Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, Parking, Profiles,
-        RateLimits, ReferralStore, RewardReads, RewardWrites, WindowMarks,
+        Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, MemberGroups,
+        Parking, Profiles, RateLimits, ReferralStore, RewardReads, RewardWrites, WindowMarks,
     };
 }
 

@@ -140,6 +140,23 @@ pub trait MemberBatches: Send + Sync {
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
 }
 
+/// The most actions one [`MemberGroups::save_members_together`] may hold: DynamoDB's limit
+/// per TransactWriteItems.
+pub const MAX_GROUP_ACTIONS: usize = 100;
+
+/// The launch-day import's grouped write (ADR 0007): several members' versioned writes in
+/// one request, for when per-request latency, not write units, bounds the import.
+#[async_trait]
+pub trait MemberGroups: Send + Sync {
+    /// Writes every profile of `writes` with its settlement in ONE TransactWriteItems, each
+    /// under exactly the condition [`MemberBatches::save_member`] puts on it: all of them or
+    /// none. At most [`MAX_GROUP_ACTIONS`] actions (a profile is one, each code or reward one
+    /// more). A failed condition or a concurrent transaction on one of the items cancels the
+    /// whole group: [`StoreError::Conflict`] naming the first item at fault; the caller then
+    /// writes the members one by one.
+    async fn save_members_together(&self, writes: &[MemberWrite<'_>]) -> Result<(), StoreError>;
+}
+
 /// Reads of rewards.
 #[async_trait]
 pub trait RewardReads: Send + Sync {
@@ -300,6 +317,7 @@ port_sum!(
         + Codes
         + Profiles
         + MemberBatches
+        + MemberGroups
         + RewardReads
         + RewardWrites
         + Collections

@@ -22,7 +22,7 @@ impl Profiles for DynamoStore {
 }
 
 /// The profile's Put, on condition that nobody wrote it since it was read (its version).
-fn member_write(write: &MemberWrite<'_>) -> Result<Write, StoreError> {
+pub(super) fn member_write(write: &MemberWrite<'_>) -> Result<Write, StoreError> {
     let put = Write::of(&items::member_item(write.member))?;
     Ok(if write.expected_version == 0 {
         put.when("attribute_not_exists(version)", [])

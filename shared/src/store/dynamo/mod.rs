@@ -12,6 +12,7 @@ mod codes;
 mod collection;
 mod events;
 mod fixtures;
+mod imports;
 mod limiter;
 mod members;
 mod parked;

@@ -1,0 +1,716 @@
+//! The launch-day import against DynamoDB Local (ADR 0007): what a dump creates, that a
+//! second run changes nothing, that `kill -9` at random moments followed by re-runs ends in
+//! the same table as one uninterrupted run, and that the import racing the registration
+//! consumer on the same members keeps one profile and at most one code per member and loses
+//! nobody's progress.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use rand::Rng;
+use referral_import::apply::Backoff;
+use referral_import::checkpoint::Checkpoint;
+use referral_import::dump::Format;
+use referral_import::generate::{account, write_dump};
+use referral_import::progress::ProgressMode;
+use referral_import::{ImportOptions, emit, run};
+use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
+use referral_shared::domain::{MemberProfile, ReferralCodeRecord, ReferralOutcome};
+use referral_shared::store::items::{self, Item};
+use referral_shared::store::prelude::*;
+use referral_shared::store::{Entity, StoreError};
+use referral_shared::*;
+use referral_tests::TestTable;
+use referral_tests::ingest_support::*;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+type Attrs = HashMap<String, AttributeValue>;
+
+/// A scratch directory, removed when the test ends (pass or fail).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn scratch_dir() -> Scratch {
+    let dir = std::env::temp_dir().join(format!("import-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+fn options(input: &Path, dir: &Path, tag: &str) -> ImportOptions {
+    let mut o = ImportOptions::for_input(input);
+    o.rejects = dir.join(format!("{tag}.rejects.csv"));
+    o.checkpoint = dir.join(format!("{tag}.checkpoint"));
+    o.progress = ProgressMode::Off;
+    o.max_rejects = u64::MAX;
+    o
+}
+
+async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Attrs> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+fn entity(item: &Attrs) -> &str {
+    item["entity"].as_s().unwrap()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(item: Attrs) -> T {
+    let item: Item<T> = serde_dynamo::from_item(item).expect("the store's item mapping reads it");
+    item.data
+}
+
+/// The table's members and codes, split by entity.
+async fn contents(table: &TestTable) -> (Vec<MemberProfile>, Vec<ReferralCodeRecord>, usize) {
+    let (mut members, mut codes, mut other) = (Vec::new(), Vec::new(), 0);
+    for item in scan(&table.client, &table.name).await {
+        match entity(&item) {
+            "Member" => members.push(parse::<MemberProfile>(item)),
+            "Code" => codes.push(parse::<ReferralCodeRecord>(item)),
+            _ => other += 1,
+        }
+    }
+    (members, codes, other)
+}
+
+/// The table's content without what differs from run to run by design: creation/update
+/// times and the random codes (only whether a member has one, and that it is theirs).
+async fn normalized(table: &TestTable) -> BTreeMap<String, serde_json::Value> {
+    let (members, codes, other) = contents(table).await;
+    assert_eq!(other, 0, "the import writes only profiles and codes");
+    let owners: HashMap<ReferralCode, String> = codes
+        .iter()
+        .map(|c| (c.code.clone(), c.source.to_string()))
+        .collect();
+    assert_eq!(owners.len(), codes.len());
+    members
+        .into_iter()
+        .map(|m| {
+            let code_owner = m.own_code.as_ref().map(|c| owners[c].clone());
+            let mut v = serde_json::to_value(&m).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("created_at");
+            o.remove("updated_at");
+            o.insert("own_code".into(), serde_json::json!(code_owner));
+            (m.account_id.to_string(), v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dump_creates_profiles_and_codes_rejects_bad_rows_and_a_second_run_changes_nothing() {
+    let table = TestTable::create().await;
+    let dir = scratch_dir();
+    let input = dir.join("members.csv");
+    std::fs::write(
+        &input,
+        "account_id,member_jkos_id,jkos_account,phone_number,created_at,kyc_pass_time,device_bind_time,updated_at\n\
+acc-1,jk-1,A0000001,0912345678,2024-01-01 08:00:00,2024-01-02 08:00:00,2024-01-03 09:30:00,x\n\
+acc-2,jk-2,A0000002,0912345679,2024-01-01 08:00:00,2024-01-02 08:00:00,,x\n\
+acc-3,jk-3,A0000003,12-34,2024-01-01 08:00:00,,,x\n\
+acc-4,jk-4,A0000004,0912345670,2024-01-01T00:00:00Z,\\N,NULL,x\n\
+acc-5,,A0000005,0912345671,2024-01-01 08:00:00,,,x\n",
+    )
+    .unwrap();
+    let mut opts = options(&input, &dir, "run");
+    opts.max_rejects = 1;
+    let summary = run(&table.store, &opts).await.unwrap();
+    let c = summary.counters;
+    assert_eq!(
+        (
+            c.rows,
+            c.created,
+            c.completed,
+            c.already_present,
+            c.codes_created,
+            c.rejected
+        ),
+        (5, 3, 0, 0, 1, 2),
+        "{summary}"
+    );
+    assert!(summary.rejects_exceeded, "2 rejects > --max-rejects 1");
+
+    let a1 = table
+        .store
+        .get_member(&AccountId::parse("acc-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a1.jkos_id.as_str(), "jk-1");
+    assert_eq!(a1.phone_number.as_ref().unwrap().expose(), "0912345678");
+    // Asia/Taipei is UTC+8.
+    assert_eq!(
+        time::format(&a1.registered_at.unwrap()),
+        "2024-01-01T00:00:00.000Z"
+    );
+    assert_eq!(
+        time::format(&a1.qualified_at.unwrap()),
+        "2024-01-03T01:30:00.000Z"
+    );
+    assert!(a1.reward_grant.is_none() && a1.referral.is_none());
+    let code = table
+        .store
+        .get_code(a1.own_code.as_ref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code.source.to_string(), "member:jk-1");
+    assert_eq!(code.event_type, EventType::Personal);
+    assert_eq!(code.event_id.as_str(), "personal");
+    let a2 = table
+        .store
+        .get_member(&AccountId::parse("acc-2").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a2.qualified_at.is_none() && a2.own_code.is_none() && a2.kyc_pass_time.is_some());
+    let a4 = table
+        .store
+        .get_member(&AccountId::parse("acc-4").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        time::format(&a4.registered_at.unwrap()),
+        "2024-01-01T00:00:00.000Z"
+    );
+
+    let rejects = std::fs::read_to_string(&opts.rejects).unwrap();
+    assert_eq!(
+        rejects,
+        "line,column,reason,detail,account_id,phone_masked\n\
+4,phone_number,INVALID,\"must be 6 to 10 characters: digits, optionally after a leading '+'\",acc-3,*****\n\
+6,member_jkos_id,MISSING,required,acc-5,0912***671\n"
+    );
+    let checkpoint = Checkpoint::load(&opts.checkpoint, std::fs::metadata(&input).unwrap().len())
+        .unwrap()
+        .unwrap();
+    assert!(checkpoint.complete);
+
+    // The same checkpoint: complete, nothing to do. A fresh checkpoint: every row is
+    // already present, no second code.
+    let again = run(&table.store, &opts).await.unwrap();
+    assert!(again.already_complete);
+    let before = normalized(&table).await;
+    let fresh = run(&table.store, &options(&input, &dir, "fresh"))
+        .await
+        .unwrap();
+    let c = fresh.counters;
+    assert_eq!(
+        (
+            c.created,
+            c.completed,
+            c.already_present,
+            c.codes_created,
+            c.rejected
+        ),
+        (0, 0, 3, 0, 2)
+    );
+    assert_eq!(normalized(&table).await, before);
+    let (_, codes, _) = contents(&table).await;
+    assert_eq!(codes.len(), 1);
+}
+
+fn import_command(table: &str, input: &Path, dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_referral-import"));
+    cmd.arg(input)
+        .args([
+            "--table",
+            table,
+            "--concurrency",
+            "8",
+            "--progress",
+            "lines",
+        ])
+        .arg("--max-rejects")
+        .arg("1000")
+        .arg("--rejects")
+        .arg(dir.join("killed.rejects.csv"))
+        .arg("--checkpoint")
+        .arg(dir.join("killed.checkpoint"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+#[tokio::test]
+async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run() {
+    let (killed, whole) = tokio::join!(TestTable::create(), TestTable::create());
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv.gz");
+    {
+        let file = std::fs::File::create(&input).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let stats = write_dump(&mut gz, Format::Tsv, 4_000, 30, 7).unwrap();
+        assert!(stats.malformed > 0 && stats.qualified > 0);
+        gz.finish().unwrap();
+    }
+    let size = std::fs::metadata(&input).unwrap().len();
+
+    // Killed (SIGKILL) at random moments, then re-run until it finishes. Each run is killed
+    // a random 0-250 ms after its checkpoint first moved (so every run gets somewhere and the
+    // kill lands anywhere: mid-chunk, mid-write, mid-checkpoint).
+    let checkpoint = dir.join("killed.checkpoint");
+    let offset = || {
+        Checkpoint::load(&checkpoint, size)
+            .unwrap()
+            .map(|c| c.position.offset)
+    };
+    let mut rng = rand::rng();
+    let mut kills = 0;
+    let mut positions = Vec::new();
+    for _ in 0..4 {
+        let before = offset();
+        let mut child = import_command(&killed.name, &input, &dir).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while offset() == before && std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..250)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever moment the kill hit, the checkpoint is whole.
+        positions.extend(offset());
+    }
+    let out = import_command(&killed.name, &input, &dir).output().unwrap();
+    eprintln!(
+        "{kills} kills at offsets {positions:?}; last run: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(kills >= 2, "the runs were killed mid-way ({kills} kills)");
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{positions:?}");
+    let mut advanced = positions.clone();
+    advanced.dedup();
+    assert!(
+        advanced.len() >= 2,
+        "the killed runs made progress: {positions:?}"
+    );
+
+    // One uninterrupted run, in-process, on another table.
+    let summary = run(&whole.store, &options(&input, &dir, "whole"))
+        .await
+        .unwrap();
+    assert_eq!(summary.counters.rows, 4_000);
+
+    let (a, b) = (normalized(&killed).await, normalized(&whole).await);
+    assert_eq!(a.len() as u64, 4_000 - summary.counters.rejected);
+    assert_eq!(
+        a, b,
+        "the same profiles, fields, qualifications and code owners"
+    );
+    let (_, codes, _) = contents(&killed).await;
+    assert_eq!(codes.len() as u64, summary.counters.codes_created);
+    assert_eq!(
+        std::fs::read(dir.join("killed.rejects.csv")).unwrap(),
+        std::fs::read(dir.join("whole.rejects.csv")).unwrap(),
+        "each reject exactly once"
+    );
+}
+
+#[tokio::test]
+async fn the_import_racing_the_registration_consumer_keeps_one_profile_one_code_and_all_progress() {
+    race_with_the_consumer(1).await;
+}
+
+#[tokio::test]
+async fn the_grouped_import_racing_the_registration_consumer_keeps_one_profile_one_code_and_all_progress()
+ {
+    race_with_the_consumer(10).await;
+}
+
+async fn race_with_the_consumer(group: usize) {
+    const MEMBERS: u64 = 120;
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.consumer(TOPIC_REGISTRATION);
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv");
+    // Every member in the dump; even ones passed KYC and bound a device before launch.
+    // The dump is written in reverse so the import and the consumer meet in the middle.
+    let mut dump = String::new();
+    for i in (0..MEMBERS).rev() {
+        let times = if i % 2 == 0 {
+            "2024-05-01 10:00:00\t2024-05-02 10:00:00"
+        } else {
+            "\\N\t\\N"
+        };
+        dump.push_str(&format!(
+            "{}\tjk-{}\tA{i:07}\t0922{i:06}\t2023-01-01 00:00:00\t{times}\n",
+            account(i),
+            account(i)
+        ));
+    }
+    std::fs::write(&input, dump).unwrap();
+
+    // Meanwhile, on the topic: every member uses SHARE888; every third passes KYC and
+    // binds a device (day 5-7 of November 2026, in the campaign's window w1).
+    let batches: Vec<_> = (0..MEMBERS)
+        .collect::<Vec<_>>()
+        .chunks(10)
+        .enumerate()
+        .map(|(b, ids)| {
+            let mut values = Vec::new();
+            for &i in ids {
+                let acc = account(i);
+                values.push(registration(
+                    "REFERRAL_CODE_USED",
+                    &acc,
+                    Some("SHARE888"),
+                    fixtures_at(5),
+                ));
+                if i % 3 == 0 {
+                    values.push(registration("KYC_PASSED", &acc, None, fixtures_at(6)));
+                    values.push(registration("DEVICE_BOUND", &acc, None, fixtures_at(7)));
+                }
+            }
+            referral_devkit::msk::event(&reg_records(b as i64 * 100, &values))
+        })
+        .collect();
+    let mut opts = options(&input, &dir, "race");
+    opts.concurrency = 8;
+    opts.chunk_rows = 20;
+    opts.group = group;
+    let consume = async {
+        for batch in &batches {
+            consumer.handle(batch).await.expect("the batch applies");
+        }
+    };
+    let (summary, ()) = tokio::join!(run(&h.table.store, &opts), consume);
+    let summary = summary.unwrap();
+    eprintln!("{summary}");
+    let c = summary.counters;
+    assert_eq!(c.rejected, 0);
+    // Both orders happened: profiles the import created, and ones the consumer had created
+    // that the import completed.
+    assert!(c.created > 0 && c.completed > 0, "{summary}");
+
+    let (members, codes, _) = contents(&h.table).await;
+    assert_eq!(members.len() as u64, MEMBERS, "one profile per member");
+    let mut codes_by_owner: HashMap<String, usize> = HashMap::new();
+    for c in &codes {
+        *codes_by_owner.entry(c.source.to_string()).or_default() += 1;
+    }
+    for m in &members {
+        let i: u64 = m.account_id.as_str()[4..].parse().unwrap();
+        let owner = format!("member:{}", m.jkos_id);
+        // The import's fields are there, whoever wrote first.
+        assert_eq!(
+            m.jkos_account.as_ref().unwrap().as_str(),
+            format!("A{i:07}")
+        );
+        assert!(m.registered_at.is_some() && m.phone_number.is_some());
+        // The consumer's code use is there, whoever wrote first.
+        let used = m.referral.as_ref().expect("the code use is kept");
+        assert!(matches!(used.outcome, ReferralOutcome::Accepted { .. }));
+        // Steps from either side are kept; both known = qualified, with exactly one code.
+        let dump_qualified = i % 2 == 0;
+        let live_qualified = i % 3 == 0;
+        assert_eq!(
+            m.kyc_pass_time.is_some(),
+            dump_qualified || live_qualified,
+            "{}",
+            m.account_id
+        );
+        if dump_qualified || live_qualified {
+            assert!(m.qualified_at.is_some(), "{}", m.account_id);
+            assert_eq!(
+                codes_by_owner.get(&owner),
+                Some(&1),
+                "{} has one code",
+                m.account_id
+            );
+            let own = m.own_code.as_ref().unwrap();
+            assert!(
+                codes
+                    .iter()
+                    .any(|c| &c.code == own && c.source.to_string() == owner)
+            );
+        } else {
+            assert!(m.own_code.is_none() && !codes_by_owner.contains_key(&owner));
+        }
+        // Rewards only ever come from the consumer's grant, never from the import.
+        let granted = m.granted_rewards();
+        for id in &granted {
+            assert!(h.table.store.get_reward(id).await.unwrap().is_some());
+        }
+    }
+    let qualified = members.iter().filter(|m| m.qualified_at.is_some()).count();
+    assert_eq!(
+        codes.len(),
+        qualified + 1,
+        "one code per qualified member, plus SHARE888"
+    );
+
+    // The import again (a fresh checkpoint) changes nothing.
+    let before = normalized_with(&h).await;
+    let again = run(&h.table.store, &options(&input, &dir, "again"))
+        .await
+        .unwrap();
+    assert_eq!(again.counters.already_present, MEMBERS);
+    assert_eq!(normalized_with(&h).await, before);
+}
+
+fn fixtures_at(day: u32) -> time::Instant {
+    referral_tests::fixtures::at(day, 0)
+}
+
+/// Profiles by account (times dropped), for a table with rewards and other items in it.
+async fn normalized_with(h: &Harness) -> BTreeMap<String, serde_json::Value> {
+    let (members, _, _) = contents(&h.table).await;
+    members
+        .into_iter()
+        .map(|m| {
+            let mut v = serde_json::to_value(&m).unwrap();
+            v.as_object_mut().unwrap().remove("updated_at");
+            (m.account_id.to_string(), v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dynamodb_unavailable_is_retried_and_a_run_that_gives_up_continues_from_its_checkpoint() {
+    let (first, second) = tokio::join!(TestTable::create(), TestTable::create());
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv");
+    let mut file = std::fs::File::create(&input).unwrap();
+    write_dump(&mut file, Format::Tsv, 600, 0, 11).unwrap();
+    drop(file);
+    let quick = |tag: &str| {
+        let mut o = options(&input, &dir, tag);
+        o.chunk_rows = 50;
+        o.concurrency = 4;
+        o.checkpoint_every = Duration::ZERO;
+        o.backoff = Backoff {
+            attempts: 8,
+            first_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+        };
+        o
+    };
+
+    // A short outage (every request fails for 150 ms): retried, nothing lost.
+    first.round_trips.fail_after(100);
+    let healer = {
+        let trips = first.round_trips.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            trips.heal();
+        })
+    };
+    let summary = run(&first.store, &quick("outage")).await.unwrap();
+    healer.await.unwrap();
+    assert_eq!(summary.counters.created, 600, "{summary}");
+
+    // An outage longer than the retries: the run stops, its checkpoint covers a prefix; once
+    // DynamoDB is back the same command finishes, with the same table as the first.
+    second.round_trips.fail_after(150);
+    let opts = quick("gave-up");
+    let err = run(&second.store, &opts).await.unwrap_err();
+    assert!(format!("{err:#}").contains("unavailable"), "{err:#}");
+    let size = std::fs::metadata(&input).unwrap().len();
+    let stopped = Checkpoint::load(&opts.checkpoint, size).unwrap().unwrap();
+    assert!(!stopped.complete && stopped.counters.rows < 600);
+    second.round_trips.heal();
+    let summary = run(&second.store, &opts).await.unwrap();
+    assert!(summary.resumed && summary.counters.rows == 600, "{summary}");
+    assert_eq!(normalized(&first).await, normalized(&second).await);
+}
+
+#[tokio::test]
+async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the_api_imports_content()
+ {
+    let dir = scratch_dir();
+    let input = dir.join("members.csv.gz");
+    {
+        let file = std::fs::File::create(&input).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        write_dump(&mut gz, Format::Csv, 1_500, 20, 5).unwrap();
+        gz.finish().unwrap();
+    }
+    let out = dir.join("s3");
+    let target = emit::S3Target {
+        bucket: "launch-bucket".into(),
+        prefix: "referral/2026-11".into(),
+        table_name: "referral-svc-prod".into(),
+    };
+    let opts = options(&input, &dir, "emit");
+    let emitted = emit::emit(&opts, &out, &target, 99).unwrap();
+    let c = emitted.summary.counters;
+    assert_eq!(c.rows, 1_500);
+    assert!(c.rejected > 0 && c.codes_created > 0);
+
+    // Every line parses back through the store's own item mapping, in exactly its shape.
+    let items = emit::read_items(&emitted.files).unwrap();
+    assert_eq!(items.len() as u64, emitted.items);
+    assert_eq!(items.len() as u64, c.created + c.codes_created);
+    let mut codes = std::collections::HashSet::new();
+    let mut owners = HashMap::new();
+    let mut members = Vec::new();
+    for attrs in &items {
+        match entity(attrs) {
+            "Member" => {
+                let m: MemberProfile = parse(attrs.clone());
+                let again: Attrs = serde_dynamo::to_item(items::member_item(&m)).unwrap();
+                assert_eq!(&again, attrs, "the member item's exact shape");
+                members.push(m);
+            }
+            "Code" => {
+                let code: ReferralCodeRecord = parse(attrs.clone());
+                let again: Attrs = serde_dynamo::to_item(items::code_item(&code)).unwrap();
+                assert_eq!(&again, attrs, "the code item's exact shape");
+                assert!(codes.insert(code.code.clone()), "codes are unique");
+                owners.insert(code.code.clone(), code.source.to_string());
+            }
+            other => panic!("unexpected entity {other}"),
+        }
+    }
+    for m in &members {
+        assert_eq!(m.version, 1);
+        match &m.own_code {
+            Some(code) => assert_eq!(owners[code], format!("member:{}", m.jkos_id)),
+            None => assert!(m.qualified_at.is_none()),
+        }
+    }
+
+    // What creating the table from them needs.
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("import-table.json")).unwrap())
+            .unwrap();
+    assert_eq!(params["InputFormat"], "DYNAMODB_JSON");
+    assert_eq!(params["InputCompressionType"], "GZIP");
+    assert_eq!(
+        params["S3BucketSource"]["S3KeyPrefix"],
+        "referral/2026-11/data/"
+    );
+    assert_eq!(
+        params["TableCreationParameters"]["TableName"],
+        "referral-svc-prod"
+    );
+    assert_eq!(
+        params["TableCreationParameters"]["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(out.join("import-source-specification.json").exists());
+    let stack: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("template-parameters.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stack,
+        serde_json::json!([
+            { "ParameterKey": "ImportS3Bucket", "ParameterValue": "launch-bucket" },
+            { "ParameterKey": "ImportS3KeyPrefix", "ParameterValue": "referral/2026-11/data/" },
+        ])
+    );
+
+    // Loaded into a table (DynamoDB Local has no ImportTable: BatchWriteItem of the same
+    // items), it is what the API import writes into an empty table.
+    let (loaded, imported) = tokio::join!(TestTable::create(), TestTable::create());
+    emit::batch_write(&loaded.client, &loaded.name, items, 4)
+        .await
+        .unwrap();
+    run(&imported.store, &options(&input, &dir, "api"))
+        .await
+        .unwrap();
+    assert_eq!(normalized(&loaded).await, normalized(&imported).await);
+    assert_eq!(
+        std::fs::read(dir.join("emit.rejects.csv")).unwrap(),
+        std::fs::read(dir.join("api.rejects.csv")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_group_is_written_whole_or_not_at_all() {
+    use referral_shared::domain::{JkosId, Settlement};
+    use referral_shared::store::{MemberGroups, MemberWrite};
+    let table = TestTable::create().await;
+    let member = |account: &str| {
+        let mut m = MemberProfile::new(
+            AccountId::parse(account).unwrap(),
+            JkosId::parse(format!("jk-{account}")).unwrap(),
+            referral_tests::fixtures::at(1, 0),
+        );
+        m.version = 1;
+        m
+    };
+    let (a, b) = (member("g-a"), member("g-b"));
+    table.store.put_member(&b).await.unwrap(); // b exists: its create must fail
+    let none = Settlement::default();
+    let write = |m| MemberWrite {
+        member: m,
+        expected_version: 0,
+        settlement: &none,
+    };
+    let err = table
+        .store
+        .save_members_together(&[write(&a), write(&b)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict { entity: Entity::Member, key } if key == "MEMBER#g-b"),
+        "{err}"
+    );
+    assert!(
+        table
+            .store
+            .get_member(&a.account_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+    let (result, trips) = table
+        .round_trips
+        .during(table.store.save_members_together(&[write(&a)]))
+        .await;
+    result.unwrap();
+    assert_eq!(trips, 1);
+    assert!(
+        table
+            .store
+            .get_member(&a.account_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
