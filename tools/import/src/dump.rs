@@ -72,7 +72,9 @@ pub struct RawRecord {
 /// A record that cannot even be split into the seven columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawError {
-    /// Fewer fields than columns (or more, for TSV, whose columns are positional).
+    /// Not as many fields as the header (CSV) or the seven columns (TSV): a field was split by
+    /// an unquoted separator or lost, so no field can be trusted to be the column its
+    /// position says (a phone fragment must never be read as an account id).
     FieldCount { found: usize, expected: usize },
     /// A field that is not UTF-8 (the column is named).
     Encoding { column: &'static str },
@@ -158,6 +160,8 @@ pub struct CsvRecords<R: Read> {
     reader: csv::Reader<R>,
     /// For each of [`COLUMNS`], its index in the file.
     index: [usize; 7],
+    /// The header's field count: every record must have exactly as many.
+    width: usize,
     record: csv::ByteRecord,
 }
 
@@ -181,6 +185,7 @@ impl<R: Read + Send> CsvRecords<R> {
         Ok(Self {
             reader,
             index,
+            width: headers.len(),
             record: csv::ByteRecord::new(),
         })
     }
@@ -201,11 +206,10 @@ impl<R: Read + Send> Records for CsvRecords<R> {
             offset: after.byte(),
             lines: after.line().saturating_sub(1),
         };
-        let needed = self.index.iter().max().copied().unwrap_or(0) + 1;
-        let fields = if self.record.len() < needed {
+        let fields = if self.record.len() != self.width {
             Err(RawError::FieldCount {
                 found: self.record.len(),
-                expected: needed,
+                expected: self.width,
             })
         } else {
             csv_fields(&self.record, &self.index)
@@ -461,10 +465,11 @@ a3\tshort\n";
         let input = "phone_number,account_id,member_jkos_id,jkos_account,created_at,kyc_pass_time,device_bind_time,extra\n\
 0912345678,a1,j1,A1,2024-01-01 00:00:00,,\\N,x\n\
 \"09123\n45678\",a2,j2,A2,2024-01-01 00:00:00,NULL,2024-01-02 00:00:00,y\n\
-0912345678,a3\n";
+0912345678,a3\n\
+09123,45678,a4,j4,A4,2024-01-01 00:00:00,,,z\n";
         let mut r = CsvRecords::new(input.as_bytes()).unwrap();
         let rows = all(&mut r);
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.len(), 4);
         let first = rows[0].fields.as_ref().unwrap();
         assert_eq!(first[0].as_deref(), Some("a1"));
         assert_eq!(first[3].as_deref(), Some("0912345678"));
@@ -472,7 +477,15 @@ a3\tshort\n";
         assert_eq!(rows[1].line, 3);
         assert_eq!(rows[1].end.lines, 4);
         assert!(matches!(rows[2].fields, Err(RawError::FieldCount { .. })));
-        assert_eq!(rows[2].end.offset, input.len() as u64);
+        // One field too many (an unquoted comma in the phone): refused whole, not shifted.
+        assert_eq!(
+            rows[3].fields,
+            Err(RawError::FieldCount {
+                found: 9,
+                expected: 8
+            })
+        );
+        assert_eq!(rows[3].end.offset, input.len() as u64);
 
         // Skipping to a recorded position continues with the next record.
         let mut again = CsvRecords::new(input.as_bytes()).unwrap();

@@ -267,6 +267,16 @@ fn open_rejects(
         file.write_all(Reject::HEADER.as_bytes())?;
         state.rejects_len = Reject::HEADER.len() as u64;
     } else {
+        // Shorter than the checkpoint says: the rejects of the rows already done are gone
+        // (deleted, or overwritten by another run); padding would write zeros, so stop.
+        let found = file.metadata()?.len();
+        anyhow::ensure!(
+            found >= state.rejects_len,
+            "{} holds {found} bytes but the checkpoint covers {} bytes of rejects: it was \
+             changed since; restore it, or start over without the checkpoint",
+            options.rejects.display(),
+            state.rejects_len
+        );
         file.set_len(state.rejects_len)?;
         file.seek(std::io::SeekFrom::End(0))?;
     }

@@ -246,6 +246,9 @@ fn import_command(table: &str, input: &Path, dir: &Path) -> std::process::Comman
             "8",
             "--progress",
             "lines",
+            // A checkpoint after every chunk, so a kill can also land mid-checkpoint.
+            "--checkpoint-interval-ms",
+            "0",
         ])
         .arg("--max-rejects")
         .arg("1000")
@@ -273,8 +276,9 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
     let size = std::fs::metadata(&input).unwrap().len();
 
     // Killed (SIGKILL) at random moments, then re-run until it finishes. Each run is killed
-    // a random 0-250 ms after its checkpoint first moved (so every run gets somewhere and the
-    // kill lands anywhere: mid-chunk, mid-write, mid-checkpoint).
+    // a random 0-250 ms after its checkpoint first moved (so every run gets somewhere); with a
+    // checkpoint after every chunk the kill lands anywhere: mid-chunk, mid-write,
+    // mid-checkpoint.
     let checkpoint = dir.join("killed.checkpoint");
     let offset = || {
         Checkpoint::load(&checkpoint, size)

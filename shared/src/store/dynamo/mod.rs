@@ -419,7 +419,45 @@ impl DynamoStore {
             if let Some(mapped) = on_cancel(&reasons) {
                 return Err(mapped);
             }
+            // Cancelled because DynamoDB throttled one of its items: try again later, like a
+            // throttled single request (the caller retries the batch or backs off).
+            if throttled(&reasons) {
+                return Err(StoreError::Unavailable {
+                    operation,
+                    message: format!("transaction throttled: {reasons:?}"),
+                });
+            }
         }
         Err(classify(operation, err))
+    }
+}
+
+/// Whether a cancelled transaction's reasons say DynamoDB throttled it (retryable), rather
+/// than refusing it.
+fn throttled(reasons: &[Option<&str>]) -> bool {
+    reasons.iter().flatten().any(|code| {
+        matches!(
+            *code,
+            "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::throttled;
+
+    #[test]
+    fn a_transaction_cancelled_by_throttling_is_retryable() {
+        let rows: [(&[Option<&str>], bool); 5] = [
+            (&[Some("None"), Some("ThrottlingError")], true),
+            (&[Some("ProvisionedThroughputExceeded")], true),
+            (&[None, Some("RequestLimitExceeded")], true),
+            (&[Some("None"), Some("ValidationError")], false),
+            (&[Some("ConditionalCheckFailed"), None], false),
+        ];
+        for (reasons, expected) in rows {
+            assert_eq!(throttled(reasons), expected, "{reasons:?}");
+        }
     }
 }
