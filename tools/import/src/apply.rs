@@ -3,9 +3,11 @@
 //! DynamoDB is unavailable.
 
 use crate::row::{MemberRow, Reason, Reject};
-use referral_shared::domain::{EventId, MemberProfile, ReferralCode, Settlement, Step, settle};
+use referral_shared::domain::{
+    EventConfig, EventId, MemberProfile, ReferralCode, Settlement, Step, settle,
+};
 use referral_shared::store::{
-    Applied, Entity, MemberBatches, PlannedWrite, Profiles, StoreError, apply_versioned,
+    Applied, Entity, EventReads, MemberBatches, PlannedWrite, Profiles, StoreError, apply_versioned,
 };
 use referral_shared::time::Instant;
 use std::time::Duration;
@@ -39,11 +41,14 @@ pub fn fill_missing(member: &mut MemberProfile, row: &MemberRow, now: Instant) -
 }
 
 /// The write a row needs on top of `stored` (`None` = nothing to write). A member who now has
-/// both times is settled as the consumers settle them, without a referral configuration:
-/// qualified with a new PERSONAL code, and no rewards.
+/// both times is settled as the consumers settle them: qualified with a new PERSONAL code; a
+/// member who used a code live is also judged for the referral rewards, with `referral_config`
+/// (the configuration of the event their code belongs to). Without it (not read, or another
+/// event) the grant stays due, for the consumers' next record of that member.
 pub fn plan_row(
     stored: Option<&MemberProfile>,
     row: &MemberRow,
+    referral_config: Option<&EventConfig>,
     personal_event: &EventId,
     make_code: impl FnOnce() -> ReferralCode,
     now: Instant,
@@ -56,7 +61,12 @@ pub fn plan_row(
     fill_missing(&mut member, row, now);
     let mut settlement = Settlement::default();
     if member.has_due_effects() {
-        settlement = settle(&mut member, personal_event, None, make_code, now);
+        let config = referral_config.filter(|c| {
+            member
+                .accepted_referral()
+                .is_some_and(|(_, event, _)| *event == c.event.event_id)
+        });
+        settlement = settle(&mut member, personal_event, config, make_code, now);
     }
     if original.as_ref() == Some(&member) {
         return None;
@@ -106,14 +116,18 @@ pub async fn apply_row<S>(
     store: &S,
     row: &MemberRow,
     mut loaded: Option<MemberProfile>,
+    referral_config: Option<&EventConfig>,
     personal_event: &EventId,
     backoff: Backoff,
 ) -> Result<RowOutcome, StoreError>
 where
-    S: MemberBatches + Profiles + ?Sized,
+    S: MemberBatches + Profiles + EventReads + ?Sized,
 {
     let mut delay = backoff.first_delay;
     let mut attempt = 1;
+    let mut config: Option<EventConfig> = referral_config.cloned();
+    // What an earlier write of this row did, when a second one judges the referral.
+    let mut earlier: Option<(bool, bool)> = None;
     loop {
         let now = chrono::Utc::now();
         let result = apply_versioned(
@@ -125,6 +139,7 @@ where
                 plan_row(
                     stored,
                     row,
+                    config.as_ref(),
                     personal_event,
                     || ReferralCode::generate(&mut rand::rng()),
                     now,
@@ -133,13 +148,53 @@ where
         )
         .await;
         let error = match result {
-            Ok(Applied::Unchanged { .. }) => return Ok(RowOutcome::AlreadyPresent),
+            Ok(Applied::Unchanged { .. }) => {
+                return Ok(match earlier {
+                    None => RowOutcome::AlreadyPresent,
+                    Some((true, code)) => RowOutcome::Completed { code },
+                    Some((false, code)) => RowOutcome::Created { code },
+                });
+            }
             Ok(Applied::Written {
                 existed,
                 settlement,
-                ..
+                member,
             }) => {
-                let code = settlement.new_code.is_some();
+                let existed = earlier.map_or(existed, |(e, _)| e);
+                let code = settlement.new_code.is_some() || earlier.is_some_and(|(_, c)| c);
+                // The profile gained a code use while the import wrote it (a consumer got
+                // there between the read and the write), so it was qualified without that
+                // code's configuration: judge the referral now, as the consumer would.
+                let missing = member
+                    .accepted_referral()
+                    .filter(|_| member.has_due_effects())
+                    .map(|(_, event, _)| event.clone())
+                    .filter(|event| config.as_ref().map(|c| &c.event.event_id) != Some(event));
+                if let Some(event) = missing {
+                    match store.event_config(&event).await {
+                        Ok(Some(found)) => {
+                            config = Some(found);
+                            earlier = Some((existed, code));
+                            loaded = Some(*member);
+                            continue;
+                        }
+                        // The event is gone: nothing to judge with; the grant stays due.
+                        Ok(None) => {}
+                        Err(e) if e.is_retryable() => {
+                            tracing::warn!(error = %e, "reading a referral configuration; retrying the row");
+                            earlier = Some((existed, code));
+                            loaded = Some(*member);
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(backoff.max_delay);
+                            attempt += 1;
+                            if attempt > backoff.attempts {
+                                return Err(e);
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 return Ok(if existed {
                     RowOutcome::Completed { code }
                 } else {
@@ -235,12 +290,12 @@ mod tests {
     #[test]
     fn a_new_member_is_created_and_a_qualified_one_becomes_a_referrer_without_rewards() {
         let now = at(20);
-        let p = plan_row(None, &row(Some(2), None), &personal(), code, now).unwrap();
+        let p = plan_row(None, &row(Some(2), None), None, &personal(), code, now).unwrap();
         assert_eq!((p.expected_version, p.member.version), (0, 1));
         assert_eq!(p.member.kyc_pass_time, Some(at(2)));
         assert!(p.settlement.is_empty() && p.member.own_code.is_none());
 
-        let p = plan_row(None, &row(Some(2), Some(3)), &personal(), code, now).unwrap();
+        let p = plan_row(None, &row(Some(2), Some(3)), None, &personal(), code, now).unwrap();
         assert_eq!(p.member.qualified_at, Some(at(3)));
         assert_eq!(p.member.own_code, Some(code()));
         let new_code = p.settlement.new_code.as_ref().unwrap();
@@ -265,7 +320,15 @@ mod tests {
                 reason: referral_shared::domain::RejectionReason::UnknownCode,
             },
         });
-        let p = plan_row(Some(&stored), &row(Some(2), None), &personal(), code, now).unwrap();
+        let p = plan_row(
+            Some(&stored),
+            &row(Some(2), None),
+            None,
+            &personal(),
+            code,
+            now,
+        )
+        .unwrap();
         assert_eq!(p.expected_version, 4);
         assert_eq!(p.member.jkos_id.as_str(), "jk-live", "never overwritten");
         assert_eq!(p.member.kyc_pass_time, Some(at(12)), "never overwritten");
@@ -277,7 +340,14 @@ mod tests {
 
         // Applying the same row again changes nothing: no write.
         assert_eq!(
-            plan_row(Some(&p.member), &row(Some(2), None), &personal(), code, now),
+            plan_row(
+                Some(&p.member),
+                &row(Some(2), None),
+                None,
+                &personal(),
+                code,
+                now
+            ),
             None
         );
 
@@ -289,10 +359,94 @@ mod tests {
         let p = plan_row(
             Some(&qualified),
             &row(Some(2), Some(3)),
+            None,
             &personal(),
             code,
             now,
         );
         assert_eq!(p, None);
+    }
+
+    /// A member who used a code live and whose dump row completes both steps is settled as
+    /// the consumers would: with the code's event configuration, the referral is judged (here
+    /// both sides rewarded, the window being open at the qualifying time); without it the
+    /// grant stays due for the consumers' next record.
+    #[test]
+    fn a_live_referee_qualified_by_the_dump_is_judged_with_its_event_configuration() {
+        use referral_shared::domain::{
+            ContentWindow, EventConfig, EventName, EventType, ReferralEvent, ReferralSource,
+            RewardAmount, RewardTerms, RewardType, TimeWindow, WindowId,
+        };
+        let campaign = EventId::parse("launch").unwrap();
+        let mut stored = MemberProfile::new(
+            AccountId::parse("acc-1").unwrap(),
+            JkosId::parse("jk-1").unwrap(),
+            at(1),
+        );
+        stored.version = 2;
+        stored.referral = Some(ReferralUse {
+            code: code(),
+            used_at: at(1),
+            outcome: ReferralOutcome::Accepted {
+                event_id: campaign.clone(),
+                referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),
+            },
+        });
+        let terms = |amount: &str| RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse(amount).unwrap(),
+        };
+        let config = EventConfig {
+            event: ReferralEvent {
+                event_id: campaign.clone(),
+                event_type: EventType::Campaign,
+                name: EventName::parse("Launch").unwrap(),
+                created_at: at(1),
+                updated_at: at(1),
+            },
+            contents: vec![ContentWindow {
+                window_id: WindowId::parse("w1").unwrap(),
+                window: TimeWindow::new(at(1), at(10)).unwrap(),
+                referrer: terms("50"),
+                referee: terms("20"),
+            }],
+            copywriting: vec![],
+            notifications: vec![],
+        };
+        let both = row(Some(2), Some(3));
+
+        let judged = plan_row(
+            Some(&stored),
+            &both,
+            Some(&config),
+            &personal(),
+            code,
+            at(20),
+        )
+        .expect("a write");
+        assert_eq!(judged.member.qualified_at, Some(at(3)));
+        assert!(judged.member.reward_grant.is_some(), "the grant is decided");
+        assert!(!judged.member.has_due_effects());
+        assert_eq!(judged.settlement.rewards.len(), 2, "both sides rewarded");
+
+        // Without the configuration (not read): qualified, the grant left to the consumers.
+        let pending = plan_row(Some(&stored), &both, None, &personal(), code, at(20)).unwrap();
+        assert!(pending.settlement.rewards.is_empty());
+        assert!(pending.member.reward_grant.is_none());
+        assert!(pending.member.has_due_effects());
+
+        // A configuration of another event is not used.
+        let mut other = config.clone();
+        other.event.event_id = EventId::parse("other").unwrap();
+        let unjudged = plan_row(
+            Some(&stored),
+            &both,
+            Some(&other),
+            &personal(),
+            code,
+            at(20),
+        )
+        .unwrap();
+        assert!(unjudged.settlement.rewards.is_empty());
     }
 }

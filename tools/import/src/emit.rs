@@ -267,6 +267,7 @@ pub fn emit(
         let planned = plan_row(
             None,
             &row,
+            None, // a dump row alone: no code use, nothing to judge
             &options.personal_event,
             || codes.code(next_code),
             now,

@@ -27,12 +27,14 @@ use chrono_tz::Tz;
 use dump::{Format, Position};
 use futures::{StreamExt, stream};
 use progress::{Progress, ProgressMode};
-use referral_shared::domain::{AccountId, EventId, ReferralCode};
+use referral_shared::domain::{AccountId, EventConfig, EventId, MemberProfile, ReferralCode};
+use referral_shared::events_cache::ConfigCache;
 use referral_shared::store::{
-    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, PlannedWrite, Profiles,
-    ProfilesAndCodes, StoreError, keys,
+    EventReads, MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, PlannedWrite,
+    Profiles, ProfilesAndCodes, StoreError, keys,
 };
 use row::{MemberRow, Reason, Reject};
+use std::collections::{HashMap, HashSet};
 use std::io::{Seek, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,8 +157,12 @@ struct Done {
 /// what was applied, and a re-run continues from there.
 pub async fn run<S>(store: &S, options: &ImportOptions) -> anyhow::Result<Summary>
 where
-    S: MemberBatches + MemberGroups + Profiles + ?Sized,
+    S: MemberBatches + MemberGroups + Profiles + EventReads + ?Sized,
 {
+    // Campaign configurations, read once per event per run (they change rarely; a run of
+    // hours re-reads them after a minute, as the consumers do).
+    let configs = ConfigCache::new(Duration::from_secs(60));
+    let configs = &configs;
     let input_size = std::fs::metadata(&options.input)
         .with_context(|| format!("reading {}", options.input.display()))?
         .len();
@@ -194,7 +200,7 @@ where
         stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
             .map(|chunk| async move {
                 match chunk {
-                    Ok(chunk) => apply_chunk(store, chunk, options).await,
+                    Ok(chunk) => apply_chunk(store, chunk, options, configs).await,
                     Err(e) => Err(e),
                 }
             })
@@ -322,9 +328,14 @@ fn read_chunks(
 }
 
 /// Reads the chunk's profiles in one BatchGetItem and applies its rows concurrently.
-async fn apply_chunk<S>(store: &S, chunk: Chunk, options: &ImportOptions) -> anyhow::Result<Done>
+async fn apply_chunk<S>(
+    store: &S,
+    chunk: Chunk,
+    options: &ImportOptions,
+    configs: &ConfigCache,
+) -> anyhow::Result<Done>
 where
-    S: MemberBatches + MemberGroups + Profiles + ?Sized,
+    S: MemberBatches + MemberGroups + Profiles + EventReads + ?Sized,
 {
     let mut done = Done {
         rejects: Vec::new(),
@@ -344,6 +355,20 @@ where
     let accounts: Vec<AccountId> = valid.iter().map(|r| r.account_id.clone()).collect();
     let read = read_profiles(store, &accounts, options.backoff).await?;
     let read = &read;
+    // The referral configurations of the members who used a code: with them a member the
+    // import qualifies is settled exactly as the consumers settle (ADR 0007).
+    let events: Vec<EventId> = read
+        .profiles
+        .values()
+        .filter_map(|m| m.accepted_referral().map(|(_, event, _)| event.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let configs = configs
+        .get_many(store, &events)
+        .await
+        .context("reading the referral configurations of the chunk's members")?;
+    let configs = &configs;
     let mut outcomes: Vec<(u64, Result<RowOutcome, StoreError>)> = Vec::new();
     let mut rows = Vec::with_capacity(valid.len());
     for row in &valid {
@@ -361,14 +386,23 @@ where
         }
     }
     if options.group > 1 {
-        outcomes.extend(grouped(store, rows, read, options).await);
+        outcomes.extend(grouped(store, rows, read, configs, options).await);
     } else {
         let one_by_one = stream::iter(rows)
             .map(|row| async move {
                 let loaded = read.profiles.get(&row.account_id).cloned();
+                let config = referral_config(loaded.as_ref(), configs);
                 (
                     row.line,
-                    apply_row(store, row, loaded, &options.personal_event, options.backoff).await,
+                    apply_row(
+                        store,
+                        row,
+                        loaded,
+                        config,
+                        &options.personal_event,
+                        options.backoff,
+                    )
+                    .await,
                 )
             })
             .buffer_unordered(options.concurrency.max(1))
@@ -402,10 +436,11 @@ async fn grouped<S>(
     store: &S,
     rows: Vec<&MemberRow>,
     read: &ProfilesAndCodes,
+    configs: &HashMap<EventId, Arc<EventConfig>>,
     options: &ImportOptions,
 ) -> Vec<(u64, Result<RowOutcome, StoreError>)>
 where
-    S: MemberBatches + MemberGroups + Profiles + ?Sized,
+    S: MemberBatches + MemberGroups + Profiles + EventReads + ?Sized,
 {
     let now = chrono::Utc::now();
     let mut outcomes = Vec::new();
@@ -416,6 +451,7 @@ where
         let Some(planned) = apply::plan_row(
             loaded,
             row,
+            referral_config(loaded, configs),
             &options.personal_event,
             || ReferralCode::generate(&mut rand::rng()),
             now,
@@ -464,10 +500,18 @@ where
                     let mut out = Vec::with_capacity(group.len());
                     for (row, _, _) in &group {
                         let loaded = read.profiles.get(&row.account_id).cloned();
+                        let config = referral_config(loaded.as_ref(), configs);
                         out.push((
                             row.line,
-                            apply_row(store, row, loaded, &options.personal_event, options.backoff)
-                                .await,
+                            apply_row(
+                                store,
+                                row,
+                                loaded,
+                                config,
+                                &options.personal_event,
+                                options.backoff,
+                            )
+                            .await,
                         ));
                     }
                     out
@@ -504,4 +548,13 @@ where
             Err(e) => return Err(e).context("reading a chunk's profiles"),
         }
     }
+}
+
+/// The referral configuration `member`'s accepted code use needs, if it was read.
+fn referral_config<'a>(
+    member: Option<&MemberProfile>,
+    configs: &'a HashMap<EventId, Arc<EventConfig>>,
+) -> Option<&'a EventConfig> {
+    let (_, event, _) = member?.accepted_referral()?;
+    configs.get(event).map(Arc::as_ref)
 }

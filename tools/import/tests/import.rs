@@ -469,7 +469,13 @@ async fn race_with_the_consumer(group: usize) {
         } else {
             assert!(m.own_code.is_none() && !codes_by_owner.contains_key(&owner));
         }
-        // Rewards only ever come from the consumer's grant, never from the import.
+        // A qualified referee's referral is judged whoever wrote last (the consumer's settle,
+        // or the import's with the code's configuration): never left due.
+        if m.qualified_at.is_some() {
+            assert!(m.reward_grant.is_some(), "{} judged", m.account_id);
+            assert!(!m.has_due_effects(), "{} settled", m.account_id);
+        }
+        // Every granted reward exists, whoever settled it.
         let granted = m.granted_rewards();
         for id in &granted {
             assert!(h.table.store.get_reward(id).await.unwrap().is_some());
