@@ -390,19 +390,9 @@ where
     } else {
         let one_by_one = stream::iter(rows)
             .map(|row| async move {
-                let loaded = read.profiles.get(&row.account_id).cloned();
-                let config = referral_config(loaded.as_ref(), configs);
                 (
                     row.line,
-                    apply_row(
-                        store,
-                        row,
-                        loaded,
-                        config,
-                        &options.personal_event,
-                        options.backoff,
-                    )
-                    .await,
+                    apply_one(store, row, read, configs, options).await,
                 )
             })
             .buffer_unordered(options.concurrency.max(1))
@@ -499,20 +489,7 @@ where
                     tracing::debug!(error = %e, members = group.len(), "group cancelled; writing its members one by one");
                     let mut out = Vec::with_capacity(group.len());
                     for (row, _, _) in &group {
-                        let loaded = read.profiles.get(&row.account_id).cloned();
-                        let config = referral_config(loaded.as_ref(), configs);
-                        out.push((
-                            row.line,
-                            apply_row(
-                                store,
-                                row,
-                                loaded,
-                                config,
-                                &options.personal_event,
-                                options.backoff,
-                            )
-                            .await,
-                        ));
+                        out.push((row.line, apply_one(store, row, read, configs, options).await));
                     }
                     out
                 }
@@ -548,6 +525,30 @@ where
             Err(e) => return Err(e).context("reading a chunk's profiles"),
         }
     }
+}
+
+/// One row written on its own, from the chunk's read of its profile.
+async fn apply_one<S>(
+    store: &S,
+    row: &MemberRow,
+    read: &ProfilesAndCodes,
+    configs: &HashMap<EventId, Arc<EventConfig>>,
+    options: &ImportOptions,
+) -> Result<RowOutcome, StoreError>
+where
+    S: MemberBatches + Profiles + EventReads + ?Sized,
+{
+    let loaded = read.profiles.get(&row.account_id).cloned();
+    let config = referral_config(loaded.as_ref(), configs);
+    apply_row(
+        store,
+        row,
+        loaded,
+        config,
+        &options.personal_event,
+        options.backoff,
+    )
+    .await
 }
 
 /// The referral configuration `member`'s accepted code use needs, if it was read.
