@@ -23,10 +23,46 @@ pub struct Counters {
     pub rejected: u64,
 }
 
+/// What a checkpoint recognises its input by: its size and a fingerprint (FNV-1a, 64 bits) of
+/// its first MiB, so a corrected dump saved under the same name is not resumed at the old
+/// position even when its size is the same (dumps that differ differ in their first rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputId {
+    pub size: u64,
+    pub head: u64,
+}
+
+impl InputId {
+    pub const HEAD_BYTES: u64 = 1 << 20;
+
+    pub fn of(path: &Path) -> anyhow::Result<Self> {
+        use std::io::Read;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let size = file.metadata()?.len();
+        let mut head = Vec::new();
+        file.take(Self::HEAD_BYTES).read_to_end(&mut head)?;
+        Ok(Self {
+            size,
+            head: fnv1a(&head),
+        })
+    }
+}
+
+/// FNV-1a, 64 bits: stable across builds and toolchains (a checkpoint may outlive a binary).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The input's size in bytes: a checkpoint is never applied to another file.
     pub input_size: u64,
+    /// [`InputId::head`] of the input (0 in checkpoints written before it existed: refused).
+    #[serde(default)]
+    pub input_head: u64,
     pub position: Position,
     pub counters: Counters,
     /// The rejects file's length at `position` (a re-run truncates it back to this).
@@ -37,7 +73,8 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// The checkpoint in `path`, if any, checked against the input.
-    pub fn load(path: &Path, input_size: u64) -> anyhow::Result<Option<Checkpoint>> {
+    pub fn load(path: &Path, input: InputId) -> anyhow::Result<Option<Checkpoint>> {
+        let input_size = input.size;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -51,6 +88,13 @@ impl Checkpoint {
                 path.display(),
                 checkpoint.input_size,
                 input_size
+            );
+        }
+        if checkpoint.input_head != input.head {
+            bail!(
+                "{} belongs to another input of the same size (its first MiB differs): remove \
+                 it to start over",
+                path.display()
             );
         }
         Ok(Some(checkpoint))
@@ -85,9 +129,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.json");
-        assert_eq!(Checkpoint::load(&path, 10).unwrap(), None);
+        let input = InputId { size: 10, head: 7 };
+        assert_eq!(Checkpoint::load(&path, input).unwrap(), None);
         let c = Checkpoint {
             input_size: 10,
+            input_head: 7,
             position: Position {
                 offset: 5,
                 lines: 1,
@@ -100,8 +146,19 @@ mod tests {
             complete: false,
         };
         c.store(&path).unwrap();
-        assert_eq!(Checkpoint::load(&path, 10).unwrap(), Some(c));
-        assert!(Checkpoint::load(&path, 11).is_err());
+        assert_eq!(Checkpoint::load(&path, input).unwrap(), Some(c));
+        assert!(Checkpoint::load(&path, InputId { size: 11, head: 7 }).is_err());
+        // Same size, other content: refused.
+        assert!(Checkpoint::load(&path, InputId { size: 10, head: 8 }).is_err());
+        // The fingerprint reads the file's first MiB.
+        let a = dir.join("a.tsv");
+        std::fs::write(&a, "acc-1\tj\n").unwrap();
+        let b = dir.join("b.tsv");
+        std::fs::write(&b, "acc-2\tj\n").unwrap();
+        let (ia, ib) = (InputId::of(&a).unwrap(), InputId::of(&b).unwrap());
+        assert_eq!(ia.size, ib.size);
+        assert_ne!(ia.head, ib.head);
+        assert_eq!(ia, InputId::of(&a).unwrap());
         assert!(!temp_path(&path).exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }

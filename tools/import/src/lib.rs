@@ -22,7 +22,7 @@ pub mod row;
 
 use anyhow::Context;
 use apply::{RowOutcome, apply_row};
-use checkpoint::{Checkpoint, Counters};
+use checkpoint::{Checkpoint, Counters, InputId};
 use chrono_tz::Tz;
 use dump::{Format, Position};
 use futures::{StreamExt, stream};
@@ -163,10 +163,9 @@ where
     // hours re-reads them after a minute, as the consumers do).
     let configs = ConfigCache::new(Duration::from_secs(60));
     let configs = &configs;
-    let input_size = std::fs::metadata(&options.input)
-        .with_context(|| format!("reading {}", options.input.display()))?
-        .len();
-    let previous = Checkpoint::load(&options.checkpoint, input_size)?;
+    let input = InputId::of(&options.input)?;
+    let input_size = input.size;
+    let previous = Checkpoint::load(&options.checkpoint, input)?;
     if let Some(done) = previous.as_ref().filter(|c| c.complete) {
         return Ok(Summary {
             counters: done.counters,
@@ -179,6 +178,7 @@ where
     }
     let mut state = previous.clone().unwrap_or(Checkpoint {
         input_size,
+        input_head: input.head,
         position: Position::default(),
         counters: Counters::default(),
         rejects_len: 0,

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::Rng;
 use referral_import::apply::Backoff;
-use referral_import::checkpoint::Checkpoint;
+use referral_import::checkpoint::{Checkpoint, InputId};
 use referral_import::dump::Format;
 use referral_import::generate::{account, write_dump};
 use referral_import::progress::ProgressMode;
@@ -207,7 +207,7 @@ acc-5,,A0000005,0912345671,2024-01-01 08:00:00,,,x\n",
 4,phone_number,INVALID,\"must be 6 to 10 characters: digits, optionally after a leading '+'\",acc-3,*****\n\
 6,member_jkos_id,MISSING,required,acc-5,0912***671\n"
     );
-    let checkpoint = Checkpoint::load(&opts.checkpoint, std::fs::metadata(&input).unwrap().len())
+    let checkpoint = Checkpoint::load(&opts.checkpoint, InputId::of(&input).unwrap())
         .unwrap()
         .unwrap();
     assert!(checkpoint.complete);
@@ -273,7 +273,7 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
         assert!(stats.malformed > 0 && stats.qualified > 0);
         gz.finish().unwrap();
     }
-    let size = std::fs::metadata(&input).unwrap().len();
+    let input_id = InputId::of(&input).unwrap();
 
     // Killed (SIGKILL) at random moments, then re-run until it finishes. Each run is killed
     // a random 0-250 ms after its checkpoint first moved (so every run gets somewhere); with a
@@ -281,7 +281,7 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
     // mid-checkpoint.
     let checkpoint = dir.join("killed.checkpoint");
     let offset = || {
-        Checkpoint::load(&checkpoint, size)
+        Checkpoint::load(&checkpoint, input_id)
             .unwrap()
             .map(|c| c.position.offset)
     };
@@ -554,8 +554,10 @@ async fn dynamodb_unavailable_is_retried_and_a_run_that_gives_up_continues_from_
     let opts = quick("gave-up");
     let err = run(&second.store, &opts).await.unwrap_err();
     assert!(format!("{err:#}").contains("unavailable"), "{err:#}");
-    let size = std::fs::metadata(&input).unwrap().len();
-    let stopped = Checkpoint::load(&opts.checkpoint, size).unwrap().unwrap();
+    let input_id = InputId::of(&input).unwrap();
+    let stopped = Checkpoint::load(&opts.checkpoint, input_id)
+        .unwrap()
+        .unwrap();
     assert!(!stopped.complete && stopped.counters.rows < 600);
     second.round_trips.heal();
     let summary = run(&second.store, &opts).await.unwrap();
