@@ -437,24 +437,7 @@ pub mod ingest_support {
             &self,
         ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>
         {
-            let mut items = Vec::new();
-            let mut start = None;
-            loop {
-                let out = self
-                    .table
-                    .client
-                    .scan()
-                    .table_name(&self.table.name)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .unwrap();
-                items.extend(out.items.unwrap_or_default());
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    return items;
-                }
-            }
+            crate::scan_all(&self.table.client, &self.table.name).await
         }
     }
 
@@ -1147,5 +1130,28 @@ pub mod capture {
     /// The EMF lines so far.
     pub fn metric_lines() -> Vec<String> {
         METRICS.lock().unwrap().clone()
+    }
+}
+
+/// Every item of `table` (a Scan over all pages; tests only).
+pub async fn scan_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
     }
 }

@@ -58,22 +58,7 @@ fn options(input: &Path, dir: &Path, tag: &str) -> ImportOptions {
 }
 
 async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Attrs> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
+    referral_tests::scan_all(client, table).await
 }
 
 fn entity(item: &Attrs) -> &str {
