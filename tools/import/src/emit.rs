@@ -14,9 +14,10 @@
 
 use crate::apply::plan_row;
 use crate::checkpoint::Counters;
+use crate::dedupe;
 use crate::dump;
 use crate::progress::Progress;
-use crate::row::{self, Reject};
+use crate::row::{self, Reason, Reject};
 use crate::{ImportOptions, Summary};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -234,6 +235,8 @@ pub fn emit(
     let input_size = std::fs::metadata(&options.input)
         .with_context(|| format!("reading {}", options.input.display()))?
         .len();
+    let started = std::time::Instant::now();
+    let mut repeats = find_repeats(options, dir)?;
     let file_read = Arc::new(AtomicU64::new(0));
     let mut records = dump::open(&options.input, options.format, file_read.clone())?;
     let mut rejects = BufWriter::new(
@@ -251,6 +254,7 @@ pub fn emit(
     let mut counters = Counters::default();
     let mut items_written = 0u64;
     let mut progress = Progress::new(options.progress, input_size, 0);
+    progress.message("pass 2 of 2: writing the items");
     let now = chrono::Utc::now();
     while let Some(record) = records.next_record() {
         let record = record?;
@@ -263,6 +267,20 @@ pub fn emit(
                 continue;
             }
         };
+        if let Some(repeat) = repeats.at(row.line)? {
+            counters.rejected += 1;
+            let reject = Reject {
+                column: "account_id",
+                reason: Reason::Duplicate,
+                detail: format!(
+                    "the account is on line {} too; the S3 import writes the first row (the API import would merge them)",
+                    repeat.first_line
+                ),
+                ..crate::apply::row_reject(&row, Reason::Duplicate, "")
+            };
+            rejects.write_all(reject.to_csv_line().as_bytes())?;
+            continue;
+        }
         let next_code = counters.codes_created;
         let planned = plan_row(
             None,
@@ -292,7 +310,7 @@ pub fn emit(
     Ok(Emitted {
         summary: Summary {
             counters,
-            seconds: progress.seconds(),
+            seconds: started.elapsed().as_secs_f64(),
             rows_this_run: counters.rows,
             resumed: false,
             already_complete: false,
@@ -301,6 +319,30 @@ pub fn emit(
         files: files.files,
         items: items_written,
     })
+}
+
+/// Pass 1: the rows that repeat an earlier row's account (valid rows only: an invalid one is
+/// rejected for itself), found by an external sort spilled under `dir`.
+fn find_repeats(options: &ImportOptions, dir: &Path) -> anyhow::Result<dedupe::RepeatsInOrder> {
+    let input_size = std::fs::metadata(&options.input)?.len();
+    let file_read = Arc::new(AtomicU64::new(0));
+    let mut records = dump::open(&options.input, options.format, file_read.clone())?;
+    let mut repeats = dedupe::Repeats::new(dir, dedupe::RUN_BYTES)?;
+    let mut progress = Progress::new(options.progress, input_size, 0);
+    progress.message("pass 1 of 2: looking for repeated account ids");
+    let mut counters = Counters::default();
+    while let Some(record) = records.next_record() {
+        let record = record?;
+        counters.rows += 1;
+        if let Ok(row) = row::validate(record, options.timezone) {
+            repeats.push(row.account_id.as_str(), row.line)?;
+        }
+        if counters.rows % 1000 == 0 {
+            progress.update(file_read.load(Ordering::Relaxed), &counters);
+        }
+    }
+    progress.finish();
+    repeats.finish()
 }
 
 fn to_attrs<T: serde::Serialize>(

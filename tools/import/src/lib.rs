@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod checkpoint;
+pub mod dedupe;
 pub mod dump;
 pub mod emit;
 pub mod generate;
@@ -40,6 +41,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// Everything a run needs besides the store.
 #[derive(Debug, Clone)]
@@ -48,7 +50,9 @@ pub struct ImportOptions {
     pub format: Format,
     /// The zone of MySQL DATETIME values.
     pub timezone: Tz,
-    /// Rows written at once (per chunk; two chunks are in flight).
+    /// Requests to DynamoDB in flight at once, over all chunks (a row's write, a group's
+    /// transaction, a chunk's batch read). Up to this many chunks are read ahead and worked on
+    /// together, so the requests keep flowing while a slow chunk finishes.
     pub concurrency: usize,
     /// Rows per chunk (one BatchGetItem each: at most 100).
     pub chunk_rows: usize,
@@ -196,15 +200,18 @@ where
 
     let mut progress = Progress::new(options.progress, input_size, state.counters.rows);
     let rows_at_start = state.counters.rows;
+    let in_flight = &Semaphore::new(options.concurrency.max(1));
+    // `buffered` hands the chunks back in file order, so the checkpoint only ever covers a
+    // prefix of the input; the semaphore, not the depth, bounds the requests.
     let mut chunks = Box::pin(
         stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
             .map(|chunk| async move {
                 match chunk {
-                    Ok(chunk) => apply_chunk(store, chunk, options, configs).await,
+                    Ok(chunk) => apply_chunk(store, chunk, options, configs, in_flight).await,
                     Err(e) => Err(e),
                 }
             })
-            .buffered(2),
+            .buffered(options.concurrency.max(2)),
     );
     let mut last_checkpoint = Instant::now();
     let outcome = loop {
@@ -327,12 +334,14 @@ fn read_chunks(
     }
 }
 
-/// Reads the chunk's profiles in one BatchGetItem and applies its rows concurrently.
+/// Reads the chunk's profiles in one BatchGetItem and applies its rows concurrently, each
+/// request under a permit of `in_flight`.
 async fn apply_chunk<S>(
     store: &S,
     chunk: Chunk,
     options: &ImportOptions,
     configs: &ConfigCache,
+    in_flight: &Semaphore,
 ) -> anyhow::Result<Done>
 where
     S: MemberBatches + MemberGroups + Profiles + EventReads + ?Sized,
@@ -353,7 +362,10 @@ where
         }
     }
     let accounts: Vec<AccountId> = valid.iter().map(|r| r.account_id.clone()).collect();
-    let read = read_profiles(store, &accounts, options.backoff).await?;
+    let read = {
+        let _permit = in_flight.acquire().await.expect("never closed");
+        read_profiles(store, &accounts, options.backoff).await?
+    };
     let read = &read;
     // The referral configurations of the members who used a code: with them a member the
     // import qualifies is settled exactly as the consumers settle (ADR 0007).
@@ -386,16 +398,17 @@ where
         }
     }
     if options.group > 1 {
-        outcomes.extend(grouped(store, rows, read, configs, options).await);
+        outcomes.extend(grouped(store, rows, read, configs, options, in_flight).await);
     } else {
         let one_by_one = stream::iter(rows)
             .map(|row| async move {
+                let _permit = in_flight.acquire().await.expect("never closed");
                 (
                     row.line,
                     apply_one(store, row, read, configs, options).await,
                 )
             })
-            .buffer_unordered(options.concurrency.max(1))
+            .buffer_unordered(options.chunk_rows.max(1))
             .collect::<Vec<_>>()
             .await;
         outcomes.extend(one_by_one);
@@ -428,6 +441,7 @@ async fn grouped<S>(
     read: &ProfilesAndCodes,
     configs: &HashMap<EventId, Arc<EventConfig>>,
     options: &ImportOptions,
+    in_flight: &Semaphore,
 ) -> Vec<(u64, Result<RowOutcome, StoreError>)>
 where
     S: MemberBatches + MemberGroups + Profiles + EventReads + ?Sized,
@@ -464,6 +478,7 @@ where
     }
     let written = stream::iter(groups.into_iter().filter(|g| !g.is_empty()))
         .map(|group| async move {
+            let _permit = in_flight.acquire().await.expect("never closed");
             let writes: Vec<MemberWrite<'_>> = group
                 .iter()
                 .map(|(_, _, p)| MemberWrite {
@@ -495,7 +510,7 @@ where
                 }
             }
         })
-        .buffer_unordered(options.concurrency.max(1))
+        .buffer_unordered(options.chunk_rows.max(1))
         .collect::<Vec<_>>()
         .await;
     outcomes.extend(written.into_iter().flatten());

@@ -42,7 +42,8 @@ struct Args {
     /// IANA zone of MySQL DATETIME values (RFC 3339 values carry their own offset).
     #[arg(long, default_value = "Asia/Taipei")]
     timezone: chrono_tz::Tz,
-    /// Requests written at once (rows, or groups of rows with --group).
+    /// Requests to DynamoDB in flight at once (row writes, group transactions, batch reads),
+    /// over all the chunks being worked on.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Members per write request: 1 = one conditional write per member (the cheapest in

@@ -88,6 +88,15 @@ impl Progress {
         }
     }
 
+    /// A line saying what the run is doing now (not shown with `--progress off`).
+    pub fn message(&self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.println(text);
+        } else if self.lines {
+            eprintln!("import: {text}");
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -38,6 +38,9 @@ pub enum Reason {
     StoredProfileCorrupt,
     /// Still conflicting after the re-reads.
     Contended,
+    /// `--emit-s3-import` only: the account is on an earlier line of the dump (the S3 import
+    /// writes one item per row; the first row is the one emitted).
+    Duplicate,
 }
 
 impl Reason {
@@ -51,6 +54,7 @@ impl Reason {
             Reason::BadEncoding => "BAD_ENCODING",
             Reason::StoredProfileCorrupt => "STORED_PROFILE_CORRUPT",
             Reason::Contended => "CONTENDED",
+            Reason::Duplicate => "DUPLICATE_ACCOUNT",
         }
     }
 }

@@ -396,8 +396,13 @@ async fn race_with_the_consumer(group: usize) {
     opts.concurrency = 8;
     opts.chunk_rows = 20;
     opts.group = group;
+    // The first batch (members 0-9, the dump's last rows) lands before the import starts, so
+    // the import surely meets profiles the consumer created; the rest races with it (the
+    // dump's first rows are the consumer's last batch: the import surely creates those).
+    let (first, rest) = batches.split_first().expect("batches");
+    consumer.handle(first).await.expect("the batch applies");
     let consume = async {
-        for batch in &batches {
+        for batch in rest {
             consumer.handle(batch).await.expect("the batch applies");
         }
     };
@@ -710,4 +715,97 @@ async fn a_group_is_written_whole_or_not_at_all() {
             .unwrap()
             .is_some()
     );
+}
+
+#[test]
+fn emit_writes_a_repeated_account_once_and_rejects_the_later_rows_with_the_first_line() {
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv");
+    let row = |account: &str, kyc: &str, device: &str| {
+        format!(
+            "{account}\tjk-{account}\tJ{}\t0912345678\t2023-05-01 09:15:00\t{kyc}\t{device}\n",
+            account.trim_start_matches("acc-")
+        )
+    };
+    let mut dump = String::new();
+    let mut expected_repeats = Vec::new();
+    for n in 0..3_000u32 {
+        // Every 7th row repeats the account of the row 500 lines earlier (both qualified).
+        let line = n as u64 + 1;
+        if n >= 500 && n % 7 == 0 {
+            let first = n - 500;
+            dump.push_str(&row(
+                &format!("acc-{first}"),
+                "2023-05-02 10:00:00",
+                "2023-05-02 10:05:00",
+            ));
+            expected_repeats.push(line);
+        } else {
+            dump.push_str(&row(
+                &format!("acc-{n}"),
+                "2023-05-02 10:00:00",
+                "2023-05-02 10:05:00",
+            ));
+        }
+    }
+    std::fs::write(&input, dump).unwrap();
+    let target = emit::S3Target {
+        bucket: "b".into(),
+        prefix: "p".into(),
+        table_name: "t".into(),
+    };
+    let opts = options(&input, &dir, "emit");
+    let emitted = emit::emit(&opts, &dir.join("s3"), &target, 7).unwrap();
+    let c = emitted.summary.counters;
+    assert_eq!(c.rejected as usize, expected_repeats.len());
+    assert_eq!(c.created + c.rejected, 3_000);
+    assert_eq!(
+        c.codes_created, c.created,
+        "every kept row qualifies: one code each"
+    );
+
+    let items = emit::read_items(&emitted.files).unwrap();
+    let mut profiles = std::collections::HashSet::new();
+    let mut code_owners = std::collections::HashSet::new();
+    for attrs in &items {
+        match entity(attrs) {
+            "Member" => assert!(
+                profiles.insert(attrs["PK"].as_s().unwrap().clone()),
+                "one profile per account"
+            ),
+            "Code" => {
+                let code: ReferralCodeRecord = parse(attrs.clone());
+                assert!(
+                    code_owners.insert(code.source.to_string()),
+                    "one code per member"
+                );
+            }
+            other => panic!("unexpected entity {other}"),
+        }
+    }
+    assert_eq!(profiles.len() as u64, c.created);
+
+    let rejects = std::fs::read_to_string(dir.join("emit.rejects.csv")).unwrap();
+    let lines: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(lines.len(), expected_repeats.len());
+    for (reject, line) in lines.iter().zip(&expected_repeats) {
+        let first = line - 500;
+        assert!(
+            reject.starts_with(&format!(
+                "{line},account_id,DUPLICATE_ACCOUNT,the account is on line {first} too"
+            )),
+            "{reject}"
+        );
+        assert!(
+            !reject.contains("0912345678"),
+            "the phone is masked: {reject}"
+        );
+    }
+    // The sort's spill files are gone.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("s3"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".dedupe"))
+        .collect();
+    assert!(leftovers.is_empty());
 }
