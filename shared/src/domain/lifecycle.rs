@@ -87,13 +87,21 @@ pub enum Delivery {
     /// on the reward changes, however many copies of the message arrive (consumer re-sends,
     /// sweeper re-queues, DLQ redrives).
     Final,
+    /// HELD, CLAIMABLE (waiting for a person), REJECTED, EXPIRED (ends without payment):
+    /// not payable. Acknowledged; finance is not called and nothing on the reward changes.
+    /// Approval and claim move the reward to PENDING and send a message of their own.
+    NotPayable,
 }
 
 impl RewardStatus {
-    pub const ALL: [RewardStatus; 3] = [
+    pub const ALL: [RewardStatus; 7] = [
         RewardStatus::Pending,
         RewardStatus::Success,
         RewardStatus::Fail,
+        RewardStatus::Held,
+        RewardStatus::Claimable,
+        RewardStatus::Rejected,
+        RewardStatus::Expired,
     ];
 
     pub fn on_delivery(self) -> Delivery {
@@ -101,6 +109,10 @@ impl RewardStatus {
             RewardStatus::Pending => Delivery::Pay,
             RewardStatus::Success => Delivery::AlreadyPaid,
             RewardStatus::Fail => Delivery::Final,
+            RewardStatus::Held
+            | RewardStatus::Claimable
+            | RewardStatus::Rejected
+            | RewardStatus::Expired => Delivery::NotPayable,
         }
     }
 }
@@ -127,6 +139,23 @@ mod tests {
             (Reopened, Pending, None),
             (Reopened, Success, None),
             (Reopened, Fail, Some(Pending)),
+            // Held, claimable, rejected and expired rewards take none of the payout's writes.
+            (Paid, Held, None),
+            (Paid, Claimable, None),
+            (Paid, Rejected, None),
+            (Paid, Expired, None),
+            (AttemptFailed, Held, None),
+            (AttemptFailed, Claimable, None),
+            (AttemptFailed, Rejected, None),
+            (AttemptFailed, Expired, None),
+            (Failed, Held, None),
+            (Failed, Claimable, None),
+            (Failed, Rejected, None),
+            (Failed, Expired, None),
+            (Reopened, Held, None),
+            (Reopened, Claimable, None),
+            (Reopened, Rejected, None),
+            (Reopened, Expired, None),
         ];
         assert_eq!(
             table.len(),
@@ -143,6 +172,9 @@ mod tests {
         assert_eq!(Pending.on_delivery(), Delivery::Pay);
         assert_eq!(Success.on_delivery(), Delivery::AlreadyPaid);
         assert_eq!(Fail.on_delivery(), Delivery::Final);
+        for status in [Held, Claimable, Rejected, Expired] {
+            assert_eq!(status.on_delivery(), Delivery::NotPayable, "{status:?}");
+        }
     }
 
     #[test]

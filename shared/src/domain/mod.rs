@@ -25,7 +25,8 @@ pub use lifecycle::{Delivery, RewardTransition};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{Settlement, Step, judge_referral, settle};
 pub use reward::{
-    Channel, NotificationOutcome, NotificationStatus, Reward, RewardId, RewardStatus,
+    Channel, NotificationOutcome, NotificationStatus, ReasonCode, Reward, RewardId, RewardStart,
+    RewardStatus,
 };
 pub use terms::{ContentWindow, RewardAmount, RewardTerms, RewardType, Side};
 pub use values::{

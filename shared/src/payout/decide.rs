@@ -70,6 +70,7 @@ pub(super) fn decide(fact: Fact<'_>, attempt: Attempt) -> Action {
             Delivery::Pay => Action::Compensate,
             Delivery::AlreadyPaid => Action::AlreadyPaid,
             Delivery::Final => Action::Finish(MessageOutcome::AlreadyFailed),
+            Delivery::NotPayable => Action::Finish(MessageOutcome::NotPayable),
         },
         Fact::Read {
             read: Ok(None),

@@ -462,4 +462,56 @@ pub(crate) mod tests {
         let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
         assert_eq!(back.data, reward);
     }
+
+    #[test]
+    fn held_and_claimable_rewards_carry_their_reason_and_deadline_and_old_items_still_load() {
+        let referee = sample_member(Some(ReferralOutcome::Accepted {
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
+        }));
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("50").unwrap(),
+        };
+        let reason = crate::domain::ReasonCode::review_velocity();
+        let held = Reward::held(&referee, Side::Referrer, terms, t0(), t0(), reason).unwrap();
+        let attrs = to_attrs(&reward_item(&held));
+        assert_eq!(attrs["status"], s("HELD"));
+        assert_eq!(attrs["reason"], s("REVIEW_VELOCITY"));
+        assert_eq!(attrs["GSI2PK"], s("REWARDSTATUS#HELD"));
+        assert!(!attrs.contains_key("claim_deadline"));
+        let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data, held);
+
+        // Sub-millisecond digits are dropped: the deadline is what the item says.
+        let deadline = t0() + chrono::Duration::days(7) + chrono::Duration::microseconds(1500);
+        let claimable =
+            Reward::claimable(&referee, Side::Referee, terms, t0(), t0(), deadline).unwrap();
+        assert_eq!(
+            claimable.claim_deadline,
+            Some(t0() + chrono::Duration::days(7) + chrono::Duration::milliseconds(1))
+        );
+        let attrs = to_attrs(&reward_item(&claimable));
+        assert_eq!(attrs["status"], s("CLAIMABLE"));
+        assert_eq!(attrs["claim_deadline"], s("2026-11-08T00:00:00.001Z"));
+        assert!(!attrs.contains_key("reason"));
+        let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data, claimable);
+
+        // An item written before these fields existed loads with none of them.
+        let pending = Reward::pending(&referee, Side::Referrer, terms, t0(), t0()).unwrap();
+        let mut attrs = to_attrs(&reward_item(&pending));
+        for field in [
+            "reason",
+            "claim_deadline",
+            "claimed_at",
+            "reviewed_at",
+            "reviewed_by",
+        ] {
+            attrs.remove(field);
+        }
+        let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
+        assert_eq!(back.data, pending);
+        assert_eq!(back.data.reason, None);
+    }
 }
