@@ -925,7 +925,7 @@ pub mod http_support {
             campaign::load(&table.store, &campaign, chrono::Utc::now())
                 .await
                 .unwrap();
-            let app = Self::app_router(&table);
+            let app = Self::app_router(&table, &queue);
             let admin = admin::router(
                 Arc::new(table.store.clone()),
                 Arc::new(queue.payout_queue()),
@@ -940,9 +940,10 @@ pub mod http_support {
 
         /// Another app "instance" over the same table (own config cache), as a second Lambda
         /// instance would be.
-        pub fn app_router(table: &TestTable) -> Router {
+        pub fn app_router(table: &TestTable, queue: &TestQueue) -> Router {
             app::router(
                 Arc::new(table.store.clone()),
+                Arc::new(queue.payout_queue()),
                 app::AppSettings {
                     personal_event: referral_shared::EventId::parse("personal").unwrap(),
                     share_link_template: "https://app.example.com/r/{code}".into(),
