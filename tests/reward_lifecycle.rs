@@ -117,9 +117,15 @@ async fn a_claimed_reward_is_paid_exactly_once_and_never_before_the_claim() {
         "my own number is not repeated"
     );
 
-    // The claim: 202, PENDING, one message.
-    let claimed = call(&t.app, "POST", &claim_path(&reward), None, me.clone()).await;
+    // The claim: 202, PENDING, one message; GetItem + the conditional UpdateItem.
+    let (claimed, trips) = t
+        .bench
+        .table
+        .round_trips
+        .during(call(&t.app, "POST", &claim_path(&reward), None, me.clone()))
+        .await;
     assert_eq!(claimed.status, 202, "{}", claimed.body);
+    assert_eq!(trips, 2, "DynamoDB round trips of a claim");
     assert_eq!(claimed.body["status"], "PENDING");
     let claimed_at = claimed.body["claimed_at"].clone();
     assert!(claimed_at.is_string());
@@ -452,8 +458,10 @@ async fn the_sweeper_expires_claimable_rewards_from_their_deadline_on_and_queues
     assert_eq!(drain.drain().await, [pending.reward_id.to_string()]);
 
     // At the deadline: the first expires, the other (one millisecond later) does not.
-    let report = t.sweep(deadline).await;
+    // PENDING Query + CLAIMABLE Query + one UpdateItem.
+    let (report, trips) = t.bench.table.round_trips.during(t.sweep(deadline)).await;
     assert_eq!((report.due, report.expired), (1, 1));
+    assert_eq!(trips, 3, "round trips of a sweep expiring one reward");
     // Again at the same instant: nothing left to do (idempotent).
     let report = t.sweep(deadline).await;
     assert_eq!((report.due, report.expired), (0, 0));
@@ -529,8 +537,17 @@ async fn an_approved_reward_is_paid_exactly_once_and_a_rejected_one_never() {
 
     let approve = |r: &Reward| format!("/admin/v1/rewards/{}/approve", r.reward_id);
     let reject = |r: &Reward| format!("/admin/v1/rewards/{}/reject", r.reward_id);
-    let ok = call(&t.admin, "POST", &approve(&approved), None, admin()).await;
+    let (ok, trips) = t
+        .bench
+        .table
+        .round_trips
+        .during(call(&t.admin, "POST", &approve(&approved), None, admin()))
+        .await;
     assert_eq!(ok.status, 202, "{}", ok.body);
+    assert_eq!(
+        trips, 1,
+        "an approval of a HELD reward is one conditional UpdateItem"
+    );
     assert_eq!(ok.body["status"], "PENDING");
     assert_eq!(ok.body["queued"], true);
     let again = call(&t.admin, "POST", &approve(&approved), None, admin()).await;
