@@ -11,6 +11,13 @@ pub fn format(t: &Instant) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// `t` as stored: finer digits than the millisecond dropped, so it equals its own round trip
+/// through [`format`] and [`parse`].
+pub fn truncate_millis(t: Instant) -> Instant {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(t)
+}
+
 /// Parses any RFC 3339 instant (any offset) into UTC. The error states the rule in the
 /// domain's `field: rule` form and never repeats the text (it may be anything from outside).
 pub fn parse(text: &str) -> Result<Instant, String> {

@@ -21,11 +21,12 @@ pub use copy::{
 };
 pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
-pub use lifecycle::{Delivery, RewardTransition};
+pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{Settlement, Step, judge_referral, settle};
 pub use reward::{
-    Channel, NotificationOutcome, NotificationStatus, Reward, RewardId, RewardStatus,
+    Channel, NotificationOutcome, NotificationStatus, ReasonCode, Reward, RewardId, RewardStart,
+    RewardStatus,
 };
 pub use terms::{ContentWindow, RewardAmount, RewardTerms, RewardType, Side};
 pub use values::{

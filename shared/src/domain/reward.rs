@@ -47,13 +47,79 @@ impl RewardId {
     }
 }
 
-/// `reward_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+string_newtype!(
+    /// Why a reward is HELD or REJECTED, or why a side was not rewarded: an upper-case code
+    /// such as `REVIEW_VELOCITY`, `REVIEW_AMOUNT` or `REJECTED_BY_ADMIN` (never personal data).
+    #[derive(PartialOrd, Ord)]
+    ReasonCode,
+    validate = |raw| {
+        let raw = raw.trim();
+        let mut chars = raw.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_uppercase());
+        if first_ok
+            && raw.len() <= ReasonCode::MAX_LEN
+            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            Ok(raw.to_owned())
+        } else {
+            Err(ValidationError::new(
+                "reason",
+                "must be an upper-case code: A-Z first, then A-Z, 0-9 or '_'; 1 to 64 characters",
+            ))
+        }
+    },
+    max_len = 64,
+    schema = super::schema::string(
+        super::schema::trimmed!("[A-Z][A-Z0-9_]{0,63}"),
+        "an upper-case reason code, e.g. REVIEW_VELOCITY, REJECTED_BY_ADMIN",
+    ),
+    impls(as_str, display, debug_plain)
+);
+
+impl ReasonCode {
+    /// HELD: the referrer qualified too many referees in the last 24 hours.
+    pub fn review_velocity() -> Self {
+        Self("REVIEW_VELOCITY".into())
+    }
+    /// HELD: the amount is at or above the review threshold.
+    pub fn review_amount() -> Self {
+        Self("REVIEW_AMOUNT".into())
+    }
+    /// REJECTED by an admin who gave no more precise code.
+    pub fn rejected_by_admin() -> Self {
+        Self("REJECTED_BY_ADMIN".into())
+    }
+}
+
+/// `reward_status`. PENDING is "queued for payout"; HELD waits for an admin, CLAIMABLE for
+/// the member's claim; SUCCESS, FAIL, REJECTED and EXPIRED are ends (FAIL until an admin
+/// retries). The transitions are in `lifecycle.rs` (docs/reward-lifecycle.md).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RewardStatus {
     Pending,
     Success,
     Fail,
+    /// Waiting for an admin's review (approve → PENDING, reject → REJECTED).
+    Held,
+    /// Waiting for the member's claim until `claim_deadline` (claim → PENDING, else EXPIRED).
+    Claimable,
+    /// Refused by an admin's review: never paid.
+    Rejected,
+    /// Not claimed before its deadline: never paid.
+    Expired,
 }
 
 impl RewardStatus {
@@ -62,8 +128,23 @@ impl RewardStatus {
             RewardStatus::Pending => "PENDING",
             RewardStatus::Success => "SUCCESS",
             RewardStatus::Fail => "FAIL",
+            RewardStatus::Held => "HELD",
+            RewardStatus::Claimable => "CLAIMABLE",
+            RewardStatus::Rejected => "REJECTED",
+            RewardStatus::Expired => "EXPIRED",
         }
     }
+}
+
+/// The status a new reward starts in, with what that status needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewardStart {
+    /// Queued for payout at once (the consumer hands it to the payout queue).
+    Pending,
+    /// Held for an admin's review, with why.
+    Held(ReasonCode),
+    /// Waits for the member's claim, which must come before `deadline` (exclusive).
+    Claimable { deadline: Instant },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +176,35 @@ pub struct Reward {
         with = "time::millis_opt"
     )]
     pub paid_at: Option<Instant>,
+    /// Why the reward is (or was) HELD, or why it was REJECTED; absent otherwise (and on
+    /// rewards written before reasons existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReasonCode>,
+    /// A CLAIMABLE reward's deadline: the claim must come before it (exclusive); from it on
+    /// the reward may be EXPIRED. Kept after the claim or the expiry.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub claim_deadline: Option<Instant>,
+    /// When the member claimed it (CLAIMABLE → PENDING).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub claimed_at: Option<Instant>,
+    /// When an admin approved or rejected it (HELD → PENDING / REJECTED), and who (the
+    /// admin token's subject).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::millis_opt"
+    )]
+    pub reviewed_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
     /// The referee's phone, masked (`0912***678`), for the `{referee_phone}` placeholder of
     /// the notification; captured when the reward is created, if the number was known then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +233,62 @@ impl Reward {
         qualified_at: Instant,
         now: Instant,
     ) -> Option<Self> {
+        Self::create(
+            referee,
+            side,
+            terms,
+            qualified_at,
+            now,
+            RewardStart::Pending,
+        )
+    }
+
+    /// As [`Self::pending`], but HELD for an admin's review with `reason`.
+    pub fn held(
+        referee: &MemberProfile,
+        side: Side,
+        terms: RewardTerms,
+        qualified_at: Instant,
+        now: Instant,
+        reason: ReasonCode,
+    ) -> Option<Self> {
+        let start = RewardStart::Held(reason);
+        Self::create(referee, side, terms, qualified_at, now, start)
+    }
+
+    /// As [`Self::pending`], but CLAIMABLE by the payee before `deadline`.
+    pub fn claimable(
+        referee: &MemberProfile,
+        side: Side,
+        terms: RewardTerms,
+        qualified_at: Instant,
+        now: Instant,
+        deadline: Instant,
+    ) -> Option<Self> {
+        let start = RewardStart::Claimable { deadline };
+        Self::create(referee, side, terms, qualified_at, now, start)
+    }
+
+    /// The one constructor behind [`Self::pending`], [`Self::held`] and [`Self::claimable`]:
+    /// the reward starts as `start` says. A claim deadline is kept to the millisecond (the
+    /// stored form), so the store's conditions compare what the reward shows.
+    pub fn create(
+        referee: &MemberProfile,
+        side: Side,
+        terms: RewardTerms,
+        qualified_at: Instant,
+        now: Instant,
+        start: RewardStart,
+    ) -> Option<Self> {
+        let (status, reason, claim_deadline) = match start {
+            RewardStart::Pending => (RewardStatus::Pending, None, None),
+            RewardStart::Held(reason) => (RewardStatus::Held, Some(reason), None),
+            RewardStart::Claimable { deadline } => (
+                RewardStatus::Claimable,
+                None,
+                Some(time::truncate_millis(deadline)),
+            ),
+        };
         let (code, event_id, source) = referee.accepted_referral()?;
         let payee = match side {
             Side::Referrer => source.member()?.clone(),
@@ -139,11 +305,16 @@ impl Reward {
             referrer_source: source.clone(),
             terms,
             qualified_at,
-            status: RewardStatus::Pending,
+            status,
             attempts: 0,
             last_error: None,
             compensation_id: None,
             paid_at: None,
+            reason,
+            claim_deadline,
+            claimed_at: None,
+            reviewed_at: None,
+            reviewed_by: None,
             referee_phone_masked: referee.phone_number.as_ref().map(|p| p.masked()),
             notification: None,
             created_at: now,
@@ -231,5 +402,31 @@ mod tests {
         assert!(RewardId::parse("acc-42").is_err());
         assert!(RewardId::parse("acc 42-referee").is_err());
         assert!(RewardId::parse("-referee").is_err());
+    }
+
+    #[test]
+    fn reason_codes_are_upper_case_codes() {
+        assert_eq!(
+            ReasonCode::parse(" REVIEW_AMOUNT ").unwrap(),
+            ReasonCode::review_amount()
+        );
+        assert_eq!(
+            ReasonCode::parse("REJECTED_BY_ADMIN").unwrap(),
+            ReasonCode::rejected_by_admin()
+        );
+        ReasonCode::parse("FRAUD_RING_2").unwrap();
+        for bad in ["", "review", "2FAST", "A-B", "A B", &"A".repeat(65)] {
+            assert!(ReasonCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_written_upper_case() {
+        for status in RewardStatus::ALL {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, serde_json::json!(status.as_str()));
+            let back: RewardStatus = serde_json::from_value(json).unwrap();
+            assert_eq!(back, status);
+        }
     }
 }

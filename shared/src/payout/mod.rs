@@ -100,6 +100,9 @@ pub enum MessageOutcome {
     Duplicate,
     /// The reward is FAIL: final until an admin retries it. Nothing called, nothing changed.
     AlreadyFailed,
+    /// The reward is HELD, CLAIMABLE, REJECTED or EXPIRED: not payable. Nothing called,
+    /// nothing changed (approval and claim send a message of their own).
+    NotPayable,
     /// Finance refused it for good (4xx/409): the reward is FAIL with the reason.
     Rejected,
     /// Will be retried by SQS later (reported in `batchItemFailures`).
@@ -121,6 +124,7 @@ impl MessageOutcome {
             MessageOutcome::Paid => "RewardsPaid",
             MessageOutcome::Duplicate => "DuplicateMessages",
             MessageOutcome::AlreadyFailed => "FailRewardMessages",
+            MessageOutcome::NotPayable => "NotPayableMessages",
             MessageOutcome::Rejected => "RewardsRejected",
             MessageOutcome::RetryLater => "PayoutRetries",
             MessageOutcome::Exhausted => "RewardsExhausted",

@@ -158,6 +158,12 @@ where
                 );
                 MessageOutcome::AlreadyFailed
             }
+            Action::Finish(MessageOutcome::NotPayable) => {
+                tracing::info!(
+                    "reward is not payable (held, claimable, rejected or expired); acknowledged without paying"
+                );
+                MessageOutcome::NotPayable
+            }
             Action::Finish(outcome) => outcome,
             Action::DeadLetter(reason) => self.dead_letter(body, &reason).await,
             // RetryLater; and, defensively, any action `process` performs itself: the message
