@@ -13,6 +13,7 @@
 //!   chunks, in file order.
 
 pub mod apply;
+pub mod backfill;
 pub mod checkpoint;
 pub mod dedupe;
 pub mod dump;

@@ -810,3 +810,85 @@ fn emit_writes_a_repeated_account_once_and_rejects_the_later_rows_with_the_first
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[tokio::test]
+async fn the_gsi3_backfill_shows_rewards_written_before_gsi3_in_my_rewards_once() {
+    use referral_import::backfill;
+    use referral_shared::domain::Side;
+    use referral_shared::store::{PageRequest, keys};
+    let table = TestTable::create().await;
+    let old: Vec<_> = (0..30)
+        .map(|i| {
+            let side = if i % 2 == 0 {
+                Side::Referee
+            } else {
+                Side::Referrer
+            };
+            referral_tests::payout_support::reward(&format!("bf-{i}"), side)
+        })
+        .collect();
+    for reward in &old {
+        table.store.create_reward(reward).await.unwrap();
+    }
+    // As a reward written by the release before GSI3: no GSI3 keys.
+    for reward in &old[..25] {
+        table
+            .client
+            .update_item()
+            .table_name(&table.name)
+            .key("PK", AttributeValue::S(keys::reward_pk(&reward.reward_id)))
+            .key("SK", AttributeValue::S(keys::REWARD_SK.to_owned()))
+            .update_expression("REMOVE GSI3PK, GSI3SK")
+            .send()
+            .await
+            .unwrap();
+    }
+    let visible = |jkos: referral_shared::domain::JkosId| {
+        let store = &table.store;
+        async move {
+            store
+                .member_rewards(&jkos, PageRequest::first(200))
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    let payee = old[0].member_jkos_id.clone();
+    let owed = old.iter().filter(|r| r.member_jkos_id == payee).count();
+    assert!(
+        visible(payee.clone()).await < owed,
+        "old rewards are missing before the backfill"
+    );
+
+    let untouched_before = scan(&table.client, &table.name).await;
+    let done = backfill::gsi3(&table.client, &table.name, 3, 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        backfill::Backfilled {
+            found: 25,
+            updated: 25,
+            already: 0,
+            unreadable: 0
+        }
+    );
+    assert_eq!(visible(payee.clone()).await, owed);
+    // Every reward item now is exactly what the store writes for it (nothing else changed).
+    let after = scan(&table.client, &table.name).await;
+    assert_eq!(after.len(), untouched_before.len());
+    for reward in &old {
+        let stored = after
+            .iter()
+            .find(|i| i["PK"].as_s().unwrap() == &keys::reward_pk(&reward.reward_id))
+            .unwrap();
+        let expected: Attrs = serde_dynamo::to_item(items::reward_item(reward)).unwrap();
+        assert_eq!(stored, &expected);
+    }
+    // A re-run finds nothing left to do.
+    let again = backfill::gsi3(&table.client, &table.name, 2, 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(again, backfill::Backfilled::default());
+}
