@@ -12,7 +12,7 @@ use referral_shared::store::{StoreError, prelude::*};
 use referral_shared::time::Instant;
 use referral_shared::{
     ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, NotificationTemplate,
-    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource,
+    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, RewardRules,
 };
 use serde::Deserialize;
 
@@ -27,6 +27,9 @@ pub struct CampaignFile {
     pub contents: Vec<ContentWindow>,
     pub copywriting: Vec<Copywriting>,
     pub notifications: Vec<NotificationTemplate>,
+    /// The event's reward rules (`docs/rules.md`); absent = no rule, as in the admin API.
+    #[serde(default)]
+    pub rules: Option<RewardRules>,
     /// Codes to issue with the event (campaign codes, or demo referrers' codes locally).
     #[serde(default)]
     pub codes: Vec<CodeSpec>,
@@ -74,6 +77,7 @@ impl CampaignFile {
             contents: self.contents.clone(),
             copywriting: self.copywriting.clone(),
             notifications: self.notifications.clone(),
+            rules: self.rules.clone().unwrap_or_default(),
         };
         config.validate().context("campaign file is not valid")?;
         Ok(config)
@@ -135,6 +139,7 @@ pub async fn load(
             event_id: file.event_id.clone(),
             event_type: file.event_type,
             source: spec.source.clone(),
+            owner_phone: None,
             created_at: now,
         };
         match store.create_code(&record).await {

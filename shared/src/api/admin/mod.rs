@@ -10,7 +10,7 @@ use super::{Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, app::Steps, 
 use crate::domain::{
     CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
     MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Reward, RewardId, RewardStatus, RewardType,
+    ReferralSource, Reward, RewardId, RewardRules, RewardStatus, RewardType,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
