@@ -194,6 +194,32 @@ mod tests {
     }
 
     #[test]
+    fn rules_in_the_file_are_read_and_validated_like_the_apis() {
+        let mut doc: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        let now: Instant = "2026-11-21T00:00:00Z".parse().unwrap();
+        let none = CampaignFile::parse(&doc.to_string()).unwrap();
+        assert!(
+            none.to_config(now, now).unwrap().rules.is_off(),
+            "absent = no rule"
+        );
+        doc["rules"] = serde_json::json!({
+            "referrer_cap": {"max_referees": 10, "per": "CONTENT_WINDOW"},
+            "one_reward_per_device": true,
+            "claim_days": 7
+        });
+        let file = CampaignFile::parse(&doc.to_string()).unwrap();
+        let rules = file.to_config(now, now).unwrap().rules;
+        assert_eq!(rules.claim_days, Some(7));
+        assert!(rules.one_reward_per_device && rules.referrer_cap.is_some());
+        doc["rules"]["claim_days"] = serde_json::json!(0);
+        let bad = CampaignFile::parse(&doc.to_string()).unwrap();
+        let err = format!("{:#}", bad.to_config(now, now).unwrap_err());
+        assert!(err.contains("rules.claim_days"), "{err}");
+        doc["rules"] = serde_json::json!({"claim_dayz": 7});
+        assert!(CampaignFile::parse(&doc.to_string()).is_err());
+    }
+
+    #[test]
     fn overlapping_windows_and_unknown_fields_are_rejected() {
         let mut doc: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
         let first = doc["contents"][0].clone();
