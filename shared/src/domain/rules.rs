@@ -38,7 +38,11 @@ pub struct RewardRules {
     pub refuse_self_referral: bool,
     /// KYC and device must both be done within this many days of the code's use
     /// (`QUALIFICATION_EXPIRED`; the member still becomes a referrer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
     #[schema(minimum = 1, maximum = 365)]
     pub qualification_days: Option<u32>,
     /// When rewards are HELD for an admin's review instead of being paid.
@@ -48,7 +52,11 @@ pub struct RewardRules {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milestones: Vec<Milestone>,
     /// Rewards become CLAIMABLE; the member claims them within this many days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
     #[schema(minimum = 1, maximum = 365)]
     pub claim_days: Option<u32>,
 }
@@ -57,9 +65,67 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Counts and days as JSON Schema's `integer` reads them: `7` and `7.0` alike (a client or a
+/// generator may write a whole number with a fraction), anything else refused.
+mod whole {
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+    use std::fmt;
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = u32;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number from 0 to 4294967295")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom("is too large"))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom("must not be negative"))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u32, E> {
+            if v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v) {
+                return Err(E::custom("must be a whole number"));
+            }
+            Ok(v as u32)
+        }
+    }
+
+    pub(super) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        d.deserialize_any(Whole)
+    }
+
+    pub(super) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        struct Maybe;
+        impl<'de> Visitor<'de> for Maybe {
+            type Value = Option<u32>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number or null")
+            }
+            fn visit_none<E: Error>(self) -> Result<Option<u32>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: Error>(self) -> Result<Option<u32>, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u32>, D::Error> {
+                number(d).map(Some)
+            }
+        }
+        d.deserialize_option(Maybe)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferrerCap {
+    #[serde(deserialize_with = "whole::number")]
     #[schema(minimum = 1, maximum = 1000000)]
     pub max_referees: u32,
     pub per: CapScope,
@@ -88,7 +154,11 @@ pub enum CapScope {
 pub struct ReviewHold {
     /// Hold both rewards of a referee when their referrer already had this many referees
     /// rewarded in the 24 hours before this one qualified (`REVIEW_VELOCITY`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
     #[schema(minimum = 1, maximum = 1000)]
     pub referees_per_24h: Option<u32>,
     /// Hold any reward whose amount is at least this (`REVIEW_AMOUNT`).
@@ -100,6 +170,7 @@ pub struct ReviewHold {
 #[serde(deny_unknown_fields)]
 pub struct Milestone {
     /// The referrer's Nth rewarded referee in the event grants the bonus.
+    #[serde(deserialize_with = "whole::number")]
     #[schema(minimum = 1, maximum = 1000000)]
     pub nth: u32,
     pub reward: RewardTerms,

@@ -602,4 +602,21 @@ fn rules_read_from_json_refuse_unknown_fields_and_default_the_referee_side() {
         serde_json::to_string(&RewardRules::default()).unwrap(),
         "{}"
     );
+    // Whole numbers as JSON Schema's integer reads them, and nothing else.
+    let whole: RewardRules = serde_json::from_str(
+        r#"{"claim_days":28.0,"qualification_days":null,"referrer_cap":{"max_referees":12,"per":"EVENT"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (whole.claim_days, whole.qualification_days),
+        (Some(28), None)
+    );
+    for bad in [
+        r#"{"claim_days":1.5}"#,
+        r#"{"claim_days":-1}"#,
+        r#"{"claim_days":"7"}"#,
+        r#"{"claim_days":4294967296}"#,
+    ] {
+        assert!(serde_json::from_str::<RewardRules>(bad).is_err(), "{bad}");
+    }
 }
