@@ -8,12 +8,36 @@ use super::plan::{self, Codes, Rules};
 use super::{Consumer, IngestError};
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
-    EventId, MemberProfile, ReferralCode, RuleFacts, Settlement, Undecided, WindowId,
+    EventId, JkosId, MemberProfile, ReferralCode, RuleFacts, Settlement, Undecided, WindowId,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{Entity, MemberWrite, StoreError};
 use crate::time::Instant;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One turn at a time per referrer within a batch: the members of one hot referrer decide
+/// from the referrer's counters and write them one after the other instead of racing (and
+/// conflicting) on the same item; other referrers' members run alongside. Another invocation
+/// can still race this one: that is what the conditional write and the retry are for.
+#[derive(Default)]
+pub(super) struct ReferrerTurns(std::sync::Mutex<HashMap<(EventId, JkosId), Turn>>);
+
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
+impl ReferrerTurns {
+    async fn take(&self, event: &EventId, referrer: &JkosId) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((event.clone(), referrer.clone()))
+            .or_default()
+            .clone();
+        turn.lock_owned().await
+    }
+}
 
 pub(super) enum MemberOutcome {
     Done {
@@ -42,6 +66,7 @@ where
         codes: &Codes,
         now: Instant,
         conflicts: &AtomicU64,
+        turns: &ReferrerTurns,
     ) -> Result<MemberOutcome, IngestError> {
         let MemberGroup { account, records } = group;
         let key = self.settings.identity_key.as_ref();
@@ -66,7 +91,11 @@ where
                 )
             };
             let mut planned = plan_with(member.clone(), None);
+            let mut turn = None;
             if let Some(Undecided::NeedFacts(wanted)) = &planned.settlement.undecided {
+                if let Some(referrer) = &wanted.referrer {
+                    turn = Some(turns.take(&wanted.event_id, referrer).await);
+                }
                 let facts = match self.store.rule_facts(wanted).await {
                     Ok(f) => f,
                     Err(e) => return self.give_up_or_fail(e, &records, now),
@@ -132,6 +161,7 @@ where
                         break;
                     }
                     tracing::debug!(%entity, attempt = count, "write conflict; re-reading");
+                    drop(turn);
                     if rule_item {
                         let pause = rand::random_range(1..=10u64) * u64::from(count.min(10));
                         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;

@@ -207,10 +207,12 @@ where
         let codes = Arc::new(codes);
 
         let conflicts = AtomicU64::new(0);
+        let turns = member::ReferrerTurns::default();
         let outcomes: Vec<MemberOutcome> = stream::iter(groups.into_iter().map(|group| {
             let loaded = members.remove(&group.account);
             let codes = codes.clone();
             let conflicts = &conflicts;
+            let turns = &turns;
             let span = group.span();
             // A stored profile or used code that does not map onto the domain: park this
             // member's records instead of failing (and forever retrying) the whole batch.
@@ -219,7 +221,7 @@ where
                 if let Some(error) = broken {
                     return self.give_up_or_fail(error, &group.records, now);
                 }
-                self.apply_member(group, loaded, &codes, now, conflicts)
+                self.apply_member(group, loaded, &codes, now, conflicts, turns)
                     .await
             }
             .instrument(span)
