@@ -65,6 +65,7 @@ async fn main() {
     }
     let app = app::router(
         Arc::new(store.clone()),
+        Arc::new(api.queue.payout_queue()),
         app::AppSettings {
             personal_event: EventId::parse("personal").unwrap(),
             share_link_template: "https://app.example.com/r/{code}".into(),

@@ -591,6 +591,12 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
             "rewards": {
                 "SUCCESS": {"count": 7, "amounts": {"COIN": "350.00"}},
                 "FAIL": {"count": 7, "amounts": {"COIN": "350.00"}},
+                // Every status is counted, at 0 when none.
+                "PENDING": {"count": 0, "amounts": {}},
+                "HELD": {"count": 0, "amounts": {}},
+                "CLAIMABLE": {"count": 0, "amounts": {}},
+                "REJECTED": {"count": 0, "amounts": {}},
+                "EXPIRED": {"count": 0, "amounts": {}},
             },
             "complete": true,
         })

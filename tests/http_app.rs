@@ -88,7 +88,7 @@ async fn check_answers_the_same_shape_for_valid_and_invalid_codes_and_names_no_o
 #[tokio::test]
 async fn the_check_limit_holds_per_member_across_instances() {
     let api = Api::new().await;
-    let second_instance = Api::app_router(&api.table);
+    let second_instance = Api::app_router(&api.table, &api.queue);
     // The counter is per minute: if the minute turns during the run, run it again.
     for attempt in 0..3 {
         let member_id = format!("limited-{attempt}");
@@ -181,7 +181,7 @@ async fn subtitle_and_event_detail_come_from_the_personal_events_active_copy() {
 
     // No PERSONAL event configured: the same shape with nulls, not an error.
     let bare = referral_tests::TestTable::create().await;
-    let router = Api::app_router(&bare);
+    let router = Api::app_router(&bare, &api.queue);
     let detail = call(&router, "GET", "/v1/referral/event", None, me.clone()).await;
     assert_eq!(detail.status, 200);
     assert_eq!(detail.body["window"], Value::Null);

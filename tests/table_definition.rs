@@ -59,6 +59,13 @@ async fn the_deployed_table_has_the_keys_and_indexes_the_store_uses() {
                     (keys::GSI2SK.into(), "RANGE".into())
                 ]
             ),
+            (
+                keys::GSI3.to_owned(),
+                vec![
+                    (keys::GSI3PK.into(), "HASH".into()),
+                    (keys::GSI3SK.into(), "RANGE".into())
+                ]
+            ),
         ]
     );
     for index in t.global_secondary_indexes() {

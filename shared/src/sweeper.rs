@@ -1,10 +1,14 @@
 //! The safety net of the reward hand-off (ADR 0004): PENDING rewards that nobody has touched
 //! for a while are queued for payout again. A reward that is already in the queue gets a
 //! second message, which the payout function treats as a duplicate.
+//!
+//! And the claim step's clock: CLAIMABLE rewards whose deadline passed become EXPIRED
+//! (docs/reward-lifecycle.md). Nothing else is looked at: HELD, CLAIMABLE, REJECTED and
+//! EXPIRED rewards are never queued (they are not in the PENDING list the sweep reads).
 
 use crate::lambda::{self, InvocationError};
 use crate::queue::{PayoutQueue, QueueError};
-use crate::store::{PageRequest, RewardReads, StoreError};
+use crate::store::{PageRequest, RewardReads, RewardWrites, StoreError};
 use crate::telemetry;
 use crate::time::Instant;
 use serde_json::Value;
@@ -51,11 +55,56 @@ pub struct SweepReport {
     pub examined: u64,
     /// Of those, re-queued (not updated since the cutoff either).
     pub queued: u64,
+    /// CLAIMABLE rewards whose deadline passed that were looked at.
+    pub due: u64,
+    /// Of those, EXPIRED by this run (the others were claimed or expired meanwhile).
+    pub expired: u64,
+}
+
+/// Expiries sent at once.
+const EXPIRY_CONCURRENCY: usize = 8;
+
+/// Moves CLAIMABLE rewards whose deadline is at or before `now` to EXPIRED, at most `max` per
+/// run. 1 Query per 200 rewards + 1 conditional UpdateItem each; a reward claimed (or expired)
+/// in the meantime fails the condition and is left as it is, so a run can be repeated or
+/// overlap another.
+pub async fn expire_due<S>(store: &S, now: Instant, max: u64) -> Result<(u64, u64), SweepError>
+where
+    S: RewardReads + RewardWrites + ?Sized,
+{
+    use futures::StreamExt;
+    let (mut due, mut expired) = (0u64, 0u64);
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    while due < max {
+        let found = store.claimable_rewards_due(now, page).await?;
+        due += found.items.len() as u64;
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(&found.items)
+            .map(|reward| store.expire_reward(reward, now))
+            .buffer_unordered(EXPIRY_CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            match result {
+                Ok(()) => expired += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match found.next {
+            Some(cursor) => page = PageRequest::after(PageRequest::MAX_LIMIT, cursor),
+            None => break,
+        }
+    }
+    if expired > 0 {
+        tracing::info!(count = expired, "unclaimed rewards expired");
+    }
+    Ok((due, expired))
 }
 
 /// Re-queues PENDING rewards created and last updated before `now - stale_after`, at most
-/// `max` of them per run (the rest wait for the next run). 1 Query per 200 rewards + 1
-/// SendMessageBatch per 10.
+/// `max` of them per run (the rest wait for the next run), then expires the CLAIMABLE rewards
+/// whose deadline passed ([`expire_due`], at most `max` too). 1 Query per 200 rewards + 1
+/// SendMessageBatch per 10 + 1 UpdateItem per expiry.
 pub async fn sweep<S, Q>(
     store: &S,
     queue: &Q,
@@ -64,7 +113,7 @@ pub async fn sweep<S, Q>(
     max: u64,
 ) -> Result<SweepReport, SweepError>
 where
-    S: RewardReads + ?Sized,
+    S: RewardReads + RewardWrites + ?Sized,
     Q: PayoutQueue + ?Sized,
 {
     let cutoff = now - stale_after;
@@ -89,6 +138,7 @@ where
             None => break,
         }
     }
+    (report.due, report.expired) = expire_due(store, now, max).await?;
     Ok(report)
 }
 
@@ -102,7 +152,7 @@ pub async fn on_schedule<S, Q>(
     payload: &Value,
 ) -> Result<SweepReport, InvocationError>
 where
-    S: RewardReads + ?Sized,
+    S: RewardReads + RewardWrites + ?Sized,
     Q: PayoutQueue + ?Sized,
 {
     lambda::scheduled_event(payload)?;
@@ -124,12 +174,17 @@ where
         telemetry::emit(&telemetry::emf(
             &telemetry::namespace(),
             &[("Function", "reward-sweeper")],
-            &[("SweptRewards", report.queued)],
+            &[
+                ("SweptRewards", report.queued),
+                ("ExpiredRewards", report.expired),
+            ],
             now,
         ));
         tracing::info!(
             examined = report.examined,
             queued = report.queued,
+            due = report.due,
+            expired = report.expired,
             "sweep done"
         );
         Ok(report)

@@ -900,6 +900,12 @@ pub mod payout_support {
     /// A PENDING reward of one side of referee `account` (terms: referrer 50 COIN, referee
     /// 100 COUPON), referee phone known.
     pub fn reward(account: &str, side: Side) -> Reward {
+        reward_starting(account, side, RewardStart::Pending)
+    }
+
+    /// As [`reward`], starting as `start` says (HELD with a reason, CLAIMABLE with a deadline):
+    /// the store's fixture creates what part A's qualification will.
+    pub fn reward_starting(account: &str, side: Side, start: RewardStart) -> Reward {
         let now = chrono::Utc::now();
         let terms = match side {
             Side::Referrer => RewardTerms {
@@ -912,7 +918,7 @@ pub mod payout_support {
             },
         };
         let referee = referee(account, "AB2CD3", "jk-referrer");
-        Reward::pending(&referee, side, terms, now, now).expect("an accepted member's code")
+        Reward::create(&referee, side, terms, now, now, start).expect("an accepted member's code")
     }
 }
 
@@ -994,7 +1000,7 @@ pub mod http_support {
             campaign::load(&table.store, &campaign, chrono::Utc::now())
                 .await
                 .unwrap();
-            let app = Self::app_router(&table);
+            let app = Self::app_router(&table, &queue);
             let admin = admin::router(
                 Arc::new(table.store.clone()),
                 Arc::new(queue.payout_queue()),
@@ -1007,11 +1013,33 @@ pub mod http_support {
             }
         }
 
+        /// Both routers over `table`, sending payout messages to `queue` (e.g. a payout
+        /// bench's queue, so what they queue is then paid by the payout engine).
+        pub fn routers_over(
+            table: &TestTable,
+            queue: referral_shared::queue::SqsPayoutQueue,
+        ) -> (Router, Router) {
+            let queue = Arc::new(queue);
+            let app = app::router(
+                Arc::new(table.store.clone()),
+                queue.clone(),
+                app::AppSettings {
+                    personal_event: referral_shared::EventId::parse("personal").unwrap(),
+                    share_link_template: "https://app.example.com/r/{code}".into(),
+                    check_limit_per_minute: CHECK_LIMIT,
+                    config_cache_seconds: 60,
+                },
+            );
+            let admin = admin::router(Arc::new(table.store.clone()), queue);
+            (app, admin)
+        }
+
         /// Another app "instance" over the same table (own config cache), as a second Lambda
         /// instance would be.
-        pub fn app_router(table: &TestTable) -> Router {
+        pub fn app_router(table: &TestTable, queue: &TestQueue) -> Router {
             app::router(
                 Arc::new(table.store.clone()),
+                Arc::new(queue.payout_queue()),
                 app::AppSettings {
                     personal_event: referral_shared::EventId::parse("personal").unwrap(),
                     share_link_template: "https://app.example.com/r/{code}".into(),

@@ -12,7 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_tracing();
     let config = AppApiConfig::from_env()?;
     let clients = Clients::load().await;
-    let router = app::router(Arc::new(clients.store(&config.table_name)), config.settings);
+    let router = app::router(
+        Arc::new(clients.store(&config.table_name)),
+        Arc::new(clients.payout_queue(&config.payout_queue_url)),
+        config.settings,
+    );
     let function = HttpFunction::new(router);
     lambda::run("app-api", move |payload, context| {
         let function = function.clone();

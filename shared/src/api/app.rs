@@ -1,19 +1,26 @@
-//! The app API (seed 3.2.3): check a code, the subtitle, the event detail and "my referral".
-//! Every route acts for the calling member only ([`Member`], the `sub` claim).
+//! The app API (seed 3.2.3): check a code, the subtitle, the event detail, "my referral",
+//! "my rewards" and the claim of a CLAIMABLE reward. Every route acts for the calling member
+//! only ([`Member`], the `sub` claim).
 
-use super::openapi::{BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable};
-use super::{ApiError, ApiJson, ApiQuery, Member, PageQuery, json_value_placeholders, ok};
+use super::openapi::{
+    BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+};
+use super::{ApiError, ApiJson, ApiQuery, Listing, Member, PageQuery, json_value_placeholders, ok};
 use crate::domain::{
-    CopywritingItem, EventConfig, EventId, ReferralCode, ReferralSource, Reward, RewardStatus,
-    RewardType, Side,
+    ClaimStep, CopywritingItem, EventConfig, EventId, JkosId, ReasonCode, ReferralCode,
+    ReferralSource, Reward, RewardId, RewardStatus, RewardType, Side,
 };
 use crate::events_cache::ConfigCache;
-use crate::store::{Codes, CollectionEntry, Collections, EventReads, RateLimits};
+use crate::queue::PayoutQueue;
+use crate::store::{
+    Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits, RewardReads,
+    RewardWrites, StoreError,
+};
 
 use crate::time::Instant;
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DurationRound, TimeDelta};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -23,9 +30,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 crate::store::port_sum!(
-    /// What the app API reads and writes: codes, campaign configuration, a member's collection
-    /// and the shared request limiter.
-    pub trait AppStore: Codes + EventReads + Collections + RateLimits;
+    /// What the app API reads and writes: codes, campaign configuration, a member's collection,
+    /// the shared request limiter, and the member's own rewards (read, claim, late expiry).
+    pub trait AppStore: Codes
+        + EventReads
+        + Collections
+        + RateLimits
+        + RewardReads
+        + RewardWrites
+        + MemberRewards;
 );
 
 /// Read from the environment by [`crate::config::AppApiConfig`].
@@ -43,14 +56,21 @@ pub struct AppSettings {
 
 pub struct AppState {
     store: Arc<dyn AppStore>,
+    /// Where a claimed reward is queued for payout.
+    queue: Arc<dyn PayoutQueue>,
     cache: ConfigCache,
     settings: AppSettings,
 }
 
 /// The app router; `api::lambda::HttpFunction` serves it in Lambda, the local gateway in development.
-pub fn router(store: Arc<dyn AppStore>, settings: AppSettings) -> Router {
+pub fn router(
+    store: Arc<dyn AppStore>,
+    queue: Arc<dyn PayoutQueue>,
+    settings: AppSettings,
+) -> Router {
     let state = Arc::new(AppState {
         store,
+        queue,
         cache: ConfigCache::new(Duration::from_secs(settings.config_cache_seconds)),
         settings,
     });
@@ -64,6 +84,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/referral/subtitle"),
     ("GET", "/v1/referral/event"),
     ("GET", "/v1/referral/me"),
+    ("GET", "/v1/referral/rewards"),
+    ("POST", "/v1/referral/rewards/{reward_id}/claim"),
 ];
 
 /// The routes with their documentation: the router and the OpenAPI paths come from here.
@@ -73,6 +95,8 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(subtitle))
         .routes(routes!(event_detail))
         .routes(routes!(my_referral))
+        .routes(routes!(my_rewards))
+        .routes(routes!(claim_reward))
 }
 
 /// This API's part of the OpenAPI document.
@@ -437,4 +461,227 @@ async fn my_referral(
         referees,
         next_cursor: page.next.map(|c| c.token().to_owned()),
     }))
+}
+
+/// One of my rewards, as referrer (for a referee I invited) or as referee (for joining).
+#[derive(Debug, Serialize, ToSchema)]
+struct MyRewardRow {
+    reward_id: RewardId,
+    /// REFERRER: for a referee I invited; REFEREE: for joining with a code.
+    side: Side,
+    event_id: EventId,
+    reward_type: RewardType,
+    amount: crate::domain::RewardAmount,
+    /// PENDING (queued for payout), SUCCESS (paid), FAIL, HELD (in review), CLAIMABLE (claim
+    /// it before `claim_deadline`), REJECTED or EXPIRED.
+    status: RewardStatus,
+    /// Why it is HELD or REJECTED (a code such as REVIEW_VELOCITY); null otherwise.
+    #[schema(required = true)]
+    reason: Option<ReasonCode>,
+    /// Whether a claim would be accepted now (CLAIMABLE and before its deadline).
+    claimable_now: bool,
+    /// The claim must come before this instant (CLAIMABLE rewards; kept after the claim).
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    claim_deadline: Option<Instant>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    claimed_at: Option<Instant>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    paid_at: Option<Instant>,
+    /// The referee's phone, masked (`0912***678`), on a REFERRER reward; null on my own
+    /// REFEREE reward.
+    #[schema(required = true, examples("0912***678"))]
+    referee_phone: Option<String>,
+    #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
+    created_at: Instant,
+}
+
+impl MyRewardRow {
+    fn of(r: &Reward, now: Instant) -> Self {
+        MyRewardRow {
+            reward_id: r.reward_id.clone(),
+            side: r.side,
+            event_id: r.event_id.clone(),
+            reward_type: r.terms.reward_type,
+            amount: r.terms.amount,
+            status: r.status,
+            reason: r.reason.clone(),
+            claimable_now: r.on_claim(now) == ClaimStep::Claim,
+            claim_deadline: r.claim_deadline,
+            claimed_at: r.claimed_at,
+            paid_at: r.paid_at,
+            // Stored masked already; the referee's own number is not repeated to them.
+            referee_phone: match r.side {
+                Side::Referrer => r.referee_phone_masked.clone(),
+                Side::Referee => None,
+            },
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// My rewards, as referrer and as referee, oldest first.
+///
+/// One DynamoDB Query page of the caller's own rewards (by the `sub` claim; nobody else's
+/// reward can be listed, and a cursor of another listing is refused with 400).
+#[utoipa::path(
+    get,
+    path = "/v1/referral/rewards",
+    tag = "app",
+    security(("jwt" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "one page of my rewards", body = Listing<MyRewardRow>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn my_rewards(
+    State(state): State<Arc<AppState>>,
+    Member(member): Member,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let page = state
+        .store
+        .member_rewards(&member, query.to_request()?)
+        .await?;
+    let now = chrono::Utc::now();
+    let rows = page
+        .items
+        .iter()
+        // The index is keyed by the payee; the filter states it once more.
+        .filter(|r| r.member_jkos_id == member)
+        .map(|r| MyRewardRow::of(r, now))
+        .collect();
+    Ok(ok(Listing::new(rows, page.next)))
+}
+
+/// The answer to a claim, the same however many times it is repeated.
+#[derive(Debug, Serialize, ToSchema)]
+struct Claimed {
+    reward_id: RewardId,
+    /// PENDING (queued for payout), or SUCCESS / FAIL when a repeated claim comes after the
+    /// payout.
+    status: RewardStatus,
+    #[serde(with = "crate::time::millis")]
+    #[schema(schema_with = crate::domain::schema::instant)]
+    claimed_at: Instant,
+}
+
+/// My reward named `reward_id`, read once (strongly consistent); another member's reward is
+/// answered exactly like a missing one.
+async fn my_reward(
+    state: &AppState,
+    member: &JkosId,
+    reward_id: &RewardId,
+) -> Result<Reward, ApiError> {
+    state
+        .store
+        .get_reward(reward_id)
+        .await?
+        .filter(|r| &r.member_jkos_id == member)
+        .ok_or(ApiError::NotFound { what: "reward" })
+}
+
+/// Claim one of my CLAIMABLE rewards: it is queued for payout.
+///
+/// CLAIMABLE → PENDING before the claim deadline (exclusive), then one payout message.
+/// Idempotent: a reward claimed before gets the same 202 (re-queued while still PENDING; it
+/// is paid once whatever the number of messages). 409 `claim_expired` from the deadline on,
+/// 409 `not_claimable` for a reward that never needed a claim; another member's reward is 404,
+/// like a missing one. The status moves first, so if the enqueue fails (503) a repeated claim
+/// (or the sweeper, within its period) queues it.
+#[utoipa::path(
+    post,
+    path = "/v1/referral/rewards/{reward_id}/claim",
+    tag = "app",
+    security(("jwt" = [])),
+    params(("reward_id" = RewardId, Path)),
+    responses(
+        (status = 202, description = "claimed and queued for payout", body = Claimed),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn claim_reward(
+    State(state): State<Arc<AppState>>,
+    Member(member): Member,
+    axum::extract::Path(reward_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let reward_id = RewardId::parse(&reward_id)?;
+    let now = chrono::Utc::now();
+    let mut reward = my_reward(&state, &member, &reward_id).await?;
+    // At most two rounds: a lost race (a concurrent claim, or the sweeper's expiry) is read
+    // again and answered from what won.
+    for round in 0..2 {
+        let (queue, claimed_at) = match reward.on_claim(now) {
+            ClaimStep::Claim => match state.store.claim_reward(&reward, now).await {
+                Ok(()) => (true, now),
+                Err(StoreError::Conflict { .. }) if round == 0 => {
+                    reward = my_reward(&state, &member, &reward_id).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+            ClaimStep::AlreadyClaimed { queue_again } => {
+                (queue_again, reward.claimed_at.unwrap_or(now))
+            }
+            ClaimStep::TooLate { expire } => {
+                if expire {
+                    // Recorded now rather than at the next sweep; a conflict means it is
+                    // recorded already.
+                    match state.store.expire_reward(&reward, now).await {
+                        Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                return Err(ApiError::Conflict {
+                    code: "claim_expired",
+                    message: format!("reward {reward_id}: its claim deadline has passed"),
+                });
+            }
+            ClaimStep::NotClaimable => {
+                return Err(ApiError::Conflict {
+                    code: "not_claimable",
+                    message: format!(
+                        "reward {reward_id} is {}; it cannot be claimed",
+                        reward.status.as_str()
+                    ),
+                });
+            }
+        };
+        if queue {
+            if let Err(e) = state.queue.enqueue(std::slice::from_ref(&reward_id)).await {
+                tracing::warn!(reward = %reward_id, error = %e, "claim not queued; a repeated claim or the sweeper will");
+                return Err(ApiError::Unavailable);
+            }
+            tracing::info!(reward = %reward_id, "reward claimed and queued");
+        }
+        let status = if queue {
+            RewardStatus::Pending
+        } else {
+            reward.status
+        };
+        return Ok((
+            axum::http::StatusCode::ACCEPTED,
+            axum::Json(Claimed {
+                reward_id,
+                status,
+                claimed_at,
+            }),
+        )
+            .into_response());
+    }
+    // Two lost races in a row: the reward keeps changing under the claim.
+    Err(ApiError::Conflict {
+        code: "claim_contended",
+        message: format!("reward {reward_id} changed during the claim; try again"),
+    })
 }

@@ -6,11 +6,13 @@ use super::{
 };
 use crate::api::app::AppSettings;
 
-/// app-api: `TABLE_NAME`, `PERSONAL_EVENT_ID`, `SHARE_LINK_TEMPLATE` (default a placeholder
-/// link), `CHECK_LIMIT_PER_MINUTE` (default 30, at least 1), `CONFIG_CACHE_SECONDS` (default 60).
+/// app-api: `TABLE_NAME`, `PAYOUT_QUEUE_URL` (a claimed reward is queued for payout),
+/// `PERSONAL_EVENT_ID`, `SHARE_LINK_TEMPLATE` (default a placeholder link),
+/// `CHECK_LIMIT_PER_MINUTE` (default 30, at least 1), `CONFIG_CACHE_SECONDS` (default 60).
 #[derive(Debug, Clone)]
 pub struct AppApiConfig {
     pub table_name: String,
+    pub payout_queue_url: String,
     pub settings: AppSettings,
 }
 
@@ -22,6 +24,7 @@ impl AppApiConfig {
     pub(super) fn from_vars(env: Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: table_name(env)?,
+            payout_queue_url: payout_queue_url(env)?,
             settings: AppSettings {
                 personal_event: personal_event(env)?,
                 share_link_template: optional_in(

@@ -114,7 +114,8 @@ fn table_name(env: Env<'_>) -> Result<String, ConfigError> {
     required_in(env, "TABLE_NAME")
 }
 
-/// `PAYOUT_QUEUE_URL`: where granted rewards are sent (consumers, payout, sweeper, admin API).
+/// `PAYOUT_QUEUE_URL`: where granted rewards are sent (consumers, payout, sweeper, app API
+/// (claims), admin API (retries, approvals)).
 fn payout_queue_url(env: Env<'_>) -> Result<String, ConfigError> {
     required_in(env, "PAYOUT_QUEUE_URL")
 }

@@ -25,7 +25,7 @@ pub use copy::{
 pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
 pub use identity::{DeviceId, IdentityHash, IdentityKey};
-pub use lifecycle::{Delivery, RewardTransition};
+pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{RuleContext, Settlement, Step, Undecided, judge_referral, settle};
 pub use reward::{

@@ -218,6 +218,57 @@ mod tests {
         }
     }
 
+    /// The reward as read decides whether finance is called: only PENDING is paid; HELD,
+    /// CLAIMABLE, REJECTED and EXPIRED are acknowledged as not payable.
+    #[test]
+    fn only_a_pending_reward_as_read_is_paid() {
+        use crate::domain::{
+            EventId, ReferralOutcome, ReferralSource, RewardAmount, RewardStatus, RewardTerms,
+            RewardType, Side,
+        };
+        let t = crate::time::parse("2026-11-20T08:00:00Z").unwrap();
+        let member = crate::store::items::tests::sample_member(Some(ReferralOutcome::Accepted {
+            event_id: EventId::parse("personal").unwrap(),
+            referrer_source: ReferralSource::parse("member:jkos-1").unwrap(),
+        }));
+        let terms = RewardTerms {
+            reward_type: RewardType::Coin,
+            amount: RewardAmount::parse("50").unwrap(),
+        };
+        let expected = |status| match status {
+            RewardStatus::Pending => Action::Compensate,
+            RewardStatus::Success => Action::AlreadyPaid,
+            RewardStatus::Fail => Action::Finish(AlreadyFailed),
+            RewardStatus::Held
+            | RewardStatus::Claimable
+            | RewardStatus::Rejected
+            | RewardStatus::Expired => Action::Finish(NotPayable),
+        };
+        for status in RewardStatus::ALL {
+            let mut reward = Reward::pending(&member, Side::Referee, terms, t, t).unwrap();
+            reward.status = status;
+            let read = Ok(Some(reward.clone()));
+            let fact = Fact::Read {
+                reward_id: &reward.reward_id,
+                read: &read,
+            };
+            // Whatever the receive, first or last.
+            for receive in [1, 5] {
+                assert_eq!(
+                    decide(fact_again(&fact), attempt(receive)),
+                    expected(status)
+                );
+            }
+        }
+    }
+
+    fn fact_again<'a>(fact: &Fact<'a>) -> Fact<'a> {
+        match fact {
+            Fact::Read { reward_id, read } => Fact::Read { reward_id, read },
+            _ => unreachable!("only reads are repeated here"),
+        }
+    }
+
     #[test]
     fn store_and_finance_results_decide_the_next_step() {
         let corrupt = StoreError::Corrupt {

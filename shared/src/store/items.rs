@@ -47,6 +47,10 @@ pub struct Item<T> {
     pub gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
     pub gsi2sk: Option<String>,
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
     pub entity: Entity,
     #[serde(flatten)]
     pub data: T,
@@ -61,6 +65,8 @@ impl<T> Item<T> {
             gsi1sk: None,
             gsi2pk: None,
             gsi2sk: None,
+            gsi3pk: None,
+            gsi3sk: None,
             entity,
             data,
         }
@@ -75,6 +81,12 @@ impl<T> Item<T> {
     fn gsi2(mut self, pk: String, sk: String) -> Self {
         self.gsi2pk = Some(pk);
         self.gsi2sk = Some(sk);
+        self
+    }
+
+    fn gsi3(mut self, pk: String, sk: String) -> Self {
+        self.gsi3pk = Some(pk);
+        self.gsi3sk = Some(sk);
         self
     }
 }
@@ -232,8 +244,24 @@ pub fn reward_item(reward: &Reward) -> Item<&Reward> {
     )
     .gsi2(
         keys::reward_status_gsi2pk(reward.status),
-        keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id),
+        reward_gsi2sk(reward),
     )
+    .gsi3(
+        keys::payee_gsi3pk(&reward.member_jkos_id),
+        keys::payee_gsi3sk(&reward.created_at, &reward.reward_id),
+    )
+}
+
+/// A reward's place in its status's list: by claim deadline while CLAIMABLE (the sweeper's
+/// expiry Query), by creation otherwise. The store's transitions out of CLAIMABLE write it
+/// back to the creation form.
+pub fn reward_gsi2sk(reward: &Reward) -> String {
+    match (reward.status, reward.claim_deadline) {
+        (crate::domain::RewardStatus::Claimable, Some(deadline)) => {
+            keys::claimable_gsi2sk(&deadline, &reward.reward_id)
+        }
+        _ => keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id),
+    }
 }
 
 /// The marker of a content window under which rewards were granted (see
@@ -520,6 +548,11 @@ pub(crate) mod tests {
             attrs["GSI2SK"],
             s("2026-11-01T00:00:00.000Z#acc-7-referrer")
         );
+        assert_eq!(attrs["GSI3PK"], s("PAYEE#jkos-1"));
+        assert_eq!(
+            attrs["GSI3SK"],
+            s("2026-11-01T00:00:00.000Z#acc-7-referrer")
+        );
         assert_eq!(attrs["entity"], s("Reward"));
         assert_eq!(attrs["status"], s("PENDING"));
         assert_eq!(attrs["attempts"], AttributeValue::N("0".into()));
@@ -559,6 +592,9 @@ pub(crate) mod tests {
         let attrs = to_attrs(&reward_item(&claimable));
         assert_eq!(attrs["status"], s("CLAIMABLE"));
         assert_eq!(attrs["claim_deadline"], s("2026-11-08T00:00:00.001Z"));
+        assert_eq!(attrs["GSI2PK"], s("REWARDSTATUS#CLAIMABLE"));
+        assert_eq!(attrs["GSI2SK"], s("2026-11-08T00:00:00.001Z#acc-7-referee"));
+        assert_eq!(attrs["GSI3PK"], s("PAYEE#jk-7"));
         assert!(!attrs.contains_key("reason"));
         let back: Item<Reward> = serde_dynamo::from_item(attrs).unwrap();
         assert_eq!(back.data, claimable);

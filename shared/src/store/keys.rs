@@ -10,7 +10,12 @@
 //! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<KIND>#<name>` | `CODE#<code>#`                                |                        |                           |
 //! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
 //! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
-//! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` (a milestone bonus: `…#REWARD#REFERRER#MILESTONE#<n>`) | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>`       |
+//! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` (a milestone bonus: `…#REWARD#REFERRER#MILESTONE#<n>`) | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>` ** |
+//!
+//! Rewards alone also carry GSI3 (the payee's rewards): `GSI3PK` = `PAYEE#<jkos id>`,
+//! `GSI3SK` = `<created_at>#<id>`.
+//! (**) `<claim_deadline>#<id>` while the reward is CLAIMABLE, so the sweeper finds the
+//! rewards whose deadline passed with one key condition.
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
 //! | ReferrerStats   | `REFSTATS#<id>#<jkos id>` | `#REFSTATS`                    |                   |                                               |                        |                           |
 //! | IdentityClaim   | `IDCLAIM#<id>#<KIND>#<hmac>` | `#IDCLAIM`                  |                   |                                               |                        |                           |
@@ -35,6 +40,9 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 pub const ENTITY: &str = "entity";
 
 /// Upper bound suffix for "everything up to and including this prefix": `~` sorts after
@@ -118,6 +126,23 @@ pub fn reward_status_gsi2pk(status: RewardStatus) -> String {
     format!("REWARDSTATUS#{}", status.as_str())
 }
 pub fn reward_status_gsi2sk(created_at: &Instant, reward: &RewardId) -> String {
+    format!("{}#{reward}", time::format(created_at))
+}
+
+/// The GSI2 sort key of a CLAIMABLE reward: its claim deadline first.
+pub fn claimable_gsi2sk(deadline: &Instant, reward: &RewardId) -> String {
+    format!("{}#{reward}", time::format(deadline))
+}
+/// Upper bound (exclusive) of the CLAIMABLE rewards whose deadline is at or before `now`.
+pub fn claimable_due_bound(now: &Instant) -> String {
+    format!("{}{HIGH}", time::format(now))
+}
+
+/// The payee's rewards (GSI3): every reward paid to this member, as referrer or as referee.
+pub fn payee_gsi3pk(member: &JkosId) -> String {
+    format!("PAYEE#{member}")
+}
+pub fn payee_gsi3sk(created_at: &Instant, reward: &RewardId) -> String {
     format!("{}#{reward}", time::format(created_at))
 }
 
@@ -245,6 +270,30 @@ mod tests {
             reward_status_gsi2sk(&start, &reward),
             "2026-11-01T00:00:00.000Z#acc-9-referee"
         );
+        assert_eq!(
+            claimable_gsi2sk(&start, &reward),
+            "2026-11-01T00:00:00.000Z#acc-9-referee"
+        );
+        assert_eq!(
+            payee_gsi3pk(&JkosId::parse("jkos-1").unwrap()),
+            "PAYEE#jkos-1"
+        );
+        assert_eq!(
+            payee_gsi3sk(&start, &reward),
+            "2026-11-01T00:00:00.000Z#acc-9-referee"
+        );
+    }
+
+    /// The sweeper's bound takes in a deadline equal to now and nothing after it.
+    #[test]
+    fn the_due_bound_takes_deadlines_up_to_and_including_now() {
+        let now = crate::time::parse("2026-11-08T00:00:00Z").unwrap();
+        let id = RewardId::parse("acc-9-referee").unwrap();
+        let bound = claimable_due_bound(&now);
+        let ms = chrono::Duration::milliseconds(1);
+        assert!(claimable_gsi2sk(&(now - ms), &id) < bound);
+        assert!(claimable_gsi2sk(&now, &id) < bound);
+        assert!(claimable_gsi2sk(&(now + ms), &id) > bound);
     }
 
     #[test]

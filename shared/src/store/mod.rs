@@ -19,7 +19,7 @@ pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
     Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, MAX_EVENT_WRITES,
-    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberWrite, Parking, Profiles,
+    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberRewards, MemberWrite, Parking, Profiles,
     ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites, RuleStates,
     WindowMarks,
 };
@@ -29,8 +29,8 @@ pub use versioned::{Applied, PlannedWrite, apply_versioned};
 pub mod prelude {
     pub use super::{
         Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, MemberGroups,
-        Parking, Profiles, RateLimits, ReferralStore, RewardReads, RewardWrites, RuleStates,
-        WindowMarks,
+        MemberRewards, Parking, Profiles, RateLimits, ReferralStore, RewardReads, RewardWrites,
+        RuleStates, WindowMarks,
     };
 }
 

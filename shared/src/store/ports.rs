@@ -7,9 +7,9 @@ use super::{Page, PageRequest, StoreError};
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
-    FactKeys, MemberProfile, NotificationOutcome, NotificationTemplate, ReferralCode,
-    ReferralCodeRecord, ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, RuleFacts,
-    Settlement, Side, WindowId,
+    FactKeys, JkosId, MemberProfile, NotificationOutcome, NotificationTemplate, ReasonCode,
+    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, Reward, RewardId,
+    RewardStatus, RuleFacts, Settlement, Side, WindowId,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -186,6 +186,25 @@ pub trait RewardReads: Send + Sync {
         cutoff: Instant,
         page: PageRequest,
     ) -> Result<Page<Reward>, StoreError>;
+    /// CLAIMABLE rewards whose claim deadline is at or before `now`, earliest deadline first
+    /// (the sweeper's expiry). 1 Query on GSI2 per page (CLAIMABLE rewards sort by deadline).
+    async fn claimable_rewards_due(
+        &self,
+        now: Instant,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
+}
+
+/// A member's own rewards, as referrer and as referee (GSI3 `PAYEE#<jkos id>`).
+#[async_trait]
+pub trait MemberRewards: Send + Sync {
+    /// The rewards paid (or to be paid) to `member`, oldest first. 1 Query on GSI3 per page;
+    /// a cursor of another member's partition is [`StoreError::InvalidCursor`].
+    async fn member_rewards(
+        &self,
+        member: &JkosId,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError>;
 }
 
 /// The status changes of a reward (docs/reward-lifecycle.md) and what is recorded with them.
@@ -224,6 +243,34 @@ pub trait RewardWrites: Send + Sync {
     /// leaves it alone while the new message is in flight). [`StoreError::Conflict`] if the
     /// reward is not FAIL (or does not exist).
     async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError>;
+    /// The payee's claim ([`RewardTransition::Claimed`](crate::domain::RewardTransition)):
+    /// CLAIMABLE → PENDING with `claimed_at` = `at`, on condition that the deadline is after
+    /// `at`. [`StoreError::Conflict`] otherwise (not CLAIMABLE, too late, or absent). Takes
+    /// the reward as read for its id and creation time (its place among PENDING rewards).
+    async fn claim_reward(&self, reward: &Reward, at: Instant) -> Result<(), StoreError>;
+    /// A CLAIMABLE reward's deadline passed
+    /// ([`RewardTransition::Expired`](crate::domain::RewardTransition)): → EXPIRED, on
+    /// condition that the deadline is at or before `now`. [`StoreError::Conflict`] otherwise.
+    async fn expire_reward(&self, reward: &Reward, now: Instant) -> Result<(), StoreError>;
+    /// An admin approved a HELD reward
+    /// ([`RewardTransition::Approved`](crate::domain::RewardTransition)): → PENDING, with
+    /// who and when. [`StoreError::Conflict`] unless HELD.
+    async fn approve_reward(
+        &self,
+        reward: &RewardId,
+        admin: &str,
+        at: Instant,
+    ) -> Result<(), StoreError>;
+    /// An admin rejected a HELD reward
+    /// ([`RewardTransition::Rejected`](crate::domain::RewardTransition)): → REJECTED with
+    /// `reason`, who and when. [`StoreError::Conflict`] unless HELD.
+    async fn reject_reward(
+        &self,
+        reward: &RewardId,
+        reason: &ReasonCode,
+        admin: &str,
+        at: Instant,
+    ) -> Result<(), StoreError>;
 }
 
 /// One item of a referrer's collection (GSI1 `SOURCE#<source>`), in key order: for each code,
@@ -331,6 +378,7 @@ port_sum!(
         + RuleStates
         + RewardReads
         + RewardWrites
+        + MemberRewards
         + Collections
         + Parking
         + RateLimits

@@ -433,10 +433,11 @@ pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
     let admin_config = AdminApiConfig::from_env()?;
     let clients = Clients::load().await;
     let store = Arc::new(clients.store(&app_config.table_name));
-    let queue = clients.payout_queue(&admin_config.payout_queue_url);
+    let queue = Arc::new(clients.payout_queue(&admin_config.payout_queue_url));
+    let app_queue = Arc::new(clients.payout_queue(&app_config.payout_queue_url));
     Ok(Gateway {
-        app: app::router(store.clone(), app_config.settings),
-        admin: admin::router(store, Arc::new(queue)),
+        app: app::router(store.clone(), app_queue, app_config.settings),
+        admin: admin::router(store, queue),
         authorizer: Arc::new(authorizer),
     })
 }

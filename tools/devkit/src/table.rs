@@ -195,7 +195,7 @@ mod tests {
             .iter()
             .map(|i| i.index_name.as_str())
             .collect();
-        assert_eq!(names, ["GSI1", "GSI2"]);
+        assert_eq!(names, ["GSI1", "GSI2", "GSI3"]);
         assert_eq!(
             def.time_to_live_specification.unwrap().attribute_name,
             "expires_at"

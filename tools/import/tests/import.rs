@@ -625,7 +625,8 @@ async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the
             .as_array()
             .unwrap()
             .len(),
-        2
+        3,
+        "GSI1 (collections), GSI2 (rewards by status), GSI3 (a payee's rewards)"
     );
     assert!(out.join("import-source-specification.json").exists());
     let stack: serde_json::Value = serde_json::from_str(

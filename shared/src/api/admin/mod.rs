@@ -1,5 +1,6 @@
 //! The admin API (micro-admin web): events with their windows, campaign codes, overview and
-//! statistics per referrer and per code, rewards by status and the retry of FAIL rewards.
+//! statistics per referrer and per code, rewards by status, the retry of FAIL rewards and the
+//! review of HELD ones (approve, reject).
 //! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
 
 use super::openapi::{
@@ -10,7 +11,8 @@ use super::{Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, app::Steps, 
 use crate::domain::{
     CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
     MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Reward, RewardId, RewardRules, RewardStatus, RewardType,
+    ReferralSource, Review, ReviewStep, Reward, RewardId, RewardRules, RewardStatus,
+    RewardTransition, RewardType,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
@@ -48,8 +50,8 @@ pub struct AdminState {
 }
 
 crate::store::port_sum!(
-    /// What the admin API reads and writes: campaigns, codes, rewards (read, reopen) and
-    /// collections.
+    /// What the admin API reads and writes: campaigns, codes, rewards (read, reopen, review)
+    /// and collections.
     pub trait AdminStore: EventReads
         + EventWrites
         + Codes
@@ -77,6 +79,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/codes/{code}/statistics"),
     ("GET", "/admin/v1/rewards"),
     ("POST", "/admin/v1/rewards/{reward_id}/retry"),
+    ("POST", "/admin/v1/rewards/{reward_id}/approve"),
+    ("POST", "/admin/v1/rewards/{reward_id}/reject"),
 ];
 
 /// The routes with their documentation: the router and the OpenAPI paths come from here.
@@ -91,6 +95,8 @@ fn routes() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(code_statistics))
         .routes(routes!(list_rewards))
         .routes(routes!(retry_reward))
+        .routes(routes!(approve_reward))
+        .routes(routes!(reject_reward))
 }
 
 /// This API's part of the OpenAPI document.

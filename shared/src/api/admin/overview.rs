@@ -39,6 +39,22 @@ pub(super) struct RewardRow {
     paid_at: Option<crate::time::Instant>,
     #[schema(required = true)]
     notification: Option<crate::domain::NotificationOutcome>,
+    /// Why it is (or was) HELD, or why it was REJECTED.
+    #[schema(required = true)]
+    reason: Option<crate::domain::ReasonCode>,
+    /// A CLAIMABLE reward's deadline (kept after the claim or the expiry).
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    claim_deadline: Option<crate::time::Instant>,
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    claimed_at: Option<crate::time::Instant>,
+    /// When an admin approved or rejected it, and who (the token's subject).
+    #[serde(with = "crate::time::millis_opt")]
+    #[schema(schema_with = crate::domain::schema::instant_or_null, required = true)]
+    reviewed_at: Option<crate::time::Instant>,
+    #[schema(required = true)]
+    reviewed_by: Option<String>,
     #[serde(with = "crate::time::millis")]
     #[schema(schema_with = crate::domain::schema::instant)]
     created_at: crate::time::Instant,
@@ -63,6 +79,11 @@ impl From<&Reward> for RewardRow {
             compensation_id: r.compensation_id.clone(),
             paid_at: r.paid_at,
             notification: r.notification.clone(),
+            reason: r.reason.clone(),
+            claim_deadline: r.claim_deadline,
+            claimed_at: r.claimed_at,
+            reviewed_at: r.reviewed_at,
+            reviewed_by: r.reviewed_by.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -196,7 +217,8 @@ pub(super) struct Statistics {
     kyc_passed: u64,
     device_bound: u64,
     qualified: u64,
-    /// Per status (PENDING, SUCCESS, FAIL): how many rewards, and their amounts per reward type.
+    /// Every status (PENDING, SUCCESS, FAIL, HELD, CLAIMABLE, REJECTED, EXPIRED), each
+    /// present even at 0: how many rewards, and their amounts per reward type.
     #[schema(value_type = BTreeMap<RewardStatus, RewardTotals>)]
     rewards: BTreeMap<&'static str, RewardTotals>,
     /// False when the collection is larger than one statistics request reads.
@@ -241,7 +263,13 @@ where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<CollectionEntry>, StoreError>>,
 {
-    let mut stats = Statistics::default();
+    let mut stats = Statistics {
+        rewards: RewardStatus::ALL
+            .into_iter()
+            .map(|status| (status.as_str(), RewardTotals::default()))
+            .collect(),
+        ..Statistics::default()
+    };
     let mut request = PageRequest::first(PageRequest::MAX_LIMIT);
     for _ in 0..MAX_STATISTICS_PAGES {
         let page = next_page(request).await?;

@@ -62,6 +62,7 @@ enum Index {
     Table,
     Gsi1,
     Gsi2,
+    Gsi3,
 }
 
 impl Index {
@@ -70,6 +71,7 @@ impl Index {
             Index::Table => None,
             Index::Gsi1 => Some(keys::GSI1),
             Index::Gsi2 => Some(keys::GSI2),
+            Index::Gsi3 => Some(keys::GSI3),
         }
     }
 
@@ -78,6 +80,7 @@ impl Index {
             Index::Table => keys::PK,
             Index::Gsi1 => keys::GSI1PK,
             Index::Gsi2 => keys::GSI2PK,
+            Index::Gsi3 => keys::GSI3PK,
         }
     }
 
@@ -86,6 +89,7 @@ impl Index {
             Index::Table => keys::SK,
             Index::Gsi1 => keys::GSI1SK,
             Index::Gsi2 => keys::GSI2SK,
+            Index::Gsi3 => keys::GSI3SK,
         }
     }
 }

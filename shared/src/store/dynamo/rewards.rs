@@ -4,9 +4,12 @@
 
 use super::attrs::{Attrs, failure, n, s};
 use super::{DynamoStore, Index, SortKey};
-use crate::domain::{NotificationOutcome, Reward, RewardId, RewardStatus, RewardTransition};
+use crate::domain::{
+    DeadlineRule, JkosId, NotificationOutcome, ReasonCode, Reward, RewardId, RewardStatus,
+    RewardTransition,
+};
 use crate::store::items::Entity;
-use crate::store::{Page, PageRequest, RewardReads, RewardWrites, StoreError, keys};
+use crate::store::{MemberRewards, Page, PageRequest, RewardReads, RewardWrites, StoreError, keys};
 use crate::time::{self, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -38,6 +41,30 @@ impl RewardReads for DynamoStore {
         self.typed_page("pending_rewards_before", Index::Gsi2, &pk, &before, page)
             .await
     }
+
+    async fn claimable_rewards_due(
+        &self,
+        now: Instant,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::reward_status_gsi2pk(RewardStatus::Claimable);
+        let due = SortKey::Before(keys::claimable_due_bound(&now));
+        self.typed_page("claimable_rewards_due", Index::Gsi2, &pk, &due, page)
+            .await
+    }
+}
+
+#[async_trait]
+impl MemberRewards for DynamoStore {
+    async fn member_rewards(
+        &self,
+        member: &JkosId,
+        page: PageRequest,
+    ) -> Result<Page<Reward>, StoreError> {
+        let pk = keys::payee_gsi3pk(member);
+        self.typed_page("member_rewards", Index::Gsi3, &pk, &SortKey::Any, page)
+            .await
+    }
 }
 
 /// One UpdateItem of a reward: what to set (and remove), under which condition.
@@ -50,9 +77,12 @@ struct RewardUpdate {
 impl RewardUpdate {
     /// A status change (docs/reward-lifecycle.md): sets the status and the GSI2 partition
     /// listing rewards by status, plus `set`/`remove`, on condition that the stored status is
-    /// one the lifecycle allows `transition` from.
+    /// one the lifecycle allows `transition` from and, for the claim step, that the stored
+    /// claim deadline is on the side of `at` the lifecycle asks for
+    /// ([`RewardTransition::deadline`]).
     fn transition(
         transition: RewardTransition,
+        at: Instant,
         set: &str,
         remove: &[&str],
         values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
@@ -69,7 +99,17 @@ impl RewardUpdate {
         if !remove.is_empty() {
             update.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let condition = format!("#status IN ({})", names.join(", "));
+        let mut condition = format!("#status IN ({})", names.join(", "));
+        // Instants are stored in one fixed-width text form, so string order is time order.
+        let deadline = match transition.deadline() {
+            DeadlineRule::Ignored => None,
+            DeadlineRule::Before => Some("claim_deadline > :deadline_at"),
+            DeadlineRule::AtOrAfter => Some("claim_deadline <= :deadline_at"),
+        };
+        if let Some(rule) = deadline {
+            condition.push_str(" AND ");
+            condition.push_str(rule);
+        }
         let values = values
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
@@ -77,6 +117,7 @@ impl RewardUpdate {
                 (":to".to_owned(), s(to.as_str())),
                 (":to_pk".to_owned(), s(&keys::reward_status_gsi2pk(to))),
             ])
+            .chain(deadline.map(|_| (":deadline_at".to_owned(), s(&time::format(&at)))))
             .chain(from)
             .collect();
         Self {
@@ -127,6 +168,7 @@ impl RewardWrites for DynamoStore {
     ) -> Result<(), StoreError> {
         let change = RewardUpdate::transition(
             RewardTransition::Paid,
+            at,
             "compensation_id = :compensation, paid_at = :at, updated_at = :at, \
              attempts = if_not_exists(attempts, :zero) + :one",
             &["last_error"],
@@ -154,6 +196,7 @@ impl RewardWrites for DynamoStore {
         };
         let change = RewardUpdate::transition(
             transition,
+            at,
             "attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
              updated_at = :at",
             &[],
@@ -194,11 +237,76 @@ impl RewardWrites for DynamoStore {
     async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError> {
         let change = RewardUpdate::transition(
             RewardTransition::Reopened,
+            at,
             "updated_at = :at",
             &[],
             [(":at", s(&time::format(&at)))],
         );
         self.update_reward("reopen_failed_reward", reward, change)
             .await
+    }
+
+    async fn claim_reward(&self, reward: &Reward, at: Instant) -> Result<(), StoreError> {
+        // Back among PENDING rewards by creation time (CLAIMABLE ones sort by deadline).
+        let sk = keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id);
+        let change = RewardUpdate::transition(
+            RewardTransition::Claimed,
+            at,
+            "claimed_at = :at, updated_at = :at, GSI2SK = :sk",
+            &[],
+            [(":at", s(&time::format(&at))), (":sk", s(&sk))],
+        );
+        self.update_reward("claim_reward", &reward.reward_id, change)
+            .await
+    }
+
+    async fn expire_reward(&self, reward: &Reward, now: Instant) -> Result<(), StoreError> {
+        let sk = keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id);
+        let change = RewardUpdate::transition(
+            RewardTransition::Expired,
+            now,
+            "updated_at = :at, GSI2SK = :sk",
+            &[],
+            [(":at", s(&time::format(&now))), (":sk", s(&sk))],
+        );
+        self.update_reward("expire_reward", &reward.reward_id, change)
+            .await
+    }
+
+    async fn approve_reward(
+        &self,
+        reward: &RewardId,
+        admin: &str,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        let change = RewardUpdate::transition(
+            RewardTransition::Approved,
+            at,
+            "reviewed_at = :at, reviewed_by = :admin, updated_at = :at",
+            &[],
+            [(":at", s(&time::format(&at))), (":admin", s(admin))],
+        );
+        self.update_reward("approve_reward", reward, change).await
+    }
+
+    async fn reject_reward(
+        &self,
+        reward: &RewardId,
+        reason: &ReasonCode,
+        admin: &str,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        let change = RewardUpdate::transition(
+            RewardTransition::Rejected,
+            at,
+            "reason = :reason, reviewed_at = :at, reviewed_by = :admin, updated_at = :at",
+            &[],
+            [
+                (":reason", s(reason.as_str())),
+                (":at", s(&time::format(&at))),
+                (":admin", s(admin)),
+            ],
+        );
+        self.update_reward("reject_reward", reward, change).await
     }
 }
