@@ -34,6 +34,8 @@ export FINANCE_URL="${FINANCE_URL:-http://127.0.0.1:$PARTNERS_PORT}"
 export MSGHUB_URL="${MSGHUB_URL:-http://127.0.0.1:$PARTNERS_PORT}"
 # What the HTTP functions read, and the local authorizer's signing key (created on first use).
 export PERSONAL_EVENT_ID="${PERSONAL_EVENT_ID:-personal}"
+# The reward rules' keyed-hash secret (a dev value; the template takes it from Secrets Manager).
+export IDENTITY_HASH_KEY="${IDENTITY_HASH_KEY:-local-dev-identity-hash-key-not-secret}"
 # (not ${VAR:-default}: the template's own braces would end the expansion early)
 [[ -n "${SHARE_LINK_TEMPLATE:-}" ]] || SHARE_LINK_TEMPLATE='https://app.example.com/r/{code}'
 export SHARE_LINK_TEMPLATE

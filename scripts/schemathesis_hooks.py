@@ -25,6 +25,12 @@ _RULES_BEYOND_JSON_SCHEMA = (
     ("invalid_field", None, "serialized JSON must be at most"),
     # Copy JSON is stored as a DynamoDB map: no empty object key, at any depth.
     ("invalid_field", None, "object keys must not be empty"),
+    # Reward rules (docs/rules.md): a review hold names at least one of its two thresholds;
+    # milestones are distinct and reachable under a per-event cap.
+    ("invalid_field", "rules.review_hold", "needs referees_per_24h, amount_at_least or both"),
+    ("invalid_field", "rules.milestones.nth", "is listed twice"),
+    ("invalid_field", "rules.milestones.nth", "can never be reached"),
+    ("invalid_field", "rules.milestones", "at most 10 milestones"),
 )
 
 

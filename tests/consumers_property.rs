@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use referral_devkit::msk::{self, Outgoing};
 use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
+use referral_shared::store::prelude::*;
 use referral_shared::time::Instant;
 use referral_shared::*;
 use referral_tests::fixtures::at;
@@ -117,71 +118,16 @@ async fn any_order_duplication_batching_and_concurrency_grants_exactly_once() {
         }
     }
 
-    // Cut every partition into chunks; a batch takes the next chunk of some partitions.
-    let mut chunks: BTreeMap<i64, Vec<Vec<Outgoing>>> = BTreeMap::new();
-    let mut total_records = 0;
-    for (partition, values) in &per_partition {
-        let records: Vec<Outgoing> = values
-            .iter()
-            .enumerate()
-            .map(|(offset, v)| Outgoing::json(TOPIC_REGISTRATION, *partition, offset as i64, v))
-            .collect();
-        total_records += records.len();
-        let mut rest = records.as_slice();
-        let list = chunks.entry(*partition).or_default();
-        while !rest.is_empty() {
-            let n = rng.random_range(1..=rest.len().min(120));
-            list.push(rest[..n].to_vec());
-            rest = &rest[n..];
-        }
-    }
-    let mut batches: Vec<Vec<Outgoing>> = Vec::new();
-    let mut cursors: BTreeMap<i64, usize> = chunks.keys().map(|p| (*p, 0)).collect();
-    while cursors.iter().any(|(p, i)| *i < chunks[p].len()) {
-        let mut batch = Vec::new();
-        for (p, i) in cursors.iter_mut() {
-            if *i < chunks[p].len() && rng.random_bool(0.6) {
-                batch.extend(chunks[p][*i].clone());
-                *i += 1;
-            }
-        }
-        if !batch.is_empty() {
-            batches.push(batch);
-        }
-    }
-
+    let (batches, total_records) = cut_into_batches(&per_partition, &mut rng);
     let started = std::time::Instant::now();
     let a = h.consumer(TOPIC_REGISTRATION);
     let b = h.consumer_with(TOPIC_REGISTRATION, 4);
-    let (mut overlapped, mut redelivered) = (0, 0);
-    // Drained after every batch: moto's ReceiveMessage slows down with the queue's length.
-    let mut queued: HashSet<String> = HashSet::new();
-    let mut messages = 0;
-    for (i, batch) in batches.iter().enumerate() {
-        let event = msk::event(batch);
-        if rng.random_bool(0.3) {
-            // Two invocations hold the same batch at once (a retry racing a slow original).
-            let (ra, rb) = tokio::join!(a.handle(&event), b.handle(&event));
-            ra.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-            rb.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-            overlapped += 1;
-        } else {
-            a.handle(&event)
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-        }
-        if i > 0 && rng.random_bool(0.15) {
-            // An earlier batch delivered again.
-            let again = msk::event(&batches[rng.random_range(0..i)]);
-            b.handle(&again)
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: redelivery: {e}"));
-            redelivered += 1;
-        }
-        let drained = h.queue.drain().await;
-        messages += drained.len();
-        queued.extend(drained);
-    }
+    let Delivered {
+        mut queued,
+        messages,
+        overlapped,
+        redelivered,
+    } = deliver(&h, &batches, &a, &b, &mut rng, seed).await;
     // Member info, some of it after the registration events, in two batches.
     let info_consumer = h.consumer(TOPIC_MEMBER_INFO);
     for (n, part) in info.chunks(info.len().div_ceil(2).max(1)).enumerate() {
@@ -289,5 +235,465 @@ async fn any_order_duplication_batching_and_concurrency_grants_exactly_once() {
     assert!(
         qualified > members / 2 && rewarded > members / 3,
         "seed {seed}: the population exercises the property"
+    );
+}
+
+/// Cuts every partition's records into chunks; a batch takes the next chunk of some
+/// partitions. Returns the batches and the number of records.
+fn cut_into_batches(
+    per_partition: &BTreeMap<i64, Vec<Value>>,
+    rng: &mut StdRng,
+) -> (Vec<Vec<Outgoing>>, usize) {
+    let mut chunks: BTreeMap<i64, Vec<Vec<Outgoing>>> = BTreeMap::new();
+    let mut total_records = 0;
+    for (partition, values) in per_partition {
+        let records: Vec<Outgoing> = values
+            .iter()
+            .enumerate()
+            .map(|(offset, v)| Outgoing::json(TOPIC_REGISTRATION, *partition, offset as i64, v))
+            .collect();
+        total_records += records.len();
+        let mut rest = records.as_slice();
+        let list = chunks.entry(*partition).or_default();
+        while !rest.is_empty() {
+            let n = rng.random_range(1..=rest.len().min(120));
+            list.push(rest[..n].to_vec());
+            rest = &rest[n..];
+        }
+    }
+    let mut batches: Vec<Vec<Outgoing>> = Vec::new();
+    let mut cursors: BTreeMap<i64, usize> = chunks.keys().map(|p| (*p, 0)).collect();
+    while cursors.iter().any(|(p, i)| *i < chunks[p].len()) {
+        let mut batch = Vec::new();
+        for (p, i) in cursors.iter_mut() {
+            if *i < chunks[p].len() && rng.random_bool(0.6) {
+                batch.extend(chunks[p][*i].clone());
+                *i += 1;
+            }
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+    }
+
+    (batches, total_records)
+}
+
+struct Delivered {
+    queued: HashSet<String>,
+    messages: usize,
+    overlapped: usize,
+    redelivered: usize,
+}
+
+/// Hands the batches to consumer `a`, 30% of them to `b` at the same time too, and 15% of the
+/// time an earlier batch to `b` again; drains the payout queue after every batch.
+async fn deliver(
+    h: &Harness,
+    batches: &[Vec<Outgoing>],
+    a: &TestConsumer,
+    b: &TestConsumer,
+    rng: &mut StdRng,
+    seed: u64,
+) -> Delivered {
+    let (mut overlapped, mut redelivered) = (0, 0);
+    // Drained after every batch: moto's ReceiveMessage slows down with the queue's length.
+    let mut queued: HashSet<String> = HashSet::new();
+    let mut messages = 0;
+    for (i, batch) in batches.iter().enumerate() {
+        let event = msk::event(batch);
+        if rng.random_bool(0.3) {
+            // Two invocations hold the same batch at once (a retry racing a slow original).
+            let (ra, rb) = tokio::join!(a.handle(&event), b.handle(&event));
+            ra.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+            rb.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+            overlapped += 1;
+        } else {
+            a.handle(&event)
+                .await
+                .unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+        }
+        if i > 0 && rng.random_bool(0.15) {
+            // An earlier batch delivered again.
+            let again = msk::event(&batches[rng.random_range(0..i)]);
+            b.handle(&again)
+                .await
+                .unwrap_or_else(|e| panic!("seed {seed}: redelivery: {e}"));
+            redelivered += 1;
+        }
+        let drained = h.queue.drain().await;
+        messages += drained.len();
+        queued.extend(drained);
+    }
+    Delivered {
+        queued,
+        messages,
+        overlapped,
+        redelivered,
+    }
+}
+
+/// A member of the rules property: their plan, their phone and (maybe) their device.
+#[derive(Debug)]
+struct RulesPlan {
+    plan: Plan,
+    phone: String,
+    device: Option<String>,
+}
+
+const CAP: u32 = 4;
+/// Days from the code use (day 1, 12:00) to the deadline: about half the members are late.
+const DEADLINE_DAYS: u32 = 16;
+const PHONES: usize = 160;
+const DEVICES: usize = 170;
+
+/// The code use of every member of the rules property; the deadline is DEADLINE_DAYS after.
+fn used_at() -> Instant {
+    at(1, 12)
+}
+
+/// The same population, records and delivery as above, with every reward rule switched on
+/// (a cap of 4 per referrer, one reward per phone and per device out of shared pools, a
+/// 16-day deadline with members exactly at it and 1 ms past it, review holds by velocity and
+/// by amount, milestones 2 and 4): a referrer never passes the cap, a milestone bonus exists
+/// exactly when reached, no phone or device is rewarded twice and each refusal names a real
+/// reason, the deadline holds at its edges, and nothing HELD is ever queued for payout.
+#[tokio::test]
+async fn with_every_rule_on_no_cap_phone_device_deadline_or_milestone_is_broken() {
+    let seed: u64 = std::env::var("REFERRAL_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let members: usize = std::env::var("REFERRAL_PROPTEST_MEMBERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(220);
+    println!(
+        "rules property seed = {seed} (replay: REFERRAL_PROPTEST_SEED={seed}), members = {members}"
+    );
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let h = Harness::new().await;
+    let coin = |amount: &str| RewardTerms {
+        reward_type: RewardType::Coin,
+        amount: RewardAmount::parse(amount).unwrap(),
+    };
+    h.set_rules(RewardRules {
+        referrer_cap: Some(ReferrerCap {
+            max_referees: CAP,
+            per: CapScope::Event,
+            referee_rewarded_beyond_cap: true,
+        }),
+        one_reward_per_phone: true,
+        one_reward_per_device: true,
+        refuse_self_referral: false,
+        qualification_days: Some(DEADLINE_DAYS),
+        review_hold: Some(ReviewHold {
+            referees_per_24h: Some(3),
+            amount_at_least: Some(RewardAmount::parse("80").unwrap()),
+        }),
+        milestones: vec![
+            Milestone {
+                nth: 2,
+                reward: coin("20"),
+            },
+            Milestone {
+                nth: 4,
+                reward: coin("40"),
+            },
+        ],
+        claim_days: None,
+    })
+    .await;
+    let mut codes = Vec::new();
+    for i in 0..REFERRERS {
+        let code = ReferralCode::generate(&mut rng).to_string();
+        h.referrer_code(&code, &format!("jk-referrer-{i}")).await;
+        codes.push(code);
+    }
+    let deadline = used_at() + chrono::TimeDelta::days(DEADLINE_DAYS.into());
+
+    let plans: Vec<RulesPlan> = (0..members)
+        .map(|i| {
+            let mut device_time = rng.random_bool(0.9).then(|| random_time(&mut rng));
+            if rng.random_bool(0.1) {
+                // At the deadline exactly, or one millisecond past it.
+                device_time = Some(if rng.random_bool(0.5) {
+                    deadline
+                } else {
+                    deadline + chrono::TimeDelta::milliseconds(1)
+                });
+            }
+            RulesPlan {
+                plan: Plan {
+                    account: format!("r-{i}"),
+                    code: rng
+                        .random_bool(0.85)
+                        .then(|| codes[rng.random_range(0..codes.len())].clone()),
+                    kyc: rng.random_bool(0.9).then(|| random_time(&mut rng)),
+                    device: device_time,
+                },
+                phone: format!("09{:08}", rng.random_range(0..PHONES)),
+                device: rng
+                    .random_bool(0.8)
+                    .then(|| format!("dev-{}", rng.random_range(0..DEVICES))),
+            }
+        })
+        .collect();
+    let mut per_partition: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for p in &plans {
+        let (plan, phone) = (&p.plan, Some(p.phone.as_str()));
+        let mut events = Vec::new();
+        if let Some(code) = &plan.code {
+            events.push(registration_of(
+                "REFERRAL_CODE_USED",
+                &plan.account,
+                Some(code),
+                phone,
+                None,
+                used_at(),
+            ));
+        }
+        if let Some(t) = plan.kyc {
+            events.push(registration_of(
+                "KYC_PASSED",
+                &plan.account,
+                None,
+                phone,
+                None,
+                t,
+            ));
+        }
+        if let Some(t) = plan.device {
+            events.push(registration_of(
+                "DEVICE_BOUND",
+                &plan.account,
+                None,
+                phone,
+                p.device.as_deref(),
+                t,
+            ));
+        }
+        if events.is_empty() {
+            events.push(registration_of(
+                "KYC_PASSED",
+                &plan.account,
+                None,
+                phone,
+                None,
+                at(2, 0),
+            ));
+        }
+        let mut deliveries: Vec<Value> = events
+            .iter()
+            .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
+            .collect();
+        deliveries.shuffle(&mut rng);
+        let stream = per_partition
+            .entry(msk::partition_for(&plan.account, PARTITIONS))
+            .or_default();
+        let mut positions: Vec<usize> = (0..deliveries.len())
+            .map(|_| rng.random_range(0..=stream.len()))
+            .collect();
+        positions.sort();
+        for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
+            stream.insert(pos + shift, value);
+        }
+    }
+    let (batches, total_records) = cut_into_batches(&per_partition, &mut rng);
+    let started = std::time::Instant::now();
+    let a = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    let b = h.rules_consumer(TOPIC_REGISTRATION, 4);
+    let Delivered {
+        mut queued,
+        messages,
+        overlapped,
+        redelivered,
+    } = deliver(&h, &batches, &a, &b, &mut rng, seed).await;
+    queued.extend(h.queue.drain().await);
+    println!(
+        "{total_records} records in {} batches ({overlapped} handled twice at once, {redelivered} \
+         redelivered): {} DynamoDB requests, {messages} payout messages, {:.1?}",
+        batches.len(),
+        h.table.round_trips.get(),
+        started.elapsed()
+    );
+
+    // The rewards as stored.
+    let items = h.scan().await;
+    let s = |i: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, k: &str| {
+        i.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut all_rewards: HashMap<String, Reward> = HashMap::new();
+    for item in items.iter().filter(|i| s(i, "entity") == "Reward") {
+        let id = RewardId::parse(s(item, "reward_id")).unwrap();
+        let reward = h.table.store.get_reward(&id).await.unwrap().unwrap();
+        all_rewards.insert(id.to_string(), reward);
+    }
+    let stats: HashMap<String, u32> = items
+        .iter()
+        .filter(|i| s(i, "entity") == "ReferrerStats")
+        .map(|i| {
+            (
+                s(i, "referrer"),
+                i["rewarded"].as_n().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+
+    let owner = |code: &str| {
+        let i = codes.iter().position(|c| c == code).unwrap();
+        format!("jk-referrer-{i}")
+    };
+    let mut referrer_rewards: HashMap<String, u32> = HashMap::new();
+    let mut capped_referrers: HashSet<String> = HashSet::new();
+    let mut rewarded_phones: HashMap<&str, &str> = HashMap::new();
+    let mut rewarded_devices: HashMap<&str, &str> = HashMap::new();
+    let mut refused: Vec<(&RulesPlan, RuleReason)> = Vec::new();
+    let (mut expired, mut at_edge) = (0, 0);
+    for p in &plans {
+        let plan = &p.plan;
+        let ctx = format!("seed {seed}: {p:?}");
+        let member = h
+            .member(&plan.account)
+            .await
+            .unwrap_or_else(|| panic!("{ctx}: no profile"));
+        let (Some(q), Some(code)) = (plan.qualified_at(), &plan.code) else {
+            assert!(
+                h.reward(&plan.account, Side::Referee).await.is_none(),
+                "{ctx}"
+            );
+            continue;
+        };
+        assert_eq!(member.qualified_at, Some(q), "{ctx}");
+        assert!(
+            member.own_code.is_some(),
+            "{ctx}: a referrer whatever the rules"
+        );
+        at_edge += usize::from(q == deadline);
+        let late = q - used_at() > chrono::TimeDelta::days(DEADLINE_DAYS.into());
+        let referee = h.reward(&plan.account, Side::Referee).await;
+        let referrer = h.reward(&plan.account, Side::Referrer).await;
+        match member.reward_grant.clone() {
+            Some(RewardGrant::Withheld { reason, .. }) => {
+                assert!(referee.is_none() && referrer.is_none(), "{ctx}");
+                assert_eq!(
+                    late,
+                    reason == RuleReason::QualificationExpired,
+                    "{ctx}: {reason:?}"
+                );
+                expired += usize::from(late);
+                refused.push((p, reason));
+            }
+            Some(RewardGrant::Issued {
+                count,
+                referrer_withheld,
+                ..
+            }) => {
+                assert!(!late, "{ctx}: rewarded past the deadline");
+                let referee = referee.unwrap_or_else(|| panic!("{ctx}: no referee reward"));
+                assert_eq!(referee.qualified_at, q, "{ctx}");
+                let previous = rewarded_phones.insert(p.phone.as_str(), plan.account.as_str());
+                assert_eq!(previous, None, "{ctx}: phone rewarded twice");
+                if let Some(device) = &p.device {
+                    let previous = rewarded_devices.insert(device.as_str(), plan.account.as_str());
+                    assert_eq!(previous, None, "{ctx}: device rewarded twice");
+                }
+                match referrer_withheld {
+                    None => {
+                        assert_eq!(count, 2, "{ctx}");
+                        assert!(referrer.is_some(), "{ctx}");
+                        *referrer_rewards.entry(owner(code)).or_default() += 1;
+                    }
+                    Some(RuleReason::ReferrerCapReached) => {
+                        assert_eq!(count, 1, "{ctx}");
+                        assert!(referrer.is_none(), "{ctx}");
+                        capped_referrers.insert(owner(code));
+                    }
+                    Some(other) => panic!("{ctx}: {other:?}"),
+                }
+            }
+            other => panic!("{ctx}: the grant is not decided: {other:?}"),
+        }
+    }
+    // Each refusal names a real reason.
+    for (p, reason) in &refused {
+        let ctx = format!("seed {seed}: {p:?}");
+        match reason {
+            RuleReason::QualificationExpired => {}
+            RuleReason::PhoneAlreadyRewarded => assert!(
+                rewarded_phones
+                    .get(p.phone.as_str())
+                    .is_some_and(|a| *a != p.plan.account),
+                "{ctx}: the phone was not rewarded to anyone else"
+            ),
+            RuleReason::DeviceAlreadyRewarded => assert!(
+                p.device
+                    .as_deref()
+                    .and_then(|d| rewarded_devices.get(d))
+                    .is_some_and(|a| *a != p.plan.account),
+                "{ctx}: the device was not rewarded to anyone else"
+            ),
+            other => panic!("{ctx}: {other:?}"),
+        }
+    }
+    // The cap, the counters and the milestones, per referrer.
+    for i in 0..REFERRERS {
+        let referrer = format!("jk-referrer-{i}");
+        let n = referrer_rewards.get(&referrer).copied().unwrap_or(0);
+        assert!(n <= CAP, "seed {seed}: {referrer} has {n} > {CAP}");
+        if capped_referrers.contains(&referrer) {
+            assert_eq!(n, CAP, "seed {seed}: {referrer} capped below the cap");
+        }
+        assert_eq!(
+            stats.get(&referrer).copied().unwrap_or(0),
+            n,
+            "seed {seed}: {referrer}'s counter"
+        );
+        for nth in [2, 4] {
+            let id = format!("milestone.{nth}.personal.{referrer}");
+            assert_eq!(
+                all_rewards.contains_key(&id),
+                n >= nth,
+                "seed {seed}: {id} with {n} rewarded"
+            );
+        }
+    }
+    // Every reward accounted for; nothing HELD queued; every PENDING one queued.
+    let expected_total = rewarded_phones.len()
+        + referrer_rewards.values().sum::<u32>() as usize
+        + referrer_rewards
+            .values()
+            .map(|n| usize::from(*n >= 2) + usize::from(*n >= 4))
+            .sum::<usize>();
+    assert_eq!(all_rewards.len(), expected_total, "seed {seed}");
+    let pending: HashSet<String> = all_rewards
+        .values()
+        .filter(|r| r.status == RewardStatus::Pending)
+        .map(|r| r.reward_id.to_string())
+        .collect();
+    let held = all_rewards
+        .values()
+        .filter(|r| r.status == RewardStatus::Held)
+        .count();
+    assert_eq!(
+        queued, pending,
+        "seed {seed}: PENDING rewards, and only those, queued"
+    );
+    println!(
+        "{} rewarded referees, {} referrer rewards ({} referrers capped), {} refused ({expired} \
+         past the deadline, {at_edge} exactly at it), {held} held, {} queued",
+        rewarded_phones.len(),
+        referrer_rewards.values().sum::<u32>(),
+        capped_referrers.len(),
+        refused.len(),
+        pending.len()
+    );
+    assert!(
+        rewarded_phones.len() > members / 5 && !refused.is_empty() && !capped_referrers.is_empty(),
+        "seed {seed}: the population exercises the rules"
     );
 }

@@ -62,6 +62,7 @@ impl Stack {
                 ("TABLE_NAME", self.table.name.as_str()),
                 ("PAYOUT_QUEUE_URL", self.queue.url.as_str()),
                 ("PERSONAL_EVENT_ID", "personal"),
+                ("IDENTITY_HASH_KEY", "function-binaries-test-identity-key"),
             ],
         )
     }

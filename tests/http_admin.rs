@@ -1255,3 +1255,83 @@ async fn a_window_rewards_were_granted_under_cannot_be_deleted() {
         .unwrap();
     assert_eq!(reward.terms.amount.value().to_string(), "35.50");
 }
+
+#[tokio::test]
+async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
+    let api = Api::new().await;
+    let mut body = campaign_body(
+        "ruled",
+        &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
+    );
+    let rules = json!({
+        "referrer_cap": {"max_referees": 5, "per": "EVENT", "referee_rewarded_beyond_cap": false},
+        "one_reward_per_phone": true,
+        "qualification_days": 14,
+        "review_hold": {"amount_at_least": "500.00"},
+        "milestones": [{"nth": 5, "reward": {"reward_type": "COIN", "amount": "200.00"}}],
+        "claim_days": 30
+    });
+    // Each refusal names the rule.
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "zero claim days",
+            json!({"claim_days": 0}),
+            "rules.claim_days",
+        ),
+        (
+            "a milestone the cap makes unreachable",
+            json!({"referrer_cap": {"max_referees": 3, "per": "EVENT"},
+                   "milestones": [{"nth": 4, "reward": {"reward_type": "COIN", "amount": "1"}}]}),
+            "rules.milestones.nth",
+        ),
+        (
+            "an empty review hold",
+            json!({"review_hold": {}}),
+            "rules.review_hold",
+        ),
+        ("an unknown rule", json!({"one_reward_per_fone": true}), ""),
+    ];
+    for (what, bad, field) in cases {
+        body["rules"] = bad;
+        let answer = api
+            .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+            .await;
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        if !field.is_empty() {
+            assert_eq!(answer.error_field(), Some(field), "{what}: {}", answer.body);
+        }
+    }
+    body["rules"] = rules.clone();
+    let created = api
+        .admin("POST", "/admin/v1/events", Some(&body.to_string()), admin())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["rules"], rules);
+    let read = api
+        .admin("GET", "/admin/v1/events/ruled", None, admin())
+        .await;
+    assert_eq!(
+        read.body["rules"], rules,
+        "stored on the event and read back whole"
+    );
+    let config = stored_config(&api, "ruled").await;
+    assert_eq!(config.rules.referrer_cap.map(|c| c.max_referees), Some(5));
+
+    // A replace states the whole new state: without rules, the event has none.
+    let mut change = body.clone();
+    let change = change.as_object_mut().unwrap();
+    change.remove("event_id");
+    change.remove("event_type");
+    change.remove("rules");
+    let replaced = api
+        .admin_with(
+            "PUT",
+            "/admin/v1/events/ruled",
+            Some(&Value::Object(change.clone()).to_string()),
+            &[("if-match", etag(&read))],
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    assert!(replaced.body.get("rules").is_none(), "{}", replaced.body);
+    assert!(stored_config(&api, "ruled").await.rules.is_off());
+}

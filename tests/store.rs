@@ -4,7 +4,8 @@
 use chrono::Duration;
 use referral_devkit::campaign::{self, CampaignFile};
 use referral_shared::store::{
-    CollectionEntry, Cursor, Entity, PageRequest, StoreError, create_unique_code, prelude::*,
+    CollectionEntry, Cursor, Entity, MemberWrite, PageRequest, StoreError, create_unique_code,
+    prelude::*,
 };
 use referral_shared::*;
 use referral_tests::fixtures::*;
@@ -283,6 +284,7 @@ async fn a_replace_cannot_drop_a_content_window_marked_in_use() {
         contents,
         copywriting: Vec::new(),
         notifications: Vec::new(),
+        rules: Default::default(),
     };
     let first = config(
         event("marked", EventType::Campaign),
@@ -844,4 +846,118 @@ async fn an_unreachable_table_is_a_retryable_error_and_a_missing_table_is_not() 
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_conditions() {
+    let t = TestTable::create().await;
+    let event = EventId::parse("personal").unwrap();
+    let referrer = JkosId::parse("owner-1").unwrap();
+    let key = IdentityKey::new(vec![5; 32]).unwrap();
+    let phone = key.phone(&PhoneNumber::parse("0912345678").unwrap());
+    let wanted = FactKeys {
+        event_id: event.clone(),
+        referrer: Some(referrer.clone()),
+        phone: Some(phone.clone()),
+        device: None,
+    };
+    let nothing = FactKeys {
+        event_id: event.clone(),
+        referrer: None,
+        phone: None,
+        device: None,
+    };
+    let (facts, trips) = t.round_trips.during(t.store.rule_facts(&nothing)).await;
+    assert_eq!((facts.unwrap(), trips), (RuleFacts::default(), 0));
+    let (facts, trips) = t.round_trips.during(t.store.rule_facts(&wanted)).await;
+    assert_eq!((facts.unwrap(), trips), (RuleFacts::default(), 1));
+
+    // A grant that creates the counters and claims the phone, with the profile.
+    let write = |account: &str, stats_version: u64| {
+        let mut member = referee(account, "AB2CD3", "owner-1");
+        member.version = 1;
+        let settlement = Settlement {
+            rule_writes: RuleWrites {
+                referrer: Some(Box::new(ReferrerStats {
+                    rewarded: stats_version as u32,
+                    version: stats_version,
+                    ..ReferrerStats::empty(event.clone(), referrer.clone())
+                })),
+                claims: vec![IdentityClaim {
+                    event_id: event.clone(),
+                    kind: IdentityKind::Phone,
+                    hash: phone.clone(),
+                    account_id: member.account_id.clone(),
+                    claimed_at: at(3, 0),
+                }],
+            },
+            ..Settlement::default()
+        };
+        (member, settlement)
+    };
+    let (first, settlement) = write("acc-1", 1);
+    let (saved, trips) = t
+        .round_trips
+        .during(t.store.save_member(MemberWrite {
+            member: &first,
+            expected_version: 0,
+            settlement: &settlement,
+        }))
+        .await;
+    saved.unwrap();
+    assert_eq!(trips, 1, "one TransactWriteItems");
+    let facts = t.store.rule_facts(&wanted).await.unwrap();
+    assert_eq!(
+        facts.referrer.map(|s| (s.rewarded, s.version)),
+        Some((1, 1))
+    );
+    assert_eq!(facts.phone_owner, Some(first.account_id.clone()));
+
+    // Decided from stale counters (it read none): refused whole, named by the counters.
+    let (second, settlement) = write("acc-2", 1);
+    let stale = t
+        .store
+        .save_member(MemberWrite {
+            member: &second,
+            expected_version: 0,
+            settlement: &settlement,
+        })
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Conflict {
+                entity: Entity::ReferrerStats,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(t.store.get_member(&second.account_id).await.unwrap(), None);
+    // Fresh counters, but the phone is claimed: named by the claim.
+    let (second, settlement) = write("acc-2", 2);
+    let claimed = t
+        .store
+        .save_member(MemberWrite {
+            member: &second,
+            expected_version: 0,
+            settlement: &settlement,
+        })
+        .await;
+    assert!(
+        matches!(
+            claimed,
+            Err(StoreError::Conflict {
+                entity: Entity::IdentityClaim,
+                ..
+            })
+        ),
+        "{claimed:?}"
+    );
+    let facts = t.store.rule_facts(&wanted).await.unwrap();
+    assert_eq!(
+        facts.referrer.map(|s| s.version),
+        Some(1),
+        "nothing of it written"
+    );
 }

@@ -258,6 +258,7 @@ pub mod fixtures {
             event_id: EventId::parse(event).unwrap(),
             event_type: EventType::Personal,
             source: self::source(source),
+            owner_phone: None,
             created_at: at(1, 0),
         }
     }
@@ -273,6 +274,7 @@ pub mod fixtures {
         m.referral = Some(ReferralUse {
             code: ReferralCode::parse(code).unwrap(),
             used_at: at(2, 0),
+            referrer_phone: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: EventId::parse("personal").unwrap(),
                 referrer_source: self::source(source),
@@ -416,6 +418,40 @@ pub mod ingest_support {
             )
         }
 
+        /// Sets the PERSONAL event's reward rules (its windows as [`Harness::new`] made them),
+        /// through the store's one-transaction replace, as the admin API does.
+        pub async fn set_rules(&self, rules: RewardRules) {
+            let store = &self.table.store;
+            let personal = EventId::parse(PERSONAL).unwrap();
+            let previous = store.event_config(&personal).await.unwrap().unwrap();
+            let config = EventConfig {
+                rules,
+                event: ReferralEvent {
+                    updated_at: previous.event.next_version_at(chrono::Utc::now()),
+                    ..previous.event.clone()
+                },
+                ..previous.clone()
+            };
+            config.validate().unwrap();
+            store
+                .save_event_config(&config, Some(&previous))
+                .await
+                .unwrap();
+        }
+
+        /// A consumer holding the identity key the reward rules hash with ([`identity_key`]).
+        pub fn rules_consumer(&self, topic: &'static str, concurrency: usize) -> TestConsumer {
+            let mut settings = ConsumerSettings::new(topic, EventId::parse(PERSONAL).unwrap());
+            settings.concurrency = concurrency;
+            settings.identity_key = Some(identity_key());
+            Consumer::new(
+                Arc::new(self.table.store.clone()),
+                Arc::new(self.queue.payout_queue()),
+                ConfigCache::new(std::time::Duration::from_secs(60)),
+                settings,
+            )
+        }
+
         pub async fn member(&self, account: &str) -> Option<MemberProfile> {
             self.table
                 .store
@@ -439,6 +475,39 @@ pub mod ingest_support {
         {
             crate::scan_all(&self.table.client, &self.table.name).await
         }
+    }
+
+    /// The tests' identity key (the local stack's is in `scripts/env.sh`).
+    pub fn identity_key() -> IdentityKey {
+        IdentityKey::new(b"tests-identity-hash-key-0123456789".to_vec()).unwrap()
+    }
+
+    /// A `DEVICE_BOUND` / `KYC_PASSED` / `REFERRAL_CODE_USED` value with the member's own phone
+    /// (None: no phone on the record) and, for `DEVICE_BOUND`, a device id.
+    pub fn registration_of(
+        kind: &str,
+        account: &str,
+        code: Option<&str>,
+        phone: Option<&str>,
+        device: Option<&str>,
+        at: Instant,
+    ) -> Value {
+        let mut v = json!({
+            "type": kind,
+            "account_id": account,
+            "jkos_id": jkos(account),
+            "occurred_at": referral_shared::time::format(&at),
+        });
+        if let Some(code) = code {
+            v["referral_code"] = json!(code);
+        }
+        if let Some(phone) = phone {
+            v["phone_number"] = json!(phone);
+        }
+        if let Some(device) = device {
+            v["device_id"] = json!(device);
+        }
+        v
     }
 
     pub fn jkos(account: &str) -> String {

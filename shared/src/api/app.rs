@@ -425,7 +425,11 @@ async fn my_referral(
                     reward: None,
                 });
             }
-            CollectionEntry::Reward(reward) if reward.side == Side::Referrer => {
+            // The referee's own referrer reward; a milestone bonus that referee reached is
+            // listed after it and is not that referee's reward.
+            CollectionEntry::Reward(reward)
+                if reward.side == Side::Referrer && reward.reward_id.milestone_rank().is_none() =>
+            {
                 // Rewards follow their referee in the collection (pages never split them).
                 if let Some(last) = referees.last_mut() {
                     last.reward = Some(MyReward::from(reward.as_ref()));

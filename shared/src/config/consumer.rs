@@ -2,13 +2,15 @@
 
 use super::{
     ConfigError, Env, config_cache_ttl, optional_in, payout_queue_url, personal_event, process_env,
-    table_name,
+    required_in, table_name,
 };
+use crate::domain::IdentityKey;
 use crate::ingest::ConsumerSettings;
 use std::time::Duration;
 
-/// `TABLE_NAME`, `PAYOUT_QUEUE_URL`, `PERSONAL_EVENT_ID`, `MEMBER_CONCURRENCY` (default 16, at
-/// least 1), `CONFIG_CACHE_SECONDS` (default 60).
+/// `TABLE_NAME`, `PAYOUT_QUEUE_URL`, `PERSONAL_EVENT_ID`, `IDENTITY_HASH_KEY` (the secret of
+/// the reward rules' keyed hashes, at least 32 bytes; from Secrets Manager in the template),
+/// `MEMBER_CONCURRENCY` (default 16, at least 1), `CONFIG_CACHE_SECONDS` (default 60).
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     pub table_name: String,
@@ -29,6 +31,7 @@ impl ConsumerConfig {
     pub(super) fn from_vars(env: Env<'_>, topic: &'static str) -> Result<Self, ConfigError> {
         let mut settings = ConsumerSettings::new(topic, personal_event(env)?);
         settings.concurrency = optional_in(env, "MEMBER_CONCURRENCY", settings.concurrency)?.max(1);
+        settings.identity_key = Some(identity_key(env)?);
         Ok(Self {
             table_name: table_name(env)?,
             payout_queue_url: payout_queue_url(env)?,
@@ -36,4 +39,14 @@ impl ConsumerConfig {
             settings,
         })
     }
+}
+
+/// `IDENTITY_HASH_KEY`: the secret the reward rules' keyed hashes (phone, device) are made
+/// with. Never logged; a value too short is refused by name.
+fn identity_key(env: Env<'_>) -> Result<IdentityKey, ConfigError> {
+    let raw = required_in(env, "IDENTITY_HASH_KEY")?;
+    IdentityKey::new(raw.into_bytes()).map_err(|e| ConfigError::Invalid {
+        name: "IDENTITY_HASH_KEY",
+        message: e.message,
+    })
 }

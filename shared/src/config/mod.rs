@@ -187,6 +187,7 @@ mod tests {
         ("PAYOUT_QUEUE_URL", "http://q"),
         ("PAYOUT_DLQ_URL", "http://q-dlq"),
         ("PERSONAL_EVENT_ID", "personal"),
+        ("IDENTITY_HASH_KEY", "0123456789abcdef0123456789abcdef"),
     ];
 
     fn vars(changes: &[(&str, &str)]) -> HashMap<String, String> {
@@ -252,6 +253,16 @@ mod tests {
                 Some("MEMBER_CONCURRENCY is invalid"),
             ),
             ("MEMBER_CONCURRENCY", "0", None),
+            (
+                "IDENTITY_HASH_KEY",
+                "",
+                Some("environment variable IDENTITY_HASH_KEY is required"),
+            ),
+            (
+                "IDENTITY_HASH_KEY",
+                "short",
+                Some("IDENTITY_HASH_KEY is invalid: must be at least 32 bytes"),
+            ),
             (
                 "PAYOUT_CONCURRENCY",
                 "0",

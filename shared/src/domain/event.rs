@@ -3,8 +3,8 @@
 
 use super::window::truncate_millis;
 use super::{
-    ContentWindow, Copywriting, CopywritingItem, EventId, EventName, NotificationTemplate, Side,
-    TimeWindow, ValidationError, WindowId,
+    ContentWindow, Copywriting, CopywritingItem, EventId, EventName, NotificationTemplate,
+    RewardRules, Side, TimeWindow, ValidationError, WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,10 @@ pub struct EventConfig {
     pub copywriting: Vec<Copywriting>,
     #[serde(default)]
     pub notifications: Vec<NotificationTemplate>,
+    /// The reward rules (caps, uniqueness, deadline, review, milestones, claim step); absent
+    /// = none (`docs/rules.md`).
+    #[serde(default, skip_serializing_if = "RewardRules::is_off")]
+    pub rules: RewardRules,
 }
 
 impl EventConfig {
@@ -89,8 +93,10 @@ impl EventConfig {
     /// - windows of the same kind (content; copywriting per item; notification per side) do
     ///   not overlap, so "the window active at T" is always a single answer;
     /// - window ids are unique within the event (a window is named by its id alone);
-    /// - at most [`EventConfig::MAX_WINDOWS`] windows in all.
+    /// - at most [`EventConfig::MAX_WINDOWS`] windows in all;
+    /// - the reward rules are valid ([`RewardRules::validate`]).
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.rules.validate()?;
         fn no_overlap<'a>(
             field: &'static str,
             windows: impl Iterator<Item = (&'a WindowId, &'a TimeWindow)>,
@@ -186,6 +192,7 @@ mod tests {
             contents,
             copywriting,
             notifications: Vec::new(),
+            rules: RewardRules::default(),
         }
     }
 

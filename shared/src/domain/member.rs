@@ -1,7 +1,10 @@
 //! Member profiles (`member_profile`): who a member is, the code they registered with and
 //! their progress towards "success" (KYC passed AND device bound).
 
-use super::{AccountId, EventId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ReferralSource};
+use super::{
+    AccountId, EventId, IdentityHash, JkosAccount, JkosId, PhoneNumber, ReferralCode,
+    ReferralSource, RewardId, RuleReason,
+};
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,10 @@ pub struct MemberProfile {
         with = "time::millis_opt"
     )]
     pub device_bind_time: Option<Instant>,
+    /// The keyed hash of the device of the first `DEVICE_BOUND` that named one (never the
+    /// device id itself), for the one-reward-per-device rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<IdentityHash>,
     /// Set exactly once, when both times are known ("success").
     #[serde(
         default,
@@ -68,6 +75,7 @@ impl MemberProfile {
             referral: None,
             kyc_pass_time: None,
             device_bind_time: None,
+            device_key: None,
             qualified_at: None,
             own_code: None,
             reward_grant: None,
@@ -106,6 +114,10 @@ pub struct ReferralUse {
     #[serde(with = "time::millis")]
     pub used_at: Instant,
     pub outcome: ReferralOutcome,
+    /// The keyed hash of the code owner's phone, as their code recorded it (for the
+    /// self-referral rule; absent when the owner's phone was not known as the code was issued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_phone: Option<IdentityHash>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,21 +133,53 @@ pub enum ReferralOutcome {
 }
 
 /// The outcome of the rewards of a qualified referee who registered with an accepted code.
+/// Set once ([`RewardGrant::is_final`]), except while it waits for the referee's phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RewardGrant {
-    /// Reward records were created (ids `<account>-referrer` / `<account>-referee`).
+    /// Reward records were created (ids `<account>-referrer` / `<account>-referee`): `count`
+    /// of them, the referee's first when there is one only.
     Issued {
         #[serde(with = "time::millis")]
         at: Instant,
         window_id: super::WindowId,
         count: u8,
+        /// Why the referrer side was not rewarded (`REFERRER_CAP_REACHED`), if it was not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer_withheld: Option<RuleReason>,
+        /// The milestone bonus this referee's reward unlocked for the referrer, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        milestone: Option<RewardId>,
+        /// The rewards created HELD or CLAIMABLE: never re-sent to payout with the others
+        /// (an admin's approval or the member's claim sends them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waiting: Vec<RewardId>,
+    },
+    /// A rule withheld both sides' rewards: no reward records.
+    Withheld {
+        #[serde(with = "time::millis")]
+        at: Instant,
+        window_id: super::WindowId,
+        reason: RuleReason,
+    },
+    /// The event's rules need the referee's phone and member info has not brought it yet:
+    /// decided when it does (not final).
+    AwaitingPhone {
+        #[serde(with = "time::millis")]
+        since: Instant,
     },
     /// The code's event had no content window active at the qualifying moment: no rewards.
     NoActiveWindow {
         #[serde(with = "time::millis")]
         at: Instant,
     },
+}
+
+impl RewardGrant {
+    /// Whether the grant is decided for good (everything but [`RewardGrant::AwaitingPhone`]).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, RewardGrant::AwaitingPhone { .. })
+    }
 }
 
 /// Why a used code does not count; recorded, never silently dropped.

@@ -4,11 +4,14 @@ mod code;
 mod copy;
 mod error;
 mod event;
+mod identity;
 mod lifecycle;
 mod member;
+mod milestone;
 mod newtype;
 mod progress;
 mod reward;
+mod rules;
 pub(crate) mod schema;
 mod terms;
 mod values;
@@ -21,12 +24,18 @@ pub use copy::{
 };
 pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
+pub use identity::{DeviceId, IdentityHash, IdentityKey};
 pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
-pub use progress::{Settlement, Step, judge_referral, settle};
+pub use progress::{RuleContext, Settlement, Step, Undecided, judge_referral, settle};
 pub use reward::{
     Channel, NotificationOutcome, NotificationStatus, ReasonCode, Reward, RewardId, RewardStart,
     RewardStatus,
+};
+pub use rules::{
+    CapScope, FactKeys, Grant, GrantCase, IdentityClaim, IdentityKind, Milestone, ReferrerCap,
+    ReferrerStats, ReviewHold, RewardRules, RuleFacts, RuleReason, RuleWrites, Stamp, Verdict,
+    decide_grant,
 };
 pub use terms::{ContentWindow, RewardAmount, RewardTerms, RewardType, Side};
 pub use values::{
@@ -42,6 +51,11 @@ pub struct ReferralCodeRecord {
     pub event_id: EventId,
     pub event_type: EventType,
     pub source: ReferralSource,
+    /// The keyed hash of the owner's phone when the code was issued to a member whose phone
+    /// was known (the self-referral rule compares a referee's against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_phone: Option<IdentityHash>,
     #[serde(with = "crate::time::millis")]
     #[schema(schema_with = schema::instant)]
     pub created_at: crate::time::Instant,

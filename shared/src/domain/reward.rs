@@ -11,11 +11,16 @@ use serde::{Deserialize, Serialize};
 string_newtype!(
     /// `<referee account id>-<side>`, e.g. `acc-42-referrer`. Deterministic on purpose: the same
     /// referee and side can only ever name one reward, so a conditional put enforces "one reward
-    /// per side per referee", and the id doubles as the finance idempotency key.
+    /// per side per referee", and the id doubles as the finance idempotency key. A milestone
+    /// bonus is `milestone.<n>.<event id>.<referrer jkos id>` (see `milestone.rs`): one per
+    /// referrer, event and milestone, whichever referee reached it.
     #[derive(PartialOrd, Ord)]
     RewardId,
     validate = |raw| {
         let raw = raw.trim();
+        if super::milestone::is_milestone_id(raw) {
+            return Ok(raw.to_owned());
+        }
         for side in Side::BOTH {
             let suffix = format!("-{}", side.as_str().to_ascii_lowercase());
             if let Some(account) = raw.strip_suffix(&suffix)
@@ -26,13 +31,15 @@ string_newtype!(
         }
         Err(ValidationError::new(
             "reward_id",
-            "must be <account id>-referrer or <account id>-referee",
+            "must be <account id>-referrer or <account id>-referee (a milestone bonus: milestone.<n>.<event id>.<jkos id>)",
         ))
     },
-    // What `parse` accepts: `<account id>-referrer` or `<account id>-referee`.
+    // What `parse` accepts: `<account id>-referrer`, `<account id>-referee` or a milestone's id.
     schema = super::schema::string(
-        super::schema::trimmed!("[A-Za-z0-9_-]{1,20}-(?:referrer|referee)"),
-        "<referee account id>-referrer or <referee account id>-referee",
+        super::schema::trimmed!(
+            "(?:[A-Za-z0-9_-]{1,20}-(?:referrer|referee)|milestone\\.[1-9][0-9]{0,6}\\.[a-z0-9-]{1,64}\\.[A-Za-z0-9_-]{1,36})"
+        ),
+        "<referee account id>-referrer, <referee account id>-referee, or milestone.<n>.<event id>.<referrer jkos id>",
     ),
     impls(as_str, display, debug_plain)
 );

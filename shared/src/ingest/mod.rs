@@ -33,7 +33,9 @@ use crate::domain::{EventId, WindowId};
 use crate::events_cache::ConfigCache;
 use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
-use crate::store::{EventReads, MemberBatches, Parking, Profiles, StoreError, WindowMarks};
+use crate::store::{
+    EventReads, MemberBatches, Parking, Profiles, RuleStates, StoreError, WindowMarks,
+};
 
 use crate::telemetry;
 use crate::time::Instant;
@@ -49,8 +51,10 @@ use tracing::Instrument;
 
 crate::store::port_sum!(
     /// What a consumer reads and writes: profiles and codes in batches, a profile alone after
-    /// a conflict, campaign configuration, the window-in-use markers, parked records.
-    pub trait ConsumerStore: MemberBatches + Profiles + EventReads + WindowMarks + Parking;
+    /// a conflict, campaign configuration, the window-in-use markers, the reward rules'
+    /// stored state, parked records.
+    pub trait ConsumerStore:
+        MemberBatches + Profiles + EventReads + WindowMarks + RuleStates + Parking;
 );
 
 /// Why an invocation fails (so Lambda retries the whole batch).
@@ -90,6 +94,13 @@ pub struct ConsumerSettings {
     pub max_attempts: u32,
     /// Topic this function is subscribed to; records of any other topic are parked.
     pub topic: &'static str,
+    /// The secret of the keyed hashes the reward rules compare (`IDENTITY_HASH_KEY`). None:
+    /// an event whose rules need one leaves its grants due (logged as an error).
+    pub identity_key: Option<crate::domain::IdentityKey>,
+    /// Attempts at one member whose transaction lost to another writer of a reward rule's
+    /// item (a hot referrer's counters): each re-reads and decides again, after a short
+    /// random pause, so a referrer with many referees at once is retried, never over-counted.
+    pub max_rule_attempts: u32,
 }
 
 impl ConsumerSettings {
@@ -99,6 +110,8 @@ impl ConsumerSettings {
             concurrency: 16,
             max_attempts: 8,
             topic,
+            identity_key: None,
+            max_rule_attempts: 64,
         }
     }
 }
@@ -115,6 +128,8 @@ pub struct BatchReport {
     pub qualified: u64,
     pub rewards_created: u64,
     pub rewards_queued: u64,
+    /// Rewards created HELD or CLAIMABLE (not queued: they wait for a person).
+    pub rewards_waiting: u64,
 }
 
 /// The consumer: build once per process, share across invocations.
@@ -192,10 +207,12 @@ where
         let codes = Arc::new(codes);
 
         let conflicts = AtomicU64::new(0);
+        let turns = member::ReferrerTurns::default();
         let outcomes: Vec<MemberOutcome> = stream::iter(groups.into_iter().map(|group| {
             let loaded = members.remove(&group.account);
             let codes = codes.clone();
             let conflicts = &conflicts;
+            let turns = &turns;
             let span = group.span();
             // A stored profile or used code that does not map onto the domain: park this
             // member's records instead of failing (and forever retrying) the whole batch.
@@ -204,7 +221,7 @@ where
                 if let Some(error) = broken {
                     return self.give_up_or_fail(error, &group.records, now);
                 }
-                self.apply_member(group, loaded, &codes, now, conflicts)
+                self.apply_member(group, loaded, &codes, now, conflicts, turns)
                     .await
             }
             .instrument(span)
@@ -256,6 +273,7 @@ where
                 ("Qualified", report.qualified),
                 ("RewardsCreated", report.rewards_created),
                 ("RewardsQueued", report.rewards_queued),
+                ("RewardsWaiting", report.rewards_waiting),
                 ("ParkedRecords", report.parked),
                 ("WriteConflicts", report.conflicts),
             ],

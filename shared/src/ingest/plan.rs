@@ -8,8 +8,9 @@ use super::batch::{Change, Decoded};
 use super::member::MemberOutcome;
 use crate::contracts::kafka::{ParkedRecord, RecordError, RegistrationEvent};
 use crate::domain::{
-    AccountId, EventConfig, EventId, MemberProfile, ReferralCode, ReferralCodeRecord,
-    ReferralOutcome, RewardId, Settlement, Step, judge_referral, settle,
+    AccountId, EventConfig, EventId, IdentityKey, MemberProfile, ReferralCode, ReferralCodeRecord,
+    ReferralOutcome, RewardId, RewardStatus, RuleContext, RuleFacts, Settlement, Step,
+    judge_referral, settle,
 };
 use crate::store::{StoreError, keys};
 use crate::time::Instant;
@@ -70,21 +71,33 @@ pub(super) fn starting_profile(
     })
 }
 
+/// What the reward rules of the member's event may use: the identity key (None: not
+/// configured) and the stored state read for an earlier plan that asked for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Rules<'a> {
+    pub key: Option<&'a IdentityKey>,
+    pub facts: Option<&'a RuleFacts>,
+}
+
 /// Folds `records` into `member` and settles what fell due. `new_code` draws a code for a
-/// member who qualifies (random in production, fixed in tests).
+/// member who qualifies (random in production, fixed in tests). When the event's rules need
+/// stored state that `rules.facts` does not bring, the settlement says which
+/// (`Undecided::NeedFacts`): the caller reads it and plans again from the same profile.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn plan_member(
     mut member: MemberProfile,
     records: &[Decoded],
     codes: &Codes,
     configs: &Configs,
     personal_event: &EventId,
+    rules: Rules<'_>,
     new_code: impl FnOnce() -> ReferralCode,
     now: Instant,
 ) -> MemberPlan {
     let expected = member.version;
     let original = member.clone();
     for d in records {
-        apply(&mut member, d, codes, configs, now);
+        apply(&mut member, d, codes, configs, rules.key, now);
     }
     let mut settlement = Settlement::default();
     if member.has_due_effects() {
@@ -92,7 +105,18 @@ pub(super) fn plan_member(
             .accepted_referral()
             .and_then(|(_, event, _)| configs.get(event))
             .map(Arc::as_ref);
-        settlement = settle(&mut member, personal_event, referral_config, new_code, now);
+        let context = RuleContext {
+            key: rules.key,
+            facts: rules.facts,
+        };
+        settlement = settle(
+            &mut member,
+            personal_event,
+            referral_config,
+            context,
+            new_code,
+            now,
+        );
     }
     if member == original {
         return MemberPlan {
@@ -115,6 +139,7 @@ fn apply(
     d: &Decoded,
     codes: &Codes,
     configs: &Configs,
+    key: Option<&IdentityKey>,
     now: Instant,
 ) -> bool {
     match &d.change {
@@ -128,8 +153,13 @@ fn apply(
         Change::Registration(event) => {
             let phone = event.member().phone_number.as_ref();
             match event {
-                RegistrationEvent::DeviceBound { occurred_at, .. } => {
-                    member.record_step(Step::DeviceBound, *occurred_at, phone, now)
+                RegistrationEvent::DeviceBound {
+                    occurred_at,
+                    device_id,
+                    ..
+                } => {
+                    let step = member.record_step(Step::DeviceBound, *occurred_at, phone, now);
+                    member.record_device(device_id.as_ref(), key, now) | step
                 }
                 RegistrationEvent::KycPassed { occurred_at, .. } => {
                     member.record_step(Step::KycPassed, *occurred_at, phone, now)
@@ -195,7 +225,19 @@ pub(super) fn gather(
                 report.qualified += u64::from(settlement.new_code.is_some());
                 report.rewards_created += settlement.rewards.len() as u64;
                 if written {
-                    to_queue.extend(settlement.rewards.iter().map(|r| r.reward_id.clone()));
+                    report.rewards_waiting += settlement
+                        .rewards
+                        .iter()
+                        .filter(|r| r.status != RewardStatus::Pending)
+                        .count() as u64;
+                    // HELD and CLAIMABLE rewards wait for a person; only PENDING ones are paid.
+                    to_queue.extend(
+                        settlement
+                            .rewards
+                            .iter()
+                            .filter(|r| r.status == RewardStatus::Pending)
+                            .map(|r| r.reward_id.clone()),
+                    );
                 } else {
                     to_queue.extend(member.granted_rewards());
                 }

@@ -45,6 +45,7 @@ fn personal_config() -> Arc<EventConfig> {
         }],
         copywriting: vec![],
         notifications: vec![],
+        rules: Default::default(),
     })
 }
 
@@ -55,6 +56,7 @@ fn codes() -> Codes {
         event_id: event_id("personal"),
         event_type: EventType::Personal,
         source: ReferralSource::Member(crate::domain::JkosId::parse("jk-referrer").unwrap()),
+        owner_phone: None,
         created_at: at(0, 0),
     };
     HashMap::from([(record.code.clone(), record)])
@@ -126,6 +128,7 @@ fn a_members_records_plan_the_write_the_code_and_the_rewards() {
             &codes(),
             &configs,
             &event_id("personal"),
+            Rules::default(),
             || code("NEWCD234"),
             at(12, 0),
         );
@@ -158,6 +161,7 @@ fn replaying_the_same_records_plans_no_write() {
             &codes(),
             &configs,
             &event_id("personal"),
+            Rules::default(),
             || code("NEWCD234"),
             at(12, 0),
         )
@@ -195,6 +199,7 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
         &codes(),
         &configs,
         &event_id("personal"),
+        Rules::default(),
         || code("NEWCD234"),
         at(12, 0),
     );
@@ -206,11 +211,11 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
         .collect();
     let done = |written: bool, plan: &MemberPlan| MemberOutcome::Done {
         written,
-        settlement: if written {
+        settlement: Box::new(if written {
             plan.settlement.clone()
         } else {
             Settlement::default()
-        },
+        }),
         member: Box::new(plan.member.clone()),
     };
     let parked_record = records[0].park(

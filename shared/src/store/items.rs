@@ -3,8 +3,8 @@
 
 use super::keys;
 use crate::domain::{
-    ContentWindow, Copywriting, EventId, MemberProfile, NotificationTemplate, ReferralCodeRecord,
-    ReferralEvent, Reward,
+    ContentWindow, Copywriting, EventId, IdentityClaim, MemberProfile, NotificationTemplate,
+    ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward, RewardRules,
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,10 @@ pub enum Entity {
     Reward,
     Parked,
     WindowUse,
+    /// A referrer's counters in one event (the reward rules' cap, velocity, milestones).
+    ReferrerStats,
+    /// A phone or device rewarded as a referee of one event (keyed hash only).
+    IdentityClaim,
 }
 
 impl std::fmt::Display for Entity {
@@ -87,6 +91,42 @@ impl<T> Item<T> {
     }
 }
 
+/// The event item as written: the event and its reward rules (on the event's own item, so
+/// replacing a configuration adds no action to its transaction). No rules, no attribute.
+#[derive(Debug, Serialize)]
+pub struct EventHeaderRef<'a> {
+    #[serde(flatten)]
+    pub event: &'a ReferralEvent,
+    #[serde(skip_serializing_if = "RewardRules::is_off")]
+    pub rules: &'a RewardRules,
+}
+
+/// The event item as read by the configuration's Query.
+#[derive(Debug, Deserialize)]
+pub struct EventHeader {
+    #[serde(flatten)]
+    pub event: ReferralEvent,
+    #[serde(default)]
+    pub rules: RewardRules,
+}
+
+pub fn event_header_item<'a>(
+    event: &'a ReferralEvent,
+    rules: &'a RewardRules,
+) -> Item<EventHeaderRef<'a>> {
+    Item::new(
+        Entity::Event,
+        keys::event_pk(&event.event_id),
+        keys::EVENT_SK.to_owned(),
+        EventHeaderRef { event, rules },
+    )
+    .gsi1(
+        keys::event_type_gsi1pk(event.event_type),
+        keys::event_gsi1sk(&event.event_id),
+    )
+}
+
+/// The event item without rules (the devkit's and tests' fixture write).
 pub fn event_item(event: &ReferralEvent) -> Item<&ReferralEvent> {
     Item::new(
         Entity::Event,
@@ -195,7 +235,12 @@ pub fn reward_item(reward: &Reward) -> Item<&Reward> {
     )
     .gsi1(
         keys::source_gsi1pk(&reward.referrer_source),
-        keys::reward_gsi1sk(&reward.code, &reward.referee_account_id, reward.side),
+        match reward.reward_id.milestone_rank() {
+            None => keys::reward_gsi1sk(&reward.code, &reward.referee_account_id, reward.side),
+            Some(nth) => {
+                keys::milestone_gsi1sk(&reward.code, &reward.referee_account_id, reward.side, nth)
+            }
+        },
     )
     .gsi2(
         keys::reward_status_gsi2pk(reward.status),
@@ -233,6 +278,24 @@ pub fn window_use_item(marker: &WindowUse) -> Item<&WindowUse> {
         keys::window_use_pk(&marker.event_id, &marker.window_id),
         keys::WINDOW_USE_SK.to_owned(),
         marker,
+    )
+}
+
+pub fn referrer_stats_item(stats: &ReferrerStats) -> Item<&ReferrerStats> {
+    Item::new(
+        Entity::ReferrerStats,
+        keys::referrer_stats_pk(&stats.event_id, &stats.referrer),
+        keys::REFERRER_STATS_SK.to_owned(),
+        stats,
+    )
+}
+
+pub fn identity_claim_item(claim: &IdentityClaim) -> Item<&IdentityClaim> {
+    Item::new(
+        Entity::IdentityClaim,
+        keys::identity_claim_pk(&claim.event_id, claim.kind, &claim.hash),
+        keys::IDENTITY_CLAIM_SK.to_owned(),
+        claim,
     )
 }
 
@@ -397,6 +460,7 @@ pub(crate) mod tests {
             event_id: EventId::parse("personal").unwrap(),
             event_type: EventType::Personal,
             source: ReferralSource::parse("member:jkos-1").unwrap(),
+            owner_phone: None,
             created_at: t0(),
         };
         let attrs = to_attrs(&code_item(&code));
@@ -420,6 +484,7 @@ pub(crate) mod tests {
         m.referral = referral.map(|outcome| ReferralUse {
             code: ReferralCode::parse("AB2CD3").unwrap(),
             used_at: t0(),
+            referrer_phone: None,
             outcome,
         });
         m

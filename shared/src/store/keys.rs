@@ -10,13 +10,15 @@
 //! | Code            | `CODE#<code>`       | `#CODE`                              | `SOURCE#<KIND>#<name>` | `CODE#<code>#`                                |                        |                           |
 //! | Member          | `MEMBER#<account>`  | `#PROFILE`                           | `SOURCE#<source>`*| `CODE#<code>#REFEREE#<account>`*              |                        |                           |
 //! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
-//! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>` ** |
+//! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` (a milestone bonus: `…#REWARD#REFERRER#MILESTONE#<n>`) | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>` ** |
 //!
 //! Rewards alone also carry GSI3 (the payee's rewards): `GSI3PK` = `PAYEE#<jkos id>`,
 //! `GSI3SK` = `<created_at>#<id>`.
 //! (**) `<claim_deadline>#<id>` while the reward is CLAIMABLE, so the sweeper finds the
 //! rewards whose deadline passed with one key condition.
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
+//! | ReferrerStats   | `REFSTATS#<id>#<jkos id>` | `#REFSTATS`                    |                   |                                               |                        |                           |
+//! | IdentityClaim   | `IDCLAIM#<id>#<KIND>#<hmac>` | `#IDCLAIM`                  |                   |                                               |                        |                           |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -25,8 +27,8 @@
 //! referee's profile is immediately followed by that referee's rewards.
 
 use crate::domain::{
-    AccountId, CopywritingItem, EventId, EventType, JkosId, ReferralCode, ReferralSource, RewardId,
-    RewardStatus, Side, WindowId,
+    AccountId, CopywritingItem, EventId, EventType, IdentityHash, IdentityKind, JkosId,
+    ReferralCode, ReferralSource, RewardId, RewardStatus, Side, WindowId,
 };
 use crate::time::{self, Instant};
 
@@ -106,6 +108,11 @@ pub fn reward_gsi1sk(code: &ReferralCode, referee: &AccountId, side: Side) -> St
     format!("CODE#{code}#REFEREE#{referee}#REWARD#{}", side.as_str())
 }
 
+/// A milestone bonus sits right after the reward of the referee who reached it.
+pub fn milestone_gsi1sk(code: &ReferralCode, referee: &AccountId, side: Side, nth: u32) -> String {
+    format!("{}#MILESTONE#{nth}", reward_gsi1sk(code, referee, side))
+}
+
 pub fn member_pk(account: &AccountId) -> String {
     format!("MEMBER#{account}")
 }
@@ -146,6 +153,20 @@ pub fn window_use_pk(event: &EventId, window: &WindowId) -> String {
     format!("WINDOWUSE#{event}#{window}")
 }
 pub const WINDOW_USE_SK: &str = "#WINDOWUSE";
+
+/// A referrer's reward-rule counters in one event (only written when the event's rules count
+/// referrers): one item per event and referrer, updated in each grant's transaction.
+pub fn referrer_stats_pk(event: &EventId, referrer: &JkosId) -> String {
+    format!("REFSTATS#{event}#{referrer}")
+}
+pub const REFERRER_STATS_SK: &str = "#REFSTATS";
+
+/// The uniqueness item of a phone or device rewarded as a referee of an event, keyed by the
+/// HMAC of the value (never the value).
+pub fn identity_claim_pk(event: &EventId, kind: IdentityKind, hash: &IdentityHash) -> String {
+    format!("IDCLAIM#{event}#{}#{hash}", kind.as_str())
+}
+pub const IDENTITY_CLAIM_SK: &str = "#IDCLAIM";
 
 /// A request counter of the rate limiter: one item per subject per fixed window, removed by TTL.
 pub fn limit_pk(subject: &str, bucket: &str) -> String {
@@ -220,7 +241,22 @@ mod tests {
             "CODE#AB2CD3#REFEREE#acc-9#REWARD#REFERRER"
         );
         assert_eq!(member_pk(&acc), "MEMBER#acc-9");
+        assert_eq!(
+            milestone_gsi1sk(&code, &acc, Side::Referrer, 5),
+            "CODE#AB2CD3#REFEREE#acc-9#REWARD#REFERRER#MILESTONE#5"
+        );
         assert_eq!(window_use_pk(&event, &window), "WINDOWUSE#personal-2026#w1");
+        assert_eq!(
+            referrer_stats_pk(&event, &JkosId::parse("jk-1").unwrap()),
+            "REFSTATS#personal-2026#jk-1"
+        );
+        let key = crate::domain::IdentityKey::new(vec![7; 32]).unwrap();
+        let hash = key.phone(&crate::domain::PhoneNumber::parse("0912345678").unwrap());
+        assert_eq!(
+            identity_claim_pk(&event, IdentityKind::Phone, &hash),
+            format!("IDCLAIM#personal-2026#PHONE#{hash}")
+        );
+        assert_eq!(hash.as_str().len(), 64);
         assert_eq!(
             limit_pk("check#jkos-1", "2026-11-01T00:00"),
             "LIMIT#check#jkos-1#2026-11-01T00:00"

@@ -7,9 +7,9 @@ use super::{Page, PageRequest, StoreError};
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
     AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
-    JkosId, MemberProfile, NotificationOutcome, NotificationTemplate, ReasonCode, ReferralCode,
-    ReferralCodeRecord, ReferralEvent, ReferralSource, Reward, RewardId, RewardStatus, Settlement,
-    Side, WindowId,
+    FactKeys, JkosId, MemberProfile, NotificationOutcome, NotificationTemplate, ReasonCode,
+    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, Reward, RewardId,
+    RewardStatus, RuleFacts, Settlement, Side, WindowId,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -139,6 +139,15 @@ pub trait MemberBatches: Send + Sync {
     /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
     /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
+}
+
+/// The stored state the event's reward rules decide from (`domain::decide_grant`).
+#[async_trait]
+pub trait RuleStates: Send + Sync {
+    /// The referrer's counters and the claims of the phone and device that `keys` names, in
+    /// one strongly consistent BatchGetItem (1 round trip; nothing when `keys` names nothing).
+    /// What the grant then writes is conditional on this state being unchanged.
+    async fn rule_facts(&self, keys: &FactKeys) -> Result<RuleFacts, StoreError>;
 }
 
 /// The most actions one [`MemberGroups::save_members_together`] may hold: DynamoDB's limit
@@ -366,6 +375,7 @@ port_sum!(
         + Profiles
         + MemberBatches
         + MemberGroups
+        + RuleStates
         + RewardReads
         + RewardWrites
         + MemberRewards

@@ -28,7 +28,7 @@ pub enum Applied {
     Written {
         existed: bool,
         member: Box<MemberProfile>,
-        settlement: Settlement,
+        settlement: Box<Settlement>,
     },
 }
 
@@ -64,7 +64,7 @@ where
                 return Ok(Applied::Written {
                     existed,
                     member: Box::new(planned.member),
-                    settlement: planned.settlement,
+                    settlement: Box::new(planned.settlement),
                 });
             }
             Err(

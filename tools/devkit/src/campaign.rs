@@ -12,7 +12,7 @@ use referral_shared::store::{StoreError, prelude::*};
 use referral_shared::time::Instant;
 use referral_shared::{
     ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, NotificationTemplate,
-    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource,
+    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, RewardRules,
 };
 use serde::Deserialize;
 
@@ -27,6 +27,9 @@ pub struct CampaignFile {
     pub contents: Vec<ContentWindow>,
     pub copywriting: Vec<Copywriting>,
     pub notifications: Vec<NotificationTemplate>,
+    /// The event's reward rules (`docs/rules.md`); absent = no rule, as in the admin API.
+    #[serde(default)]
+    pub rules: Option<RewardRules>,
     /// Codes to issue with the event (campaign codes, or demo referrers' codes locally).
     #[serde(default)]
     pub codes: Vec<CodeSpec>,
@@ -74,6 +77,7 @@ impl CampaignFile {
             contents: self.contents.clone(),
             copywriting: self.copywriting.clone(),
             notifications: self.notifications.clone(),
+            rules: self.rules.clone().unwrap_or_default(),
         };
         config.validate().context("campaign file is not valid")?;
         Ok(config)
@@ -135,6 +139,7 @@ pub async fn load(
             event_id: file.event_id.clone(),
             event_type: file.event_type,
             source: spec.source.clone(),
+            owner_phone: None,
             created_at: now,
         };
         match store.create_code(&record).await {
@@ -186,6 +191,32 @@ mod tests {
         for side in referral_shared::Side::BOTH {
             assert!(config.notification_at(side, now).is_some(), "{side:?}");
         }
+    }
+
+    #[test]
+    fn rules_in_the_file_are_read_and_validated_like_the_apis() {
+        let mut doc: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        let now: Instant = "2026-11-21T00:00:00Z".parse().unwrap();
+        let none = CampaignFile::parse(&doc.to_string()).unwrap();
+        assert!(
+            none.to_config(now, now).unwrap().rules.is_off(),
+            "absent = no rule"
+        );
+        doc["rules"] = serde_json::json!({
+            "referrer_cap": {"max_referees": 10, "per": "CONTENT_WINDOW"},
+            "one_reward_per_device": true,
+            "claim_days": 7
+        });
+        let file = CampaignFile::parse(&doc.to_string()).unwrap();
+        let rules = file.to_config(now, now).unwrap().rules;
+        assert_eq!(rules.claim_days, Some(7));
+        assert!(rules.one_reward_per_device && rules.referrer_cap.is_some());
+        doc["rules"]["claim_days"] = serde_json::json!(0);
+        let bad = CampaignFile::parse(&doc.to_string()).unwrap();
+        let err = format!("{:#}", bad.to_config(now, now).unwrap_err());
+        assert!(err.contains("rules.claim_days"), "{err}");
+        doc["rules"] = serde_json::json!({"claim_dayz": 7});
+        assert!(CampaignFile::parse(&doc.to_string()).is_err());
     }
 
     #[test]

@@ -117,11 +117,13 @@ enum Publish {
         #[arg(long)]
         at: Option<String>,
     },
-    /// DEVICE_BOUND.
+    /// DEVICE_BOUND (with the optional device id of the one-reward-per-device rule).
     DeviceBound {
         account_id: String,
         #[arg(long)]
         at: Option<String>,
+        #[arg(long)]
+        device_id: Option<String>,
     },
     /// KYC_PASSED.
     KycPassed {
@@ -257,13 +259,16 @@ async fn main() -> Result<()> {
                     Some(&code),
                     at,
                 )?],
-                Publish::DeviceBound { account_id, at } => {
-                    vec![publish::registration(
-                        "DEVICE_BOUND",
-                        &account_id,
-                        None,
-                        at,
-                    )?]
+                Publish::DeviceBound {
+                    account_id,
+                    at,
+                    device_id,
+                } => {
+                    let mut record = publish::registration("DEVICE_BOUND", &account_id, None, at)?;
+                    if let Some(device) = device_id {
+                        record["device_id"] = serde_json::json!(device);
+                    }
+                    vec![record]
                 }
                 Publish::KycPassed { account_id, at } => {
                     vec![publish::registration("KYC_PASSED", &account_id, None, at)?]

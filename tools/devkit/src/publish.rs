@@ -129,6 +129,13 @@ pub async fn run(store: DynamoStore, values: Vec<Value>, print_event: bool) -> R
             continue;
         }
         let personal = std::env::var("PERSONAL_EVENT_ID").unwrap_or_else(|_| "personal".to_owned());
+        let mut settings = ConsumerSettings::new(topic, EventId::parse(&personal)?);
+        // The reward rules' keyed hashes, as the deployed consumers make them (scripts/env.sh
+        // sets a dev key); without one, grants under identity rules stay due.
+        settings.identity_key = std::env::var("IDENTITY_HASH_KEY")
+            .ok()
+            .map(|k| referral_shared::IdentityKey::new(k.into_bytes()))
+            .transpose()?;
         let consumer = Consumer::new(
             Arc::new(store.clone()),
             Arc::new(SqsPayoutQueue::new(
@@ -136,7 +143,7 @@ pub async fn run(store: DynamoStore, values: Vec<Value>, print_event: bool) -> R
                 payout_queue_url(false).await?,
             )),
             ConfigCache::new(std::time::Duration::from_secs(60)),
-            ConsumerSettings::new(topic, EventId::parse(&personal)?),
+            settings,
         );
         let report = consumer
             .handle(&msk::event(&records))

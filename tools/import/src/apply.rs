@@ -4,7 +4,7 @@
 
 use crate::row::{MemberRow, Reason, Reject};
 use referral_shared::domain::{
-    EventConfig, EventId, MemberProfile, ReferralCode, Settlement, Step, settle,
+    EventConfig, EventId, MemberProfile, ReferralCode, RuleContext, Settlement, Step, settle,
 };
 use referral_shared::store::{
     Applied, Entity, EventReads, MemberBatches, PlannedWrite, Profiles, StoreError, apply_versioned,
@@ -61,12 +61,18 @@ pub fn plan_row(
     fill_missing(&mut member, row, now);
     let mut settlement = Settlement::default();
     if member.has_due_effects() {
+        // The import reads none of the reward rules' stored state (a referrer's counters, the
+        // identity claims) and holds no identity key: rules that need either leave the grant
+        // undecided, due for the consumers' next record of that member, exactly as a missing
+        // configuration does (ADR 0007). Rules that need neither are applied as the consumers
+        // apply them.
         let config = referral_config.filter(|c| {
             member
                 .accepted_referral()
                 .is_some_and(|(_, event, _)| *event == c.event.event_id)
         });
-        settlement = settle(&mut member, personal_event, config, make_code, now);
+        let rules = RuleContext::default();
+        settlement = settle(&mut member, personal_event, config, rules, make_code, now);
     }
     if original.as_ref() == Some(&member) {
         return None;
@@ -316,6 +322,7 @@ mod tests {
         stored.referral = Some(ReferralUse {
             code: code(),
             used_at: at(11),
+            referrer_phone: None,
             outcome: ReferralOutcome::Rejected {
                 reason: referral_shared::domain::RejectionReason::UnknownCode,
             },
@@ -387,6 +394,7 @@ mod tests {
         stored.referral = Some(ReferralUse {
             code: code(),
             used_at: at(1),
+            referrer_phone: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: campaign.clone(),
                 referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),
@@ -412,6 +420,7 @@ mod tests {
             }],
             copywriting: vec![],
             notifications: vec![],
+            rules: Default::default(),
         };
         let both = row(Some(2), Some(3));
 

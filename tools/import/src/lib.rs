@@ -464,8 +464,7 @@ where
             outcomes.push((row.line, Ok(RowOutcome::AlreadyPresent)));
             continue;
         };
-        let needs =
-            1 + planned.settlement.new_code.is_some() as usize + planned.settlement.rewards.len();
+        let needs = 1 + planned.settlement.actions();
         let current = groups.last_mut().expect("one group at least");
         if current.len() >= options.group || actions + needs > MAX_GROUP_ACTIONS {
             groups.push(Vec::new());

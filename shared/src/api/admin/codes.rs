@@ -59,6 +59,7 @@ pub(super) async fn create_code(
         event_id: event_id.clone(),
         event_type: EventType::Campaign,
         source: ReferralSource::Campaign(body.source.clone()),
+        owner_phone: None,
         created_at: now,
     };
     let created = match body.code.clone() {

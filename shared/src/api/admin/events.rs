@@ -57,6 +57,9 @@ pub(super) struct NewEvent {
     contents: Vec<ContentWindow>,
     copywriting: Vec<Copywriting>,
     notifications: Vec<NotificationTemplate>,
+    /// The event's reward rules (`docs/rules.md`); absent = no rule.
+    #[serde(default)]
+    rules: Option<RewardRules>,
 }
 
 /// The whole new state of an event (its id and type do not change): windows it does not list
@@ -68,6 +71,10 @@ pub(super) struct EventChange {
     contents: Vec<ContentWindow>,
     copywriting: Vec<Copywriting>,
     notifications: Vec<NotificationTemplate>,
+    /// The event's reward rules, as a whole; absent = no rule (a replace without them removes
+    /// the rules the event had).
+    #[serde(default)]
+    rules: Option<RewardRules>,
 }
 
 /// The version of an event that `ETag` and `If-Match` carry: its `updated_at` in epoch
@@ -126,6 +133,7 @@ pub(super) async fn create_event(
         contents: body.contents,
         copywriting: body.copywriting,
         notifications: body.notifications,
+        rules: body.rules.unwrap_or_default(),
     };
     config.validate()?;
     match state.store.save_event_config(&config, None).await {
@@ -226,6 +234,7 @@ pub(super) async fn update_event(
         contents: body.contents,
         copywriting: body.copywriting,
         notifications: body.notifications,
+        rules: body.rules.unwrap_or_default(),
     };
     config.validate()?;
     match state

@@ -11,8 +11,8 @@ use super::{Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, app::Steps, 
 use crate::domain::{
     CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
     MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Review, ReviewStep, Reward, RewardId, RewardStatus, RewardTransition,
-    RewardType,
+    ReferralSource, Review, ReviewStep, Reward, RewardId, RewardRules, RewardStatus,
+    RewardTransition, RewardType,
 };
 use crate::queue::PayoutQueue;
 use crate::store::{

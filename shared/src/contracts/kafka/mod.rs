@@ -5,7 +5,9 @@
 //! [`RecordError`] that says what is wrong, for the consumer to log (with the record's
 //! coordinates), count and park.
 
-use crate::domain::{AccountId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ValidationError};
+use crate::domain::{
+    AccountId, DeviceId, JkosAccount, JkosId, PhoneNumber, ReferralCode, ValidationError,
+};
 use crate::time::Instant;
 use base64::Engine;
 use serde::Deserialize;
@@ -77,6 +79,9 @@ pub enum RegistrationEvent {
     },
     DeviceBound {
         member: MemberRef,
+        /// The bound device, when the producer sends it (optional field `device_id`): only
+        /// its keyed hash is kept, for the one-reward-per-device rule.
+        device_id: Option<DeviceId>,
         occurred_at: Instant,
     },
     KycPassed {
@@ -95,6 +100,8 @@ struct RawRegistration {
     phone_number: Option<PhoneNumber>,
     #[serde(default)]
     referral_code: Option<String>,
+    #[serde(default)]
+    device_id: Option<DeviceId>,
     #[serde(with = "crate::time::millis")]
     occurred_at: Instant,
 }
@@ -126,6 +133,7 @@ impl RegistrationEvent {
             // The code may ride along on these (the seed says so); it carries no meaning here.
             "DEVICE_BOUND" => Ok(Self::DeviceBound {
                 member,
+                device_id: raw.device_id,
                 occurred_at,
             }),
             "KYC_PASSED" => Ok(Self::KycPassed {
@@ -194,8 +202,25 @@ mod tests {
         let dev = r#"{"type":"DEVICE_BOUND","account_id":"a","jkos_id":"j","referral_code":"ABCD23","occurred_at":"2026-11-21T08:00:00Z"}"#;
         assert!(matches!(
             RegistrationEvent::parse(dev.as_bytes()),
-            Ok(RegistrationEvent::DeviceBound { .. })
+            Ok(RegistrationEvent::DeviceBound {
+                device_id: None,
+                ..
+            })
         ));
+    }
+
+    #[test]
+    fn device_bound_may_name_its_device() {
+        let dev = r#"{"type":"DEVICE_BOUND","account_id":"a","jkos_id":"j","device_id":" ios:AB-12 ","occurred_at":"2026-11-21T08:00:00Z"}"#;
+        match RegistrationEvent::parse(dev.as_bytes()) {
+            Ok(RegistrationEvent::DeviceBound {
+                device_id: Some(d), ..
+            }) => assert_eq!(d, DeviceId::parse("ios:AB-12").unwrap()),
+            other => panic!("{other:?}"),
+        }
+        let blank = dev.replace(" ios:AB-12 ", "a b");
+        let err = RegistrationEvent::parse(blank.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("device_id"), "{err}");
     }
 
     #[test]

@@ -108,6 +108,7 @@ fn config(event: &str, windows: &[(u32, u32)]) -> EventConfig {
             .collect(),
         copywriting: Vec::new(),
         notifications: Vec::new(),
+        rules: Default::default(),
     }
 }
 
@@ -117,6 +118,7 @@ fn record(raw_code: &str, raw_source: &str) -> ReferralCodeRecord {
         event_id: event_id("spring"),
         event_type: EventType::Campaign,
         source: source(raw_source),
+        owner_phone: None,
         created_at: t(0),
     }
 }
@@ -134,4 +136,5 @@ fn accepted(raw_source: &str) -> ReferralOutcome {
 
 mod judge;
 mod record;
+mod rules;
 mod settle;

@@ -67,7 +67,7 @@ impl EventReads for DynamoStore {
             (Vec::new(), Vec::new(), Vec::new());
         for attrs in rows {
             match entity_of(&attrs)? {
-                Entity::Event => header = Some(from_attrs::<Item<ReferralEvent>>(attrs)?.data),
+                Entity::Event => header = Some(from_attrs::<Item<items::EventHeader>>(attrs)?.data),
                 Entity::ContentWindow => contents.push(window::<ContentWindow>(attrs)?),
                 Entity::Copywriting => copywriting.push(window::<Copywriting>(attrs)?),
                 Entity::Notification => notifications.push(window::<NotificationTemplate>(attrs)?),
@@ -79,8 +79,9 @@ impl EventReads for DynamoStore {
                 }
             }
         }
-        Ok(header.map(|event| EventConfig {
-            event,
+        Ok(header.map(|header| EventConfig {
+            event: header.event,
+            rules: header.rules,
             contents,
             copywriting,
             notifications,
@@ -167,7 +168,7 @@ impl EventWrites for DynamoStore {
         const OP: &str = "save_event_config";
         let event_id = &config.event.event_id;
         let pk = keys::event_pk(event_id);
-        let event = Write::of(&items::event_item(&config.event))?;
+        let event = Write::of(&items::event_header_item(&config.event, &config.rules))?;
         let event = match previous {
             None => event.if_absent(),
             Some(prev) => event.when(

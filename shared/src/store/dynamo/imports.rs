@@ -3,9 +3,9 @@
 //! consumers' `save_member` (`members::member_write`), so grouping changes how many requests
 //! are sent, never what may be written.
 
-use super::members::member_write;
+use super::members::{member_write, settlement_writes};
 use super::{DynamoStore, Write};
-use crate::store::{MAX_GROUP_ACTIONS, MemberGroups, MemberWrite, StoreError, items};
+use crate::store::{MAX_GROUP_ACTIONS, MemberGroups, MemberWrite, StoreError};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -15,12 +15,7 @@ impl MemberGroups for DynamoStore {
         let mut all: Vec<Write> = Vec::new();
         for write in writes {
             all.push(member_write(write)?);
-            if let Some(code) = &write.settlement.new_code {
-                all.push(Write::of(&items::code_item(code))?.if_absent());
-            }
-            for reward in &write.settlement.rewards {
-                all.push(Write::of(&items::reward_item(reward))?.if_absent());
-            }
+            all.extend(settlement_writes(write.settlement)?);
         }
         if all.is_empty() {
             return Ok(());

@@ -3,7 +3,7 @@
 
 use super::attrs::{attr, entity_of, from_attrs};
 use super::{DynamoStore, Write};
-use crate::domain::{AccountId, MemberProfile, ReferralCode, ReferralCodeRecord};
+use crate::domain::{AccountId, MemberProfile, ReferralCode, ReferralCodeRecord, Settlement};
 use crate::store::items::{self, Entity, Item};
 use crate::store::{MemberBatches, MemberWrite, Profiles, ProfilesAndCodes, StoreError, keys};
 use async_trait::async_trait;
@@ -32,6 +32,32 @@ pub(super) fn member_write(write: &MemberWrite<'_>) -> Result<Write, StoreError>
             [(":v", super::attrs::n(write.expected_version))],
         )
     })
+}
+
+/// The writes of a settlement that go with the profile's Put, in this order: the new code,
+/// the rewards (each only if absent), the referrer's counters (only if their version is still
+/// the one read) and the identity claims (only if absent).
+pub(super) fn settlement_writes(settlement: &Settlement) -> Result<Vec<Write>, StoreError> {
+    let mut writes = Vec::with_capacity(settlement.actions());
+    if let Some(code) = &settlement.new_code {
+        writes.push(Write::of(&items::code_item(code))?.if_absent());
+    }
+    for reward in &settlement.rewards {
+        writes.push(Write::of(&items::reward_item(reward))?.if_absent());
+    }
+    if let Some(stats) = &settlement.rule_writes.referrer {
+        let put = Write::of(&items::referrer_stats_item(stats))?;
+        let read = stats.version.saturating_sub(1);
+        writes.push(if read == 0 {
+            put.if_absent()
+        } else {
+            put.when("version = :v", [(":v", super::attrs::n(read))])
+        });
+    }
+    for claim in &settlement.rule_writes.claims {
+        writes.push(Write::of(&items::identity_claim_item(claim))?.if_absent());
+    }
+    Ok(writes)
 }
 
 #[async_trait]
@@ -78,25 +104,42 @@ impl MemberBatches for DynamoStore {
         }
         // Order matters: cancellation reasons come back in this order.
         let mut writes = vec![member];
-        if let Some(code) = &write.settlement.new_code {
-            writes.push(Write::of(&items::code_item(code))?.if_absent());
-        }
-        for reward in &write.settlement.rewards {
-            writes.push(Write::of(&items::reward_item(reward))?.if_absent());
-        }
+        writes.extend(settlement_writes(write.settlement)?);
         let actions = writes
             .iter()
             .map(|w| w.transact_item(OP, &self.table))
             .collect::<Result<Vec<_>, _>>()?;
         self.transact(OP, actions, |reasons| {
-            // A concurrent transaction on the same items: re-read and re-apply.
+            // A failed condition, or a concurrent transaction on one of the items (a hot
+            // referrer's counters, typically): name the item, so the caller re-reads what it
+            // decided from and decides again. When several fail, the one that explains the
+            // others wins: a stale profile, code or rule item (a milestone bonus that exists is
+            // the consequence of stale counters, not a reason of its own).
+            let failed: Vec<usize> = ["ConditionalCheckFailed", "TransactionConflict"]
+                .iter()
+                .flat_map(|code| {
+                    reasons
+                        .iter()
+                        .enumerate()
+                        .filter(move |(_, r)| **r == Some(*code))
+                        .map(|(i, _)| i)
+                })
+                .collect();
+            let explains = |i: &&usize| {
+                matches!(
+                    writes[**i].entity(),
+                    Entity::Member | Entity::Code | Entity::ReferrerStats | Entity::IdentityClaim
+                )
+            };
+            if let Some(at) = failed.iter().find(explains) {
+                return Some(writes[*at].conflict());
+            }
+            // A concurrent transaction on another item: re-read and re-apply, as for the
+            // profile.
             if reasons.contains(&Some("TransactionConflict")) {
                 return Some(writes[0].conflict());
             }
-            let failed = reasons
-                .iter()
-                .position(|r| *r == Some("ConditionalCheckFailed"))?;
-            Some(writes[failed].conflict())
+            failed.first().map(|at| writes[*at].conflict())
         })
         .await
     }

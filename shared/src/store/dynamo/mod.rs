@@ -17,6 +17,7 @@ mod limiter;
 mod members;
 mod parked;
 mod rewards;
+mod rules;
 
 use super::items::{Entity, Item};
 use super::paging::{Cursor, Page, PageRequest};
@@ -140,6 +141,10 @@ impl Write {
         self.condition = Some(condition.to_owned());
         self.values = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         self
+    }
+
+    fn entity(&self) -> Entity {
+        self.entity
     }
 
     fn conflict(&self) -> StoreError {

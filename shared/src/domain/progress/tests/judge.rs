@@ -141,6 +141,7 @@ fn judge_referral_decides_every_branch() {
             ReferralUse {
                 code: code("AB2CD3"),
                 used_at: t(case.used_at),
+                referrer_phone: None,
                 outcome: case.expected,
             },
             "{}",

@@ -103,6 +103,7 @@ fn record_referral_keeps_the_first_accepted_code() {
     let use_of = |raw: &str, outcome: ReferralOutcome| ReferralUse {
         code: code(raw),
         used_at: t(2),
+        referrer_phone: None,
         outcome,
     };
     let rejected_use = || use_of("AAAA", rejected(RejectionReason::UnknownCode));
@@ -254,6 +255,9 @@ fn granted_rewards_follow_the_grant() {
         at: t(1),
         window_id: window_id.clone(),
         count,
+        referrer_withheld: None,
+        milestone: None,
+        waiting: Vec::new(),
     };
     let acc = AccountId::parse("acc-1").unwrap();
     let referrer = RewardId::new(&acc, Side::Referrer);

@@ -109,6 +109,7 @@ impl SettleCase {
         m.referral = outcome.map(|outcome| ReferralUse {
             code: code("AB2CD3"),
             used_at: t(1),
+            referrer_phone: None,
             outcome,
         });
         if self.granted_before {
@@ -249,6 +250,7 @@ fn settle_decides_every_branch() {
             &mut m,
             &event_id("personal"),
             config.as_ref(),
+            RuleContext::default(),
             || {
                 calls.set(calls.get() + 1);
                 code("NEW234")
@@ -264,6 +266,7 @@ fn settle_decides_every_branch() {
                 event_id: event_id("personal"),
                 event_type: EventType::Personal,
                 source: source("member:jk-1"),
+                owner_phone: None,
                 created_at: now(),
             };
             assert_eq!(out.new_code, Some(expected), "{name}");
@@ -290,6 +293,9 @@ fn settle_decides_every_branch() {
                     at: now(),
                     window_id: window_id.clone(),
                     count,
+                    referrer_withheld: None,
+                    milestone: None,
+                    waiting: Vec::new(),
                 };
                 (Some(grant), Some((event_id("spring"), window_id)))
             }
@@ -314,6 +320,7 @@ fn settle_decides_every_branch() {
             &mut m.clone(),
             &event_id("personal"),
             config.as_ref(),
+            RuleContext::default(),
             || code("TW2345"),
             now(),
         );
@@ -329,6 +336,7 @@ fn settled_rewards_carry_the_frozen_terms_and_the_referral() {
         &mut m,
         &event_id("personal"),
         Some(&config),
+        RuleContext::default(),
         || unreachable!("already qualified"),
         now(),
     );
@@ -376,6 +384,7 @@ fn settled_rewards_without_a_known_phone_carry_none() {
         &mut m,
         &event_id("personal"),
         Some(&config("spring", &[(4, 10)])),
+        RuleContext::default(),
         || unreachable!("already qualified"),
         now(),
     );
