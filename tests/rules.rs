@@ -199,6 +199,53 @@ async fn the_cap_holds_and_milestones_are_granted_once_under_concurrent_batches(
 }
 
 #[tokio::test]
+async fn an_unusable_device_id_is_dropped_and_the_referee_still_qualifies() {
+    let h = Harness::new().await;
+    h.set_rules(RewardRules {
+        one_reward_per_device: true,
+        ..RewardRules::default()
+    })
+    .await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    let mut records = referee_records(
+        "blank-dev",
+        "SHARE888",
+        Some("0944444444"),
+        Some("   "),
+        at(3, 0),
+    );
+    let mut long = referee_records("long-dev", "SHARE888", Some("0955555555"), None, at(3, 0));
+    long[2]["device_id"] = serde_json::json!("d".repeat(300));
+    records.extend(long);
+    let report = consumer
+        .handle(&msk::event(&on_partition(0, &records)))
+        .await
+        .unwrap();
+    assert_eq!(report.unusable_device_ids, 2);
+    assert_eq!(report.parked, 0, "the records are kept");
+    for account in ["blank-dev", "long-dev"] {
+        let member = h.member(account).await.unwrap();
+        assert!(
+            member.qualified_at.is_some(),
+            "{account}: the DEVICE_BOUND step counted"
+        );
+        assert!(member.device_key.is_none(), "{account}: no device to hash");
+        assert!(matches!(
+            member.reward_grant,
+            Some(RewardGrant::Issued { count: 2, .. })
+        ));
+    }
+    assert!(
+        !h.scan()
+            .await
+            .iter()
+            .any(|i| s(i, "PK").starts_with("PARKED#")),
+        "nothing parked"
+    );
+}
+
+#[tokio::test]
 async fn a_phone_or_device_rewarded_once_is_not_rewarded_again() {
     let h = Harness::new().await;
     h.set_rules(RewardRules {

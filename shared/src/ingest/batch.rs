@@ -103,6 +103,8 @@ pub(super) struct DecodedBatch {
     /// Per topic: (records, malformed records), for the per-topic metrics.
     pub per_topic: BTreeMap<String, (u64, u64)>,
     pub malformed: Vec<Malformed>,
+    /// `DEVICE_BOUND` records whose `device_id` was unusable and dropped (the step is kept).
+    pub unusable_device_ids: u64,
     pub groups: Vec<MemberGroup>,
     /// Every code a record uses, once: read with the profiles.
     pub codes: Vec<ReferralCode>,
@@ -120,6 +122,19 @@ pub(super) fn decode_batch(event: &KafkaEvent, topic: &str, now: Instant) -> Dec
         counts.0 += 1;
         match decode_record(topic, &at, record) {
             Ok(change) => {
+                if let Change::Registration(RegistrationEvent::DeviceBound {
+                    unusable_device_id: Some(rule),
+                    ..
+                }) = &change
+                {
+                    batch.unusable_device_ids += 1;
+                    tracing::warn!(
+                        record = %at,
+                        field = "device_id",
+                        rule = %rule,
+                        "unusable device_id dropped; the DEVICE_BOUND step is kept"
+                    );
+                }
                 let decoded = Decoded {
                     at,
                     change,

@@ -130,6 +130,8 @@ pub struct BatchReport {
     pub rewards_queued: u64,
     /// Rewards created HELD or CLAIMABLE (not queued: they wait for a person).
     pub rewards_waiting: u64,
+    /// `DEVICE_BOUND` records whose unusable `device_id` was dropped (the step was kept).
+    pub unusable_device_ids: u64,
 }
 
 /// The consumer: build once per process, share across invocations.
@@ -184,12 +186,14 @@ where
             records,
             per_topic,
             malformed,
+            unusable_device_ids,
             groups,
             codes,
         } = decode_batch(event, self.settings.topic, now);
         let mut report = BatchReport {
             records,
             malformed: malformed.len() as u64,
+            unusable_device_ids,
             members: groups.len() as u64,
             ..BatchReport::default()
         };
@@ -275,6 +279,7 @@ where
                 ("RewardsQueued", report.rewards_queued),
                 ("RewardsWaiting", report.rewards_waiting),
                 ("ParkedRecords", report.parked),
+                ("UnusableDeviceIds", report.unusable_device_ids),
                 ("WriteConflicts", report.conflicts),
             ],
             now,

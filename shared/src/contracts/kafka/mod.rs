@@ -82,6 +82,9 @@ pub enum RegistrationEvent {
         /// The bound device, when the producer sends it (optional field `device_id`): only
         /// its keyed hash is kept, for the one-reward-per-device rule.
         device_id: Option<DeviceId>,
+        /// The rule a `device_id` that was sent but is unusable broke: the field is dropped
+        /// (logged with the record's coordinates and counted), the step is kept.
+        unusable_device_id: Option<String>,
         occurred_at: Instant,
     },
     KycPassed {
@@ -100,8 +103,9 @@ struct RawRegistration {
     phone_number: Option<PhoneNumber>,
     #[serde(default)]
     referral_code: Option<String>,
+    /// Read leniently: an unusable device id must not cost the member the step.
     #[serde(default)]
-    device_id: Option<DeviceId>,
+    device_id: Option<serde_json::Value>,
     #[serde(with = "crate::time::millis")]
     occurred_at: Instant,
 }
@@ -131,11 +135,22 @@ impl RegistrationEvent {
                 })
             }
             // The code may ride along on these (the seed says so); it carries no meaning here.
-            "DEVICE_BOUND" => Ok(Self::DeviceBound {
-                member,
-                device_id: raw.device_id,
-                occurred_at,
-            }),
+            "DEVICE_BOUND" => {
+                let (device_id, unusable_device_id) = match raw.device_id {
+                    None | Some(serde_json::Value::Null) => (None, None),
+                    Some(serde_json::Value::String(text)) => match DeviceId::parse(text) {
+                        Ok(id) => (Some(id), None),
+                        Err(e) => (None, Some(e.message)),
+                    },
+                    Some(_) => (None, Some("must be a string".to_owned())),
+                };
+                Ok(Self::DeviceBound {
+                    member,
+                    device_id,
+                    unusable_device_id,
+                    occurred_at,
+                })
+            }
             "KYC_PASSED" => Ok(Self::KycPassed {
                 member,
                 occurred_at,
@@ -218,9 +233,44 @@ mod tests {
             }) => assert_eq!(d, DeviceId::parse("ios:AB-12").unwrap()),
             other => panic!("{other:?}"),
         }
-        let blank = dev.replace(" ios:AB-12 ", "a b");
-        let err = RegistrationEvent::parse(blank.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("device_id"), "{err}");
+        // Opaque: any printable text is a device id (only its hash is kept).
+        let spaced = dev.replace(" ios:AB-12 ", "Pixel 8 · 設備");
+        assert!(matches!(
+            RegistrationEvent::parse(spaced.as_bytes()),
+            Ok(RegistrationEvent::DeviceBound {
+                device_id: Some(_),
+                unusable_device_id: None,
+                ..
+            })
+        ));
+        // Unusable: the field is dropped with the rule it broke; the step stays.
+        for bad in [
+            "\"\"",
+            "\"   \"",
+            "42",
+            "{\"a\":1}",
+            &format!("\"{}\"", "x".repeat(257)),
+            "\"a\\u0007b\"",
+        ] {
+            let json = dev.replace("\" ios:AB-12 \"", bad);
+            match RegistrationEvent::parse(json.as_bytes()) {
+                Ok(RegistrationEvent::DeviceBound {
+                    device_id: None,
+                    unusable_device_id: Some(rule),
+                    ..
+                }) => assert!(!rule.is_empty()),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let null = dev.replace("\" ios:AB-12 \"", "null");
+        assert!(matches!(
+            RegistrationEvent::parse(null.as_bytes()),
+            Ok(RegistrationEvent::DeviceBound {
+                device_id: None,
+                unusable_device_id: None,
+                ..
+            })
+        ));
     }
 
     #[test]

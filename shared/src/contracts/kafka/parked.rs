@@ -89,11 +89,30 @@ impl fmt::Debug for ParkedRecord {
     }
 }
 
+/// Fields of a record's JSON whose whole value is personal data with no digits to mask (a
+/// device id): replaced by [`WITHHELD`] in a parked copy.
+const WITHHELD_FIELDS: &[&str] = &["device_id"];
+const WITHHELD: &str = "<withheld>";
+
 /// A record's key or value as a person may read it: decoded from base64 when it is base64
-/// (else as given), invalid UTF-8 replaced, every run of 7+ ASCII digits masked with `*`.
+/// (else as given), invalid UTF-8 replaced, the value of each [`WITHHELD_FIELDS`] field of a
+/// JSON object replaced, and every run of 7+ ASCII digits masked with `*`.
 pub fn redacted(raw: &str) -> String {
     let bytes = decode_value(Some(raw)).unwrap_or_else(|_| raw.as_bytes().to_vec());
     let text = String::from_utf8_lossy(&bytes);
+    let text = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut fields))
+            if WITHHELD_FIELDS.iter().any(|f| fields.contains_key(*f)) =>
+        {
+            for field in WITHHELD_FIELDS {
+                if let Some(value) = fields.get_mut(*field) {
+                    *value = serde_json::Value::String(WITHHELD.to_owned());
+                }
+            }
+            serde_json::Value::Object(fields).to_string().into()
+        }
+        _ => text,
+    };
     let mut out = String::with_capacity(text.len());
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
@@ -133,6 +152,34 @@ mod tests {
         // Not base64: read as given, masked the same way.
         assert_eq!(super::redacted("call 0912345678!"), "call **********!");
         assert_eq!(super::redacted("123456"), "123456");
+    }
+
+    #[test]
+    fn a_parked_copy_withholds_the_device_id_whatever_its_shape() {
+        for device in [
+            r#""ios:6F1C-22AB""#,
+            r#""IDFA 9A1B""#,
+            "4471",
+            r#"{"v":"x"}"#,
+        ] {
+            let raw = format!(
+                r#"{{"type":"DEVICE_BOUND","account_id":"acc-1","device_id":{device},"occurred_at":"bad"}}"#
+            );
+            let parked = super::redacted(&raw);
+            assert!(parked.contains(r#""device_id":"<withheld>""#), "{parked}");
+            assert!(
+                !parked.contains("6F1C") && !parked.contains("9A1B") && !parked.contains("4471")
+            );
+            assert!(
+                parked.contains(r#""account_id":"acc-1""#),
+                "the rest stays readable"
+            );
+        }
+        // Not JSON (the record was unreadable anyway): the digit masking still applies.
+        assert_eq!(
+            super::redacted("device_id 0912345678"),
+            "device_id **********"
+        );
     }
 
     #[test]
