@@ -349,7 +349,7 @@ async fn a_phone_or_device_rewarded_once_is_not_rewarded_again() {
     assert!(
         claims
             .iter()
-            .any(|c| s(c, "PK") == format!("IDCLAIM#personal#PHONE#{phone_hash}"))
+            .any(|c| s(c, "PK") == format!("IDCLAIM#PHONE#{phone_hash}"))
     );
     for claim in claims {
         let text = format!("{claim:?}");

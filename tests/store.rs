@@ -912,6 +912,14 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
         Some((1, 1))
     );
     assert_eq!(facts.phone_owner, Some(first.account_id.clone()));
+    // The claim holds across events: another event's rules see the phone as rewarded.
+    let elsewhere = FactKeys {
+        event_id: EventId::parse("campaign-b").unwrap(),
+        ..wanted.clone()
+    };
+    let facts = t.store.rule_facts(&elsewhere).await.unwrap();
+    assert_eq!(facts.phone_owner, Some(first.account_id.clone()));
+    assert_eq!(facts.referrer, None, "the counters are per event");
 
     // Decided from stale counters (it read none): refused whole, named by the counters.
     let (second, settlement) = write("acc-2", 1);

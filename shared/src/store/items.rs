@@ -293,7 +293,7 @@ pub fn referrer_stats_item(stats: &ReferrerStats) -> Item<&ReferrerStats> {
 pub fn identity_claim_item(claim: &IdentityClaim) -> Item<&IdentityClaim> {
     Item::new(
         Entity::IdentityClaim,
-        keys::identity_claim_pk(&claim.event_id, claim.kind, &claim.hash),
+        keys::identity_claim_pk(claim.kind, &claim.hash),
         keys::IDENTITY_CLAIM_SK.to_owned(),
         claim,
     )

@@ -18,7 +18,7 @@
 //! rewards whose deadline passed with one key condition.
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
 //! | ReferrerStats   | `REFSTATS#<id>#<jkos id>` | `#REFSTATS`                    |                   |                                               |                        |                           |
-//! | IdentityClaim   | `IDCLAIM#<id>#<KIND>#<hmac>` | `#IDCLAIM`                  |                   |                                               |                        |                           |
+//! | IdentityClaim   | `IDCLAIM#<KIND>#<hmac>`      | `#IDCLAIM`                  |                   |                                               |                        |                           |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -161,10 +161,12 @@ pub fn referrer_stats_pk(event: &EventId, referrer: &JkosId) -> String {
 }
 pub const REFERRER_STATS_SK: &str = "#REFSTATS";
 
-/// The uniqueness item of a phone or device rewarded as a referee of an event, keyed by the
-/// HMAC of the value (never the value).
-pub fn identity_claim_pk(event: &EventId, kind: IdentityKind, hash: &IdentityHash) -> String {
-    format!("IDCLAIM#{event}#{}#{hash}", kind.as_str())
+/// The uniqueness item of a phone or device rewarded as a referee, keyed by the HMAC of the
+/// value (never the value). Across events: a phone or device rewarded once (under an event
+/// whose rules claim it) gets nothing again under any event that checks it; the item records
+/// which event claimed it.
+pub fn identity_claim_pk(kind: IdentityKind, hash: &IdentityHash) -> String {
+    format!("IDCLAIM#{}#{hash}", kind.as_str())
 }
 pub const IDENTITY_CLAIM_SK: &str = "#IDCLAIM";
 
@@ -253,8 +255,8 @@ mod tests {
         let key = crate::domain::IdentityKey::new(vec![7; 32]).unwrap();
         let hash = key.phone(&crate::domain::PhoneNumber::parse("0912345678").unwrap());
         assert_eq!(
-            identity_claim_pk(&event, IdentityKind::Phone, &hash),
-            format!("IDCLAIM#personal-2026#PHONE#{hash}")
+            identity_claim_pk(IdentityKind::Phone, &hash),
+            format!("IDCLAIM#PHONE#{hash}")
         );
         assert_eq!(hash.as_str().len(), 64);
         assert_eq!(

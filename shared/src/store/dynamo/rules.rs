@@ -25,10 +25,7 @@ impl RuleStates for DynamoStore {
             (IdentityKind::Device, &wanted.device),
         ] {
             if let Some(hash) = hash {
-                batch.push((
-                    keys::identity_claim_pk(event, kind, hash),
-                    keys::IDENTITY_CLAIM_SK,
-                ));
+                batch.push((keys::identity_claim_pk(kind, hash), keys::IDENTITY_CLAIM_SK));
             }
         }
         let mut facts = RuleFacts::default();
