@@ -487,9 +487,13 @@ pub fn decide_grant(
         (true, None) => return Verdict::NoIdentityKey,
         (_, key) => key,
     };
+    // Waiting for the phone only makes sense when it can decide something: the phone rule, or
+    // a self-referral check against a code that recorded its owner's phone.
+    let phone_needed =
+        rules.one_reward_per_phone || (rules.refuse_self_referral && case.referrer_phone.is_some());
     let phone = match (&member.phone_number, key) {
-        (Some(p), Some(k)) if rules.needs_phone() => Some(k.phone(p)),
-        (None, _) if rules.needs_phone() => return Verdict::AwaitPhone,
+        (Some(p), Some(k)) if phone_needed => Some(k.phone(p)),
+        (None, _) if phone_needed => return Verdict::AwaitPhone,
         _ => None,
     };
     if rules.refuse_self_referral

@@ -176,6 +176,23 @@ fn identity_rules_need_the_key_and_the_phone() {
 }
 
 #[test]
+fn a_self_referral_check_waits_for_the_phone_only_when_the_code_has_its_owners() {
+    let rules = RewardRules {
+        refuse_self_referral: true,
+        ..RewardRules::default()
+    };
+    let mut no_phone = referee();
+    no_phone.phone_number = None;
+    // The code recorded no owner phone (a campaign code, an older code): nothing to compare,
+    // so nothing to wait for.
+    no_phone.referral.as_mut().unwrap().referrer_phone = None;
+    grant(decide(&rules, &no_phone, t(1), None));
+    // It did: the referee's phone decides, so the grant waits for it.
+    no_phone.referral.as_mut().unwrap().referrer_phone = Some(key().phone(&phone("0912345678")));
+    assert_eq!(decide(&rules, &no_phone, t(1), None), Verdict::AwaitPhone);
+}
+
+#[test]
 fn a_referee_with_the_referrers_phone_is_a_self_referral() {
     let rules = RewardRules {
         refuse_self_referral: true,

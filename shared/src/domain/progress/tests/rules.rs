@@ -80,6 +80,9 @@ fn a_grant_that_needs_the_phone_waits_for_it_then_is_decided() {
     });
     let mut m = referee();
     m.phone_number = None;
+    // The code recorded its owner's phone (another one): the referee's phone decides.
+    m.referral.as_mut().unwrap().referrer_phone =
+        Some(key().phone(&PhoneNumber::parse("0987654321").unwrap()));
     let out = run(&mut m, &config, None);
     assert!(out.rewards.is_empty());
     assert_eq!(
