@@ -92,6 +92,11 @@ impl ReasonCode {
     pub fn review_amount() -> Self {
         Self("REVIEW_AMOUNT".into())
     }
+    /// HELD: a milestone bonus of an event under review holds (the referees it counts may
+    /// still be held, and rejected).
+    pub fn review_milestone() -> Self {
+        Self("REVIEW_MILESTONE".into())
+    }
     /// REJECTED by an admin who gave no more precise code.
     pub fn rejected_by_admin() -> Self {
         Self("REJECTED_BY_ADMIN".into())

@@ -606,11 +606,20 @@ pub fn decide_grant(
         if referrer_rewarded {
             stats.rewarded += 1;
             *stats.rewarded_in.entry(case.window_id.clone()).or_insert(0) += 1;
+            // Under review holds, the referees a bonus counts may be HELD and later REJECTED
+            // (farmed): the bonus waits for a person too, whatever its own amount.
+            let bonus_start = |terms: &RewardTerms| match start(terms) {
+                RewardStart::Held(reason) => RewardStart::Held(reason),
+                _ if rules.review_hold.is_some() => {
+                    RewardStart::Held(ReasonCode::review_milestone())
+                }
+                other => other,
+            };
             grant.milestone = rules
                 .milestones
                 .iter()
                 .find(|m| m.nth == stats.rewarded)
-                .map(|m| (m.nth, m.reward, start(&m.reward)));
+                .map(|m| (m.nth, m.reward, bonus_start(&m.reward)));
         }
         if let Some(limit) = rules.review_hold.and_then(|h| h.referees_per_24h) {
             stats

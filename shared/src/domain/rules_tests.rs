@@ -516,6 +516,46 @@ fn a_milestone_is_reached_by_exactly_the_nth_rewarded_referee() {
 }
 
 #[test]
+fn under_review_holds_a_milestone_bonus_waits_for_a_person() {
+    let milestone = |review_hold| RewardRules {
+        milestones: vec![Milestone {
+            nth: 2,
+            reward: terms("200"),
+        }],
+        review_hold,
+        ..RewardRules::default()
+    };
+    let second = RuleFacts {
+        referrer: Some(stats(1)),
+        ..RuleFacts::default()
+    };
+    // The referee's own rewards are below the amount threshold (not held), the bonus is held:
+    // the referees it counts may have been held and rejected.
+    let amount_only = Some(ReviewHold {
+        referees_per_24h: None,
+        amount_at_least: Some(RewardAmount::parse("100000").unwrap()),
+    });
+    let g = grant(decide(
+        &milestone(amount_only),
+        &referee(),
+        t(1),
+        Some(&second),
+    ));
+    assert_eq!(g.referee, Ok(RewardStart::Pending));
+    assert_eq!(
+        g.milestone,
+        Some((
+            2,
+            terms("200"),
+            RewardStart::Held(ReasonCode::review_milestone())
+        ))
+    );
+    // No review holds: the bonus starts as the referee's rewards do.
+    let g = grant(decide(&milestone(None), &referee(), t(1), Some(&second)));
+    assert_eq!(g.milestone, Some((2, terms("200"), RewardStart::Pending)));
+}
+
+#[test]
 fn validation_refuses_each_bad_rule_by_name() {
     assert!(RewardRules::default().validate().is_ok());
     let bad: Vec<(RewardRules, &str)> = vec![
