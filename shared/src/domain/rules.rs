@@ -25,8 +25,9 @@ pub struct RewardRules {
     /// At most this many rewarded referees per referrer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer_cap: Option<ReferrerCap>,
-    /// A phone number rewarded once as a referee of this event is never rewarded again
-    /// (`PHONE_ALREADY_REWARDED`). A referee whose phone is not known yet waits for it.
+    /// A phone number rewarded once as a referee (under any event with this rule) is never
+    /// rewarded again (`PHONE_ALREADY_REWARDED`). A referee whose phone is not known yet waits
+    /// for it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub one_reward_per_phone: bool,
     /// The same for the device of `DEVICE_BOUND` (`DEVICE_ALREADY_REWARDED`); applies to
@@ -348,7 +349,7 @@ impl ReferrerStats {
     }
 }
 
-/// The uniqueness item of a phone or device rewarded as a referee of an event: its key is the
+/// The uniqueness item of a phone or device rewarded as a referee (across events): its key is the
 /// keyed hash, its content the account it was rewarded for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityClaim {
@@ -381,9 +382,9 @@ impl IdentityKind {
 pub struct RuleFacts {
     /// The referrer's counters (None: never written, or not needed).
     pub referrer: Option<ReferrerStats>,
-    /// The account the phone was rewarded for in this event, if it was.
+    /// The account the phone was rewarded for (under any event), if it was.
     pub phone_owner: Option<AccountId>,
-    /// The account the device was rewarded for in this event, if it was.
+    /// The account the device was rewarded for (under any event), if it was.
     pub device_owner: Option<AccountId>,
 }
 

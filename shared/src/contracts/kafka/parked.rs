@@ -89,29 +89,31 @@ impl fmt::Debug for ParkedRecord {
     }
 }
 
-/// Fields of a record's JSON whose whole value is personal data with no digits to mask (a
-/// device id): replaced by [`WITHHELD`] in a parked copy.
-const WITHHELD_FIELDS: &[&str] = &["device_id"];
+/// Fields of a record whose whole value is personal data: replaced by [`WITHHELD`] in a parked
+/// copy, whatever the value's form (a phone with separators, a device id without digits).
+const WITHHELD_FIELDS: &[&str] = &["device_id", "phone_number"];
 const WITHHELD: &str = "<withheld>";
 
 /// A record's key or value as a person may read it: decoded from base64 when it is base64
-/// (else as given), invalid UTF-8 replaced, the value of each [`WITHHELD_FIELDS`] field of a
-/// JSON object replaced, and every run of 7+ ASCII digits masked with `*`.
+/// (else as given), invalid UTF-8 replaced, the value of each [`WITHHELD_FIELDS`] field
+/// replaced (in a JSON object, or found by its quoted name in text that is not valid JSON), and
+/// every run of 7+ ASCII digits masked with `*`.
 pub fn redacted(raw: &str) -> String {
     let bytes = decode_value(Some(raw)).unwrap_or_else(|_| raw.as_bytes().to_vec());
     let text = String::from_utf8_lossy(&bytes);
-    let text = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(mut fields))
-            if WITHHELD_FIELDS.iter().any(|f| fields.contains_key(*f)) =>
-        {
+    let text: String = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut fields)) => {
             for field in WITHHELD_FIELDS {
                 if let Some(value) = fields.get_mut(*field) {
                     *value = serde_json::Value::String(WITHHELD.to_owned());
                 }
             }
-            serde_json::Value::Object(fields).to_string().into()
+            serde_json::Value::Object(fields).to_string()
         }
-        _ => text,
+        Ok(_) => text.into_owned(),
+        Err(_) => WITHHELD_FIELDS
+            .iter()
+            .fold(text.into_owned(), |t, field| withhold_in_text(&t, field)),
     };
     let mut out = String::with_capacity(text.len());
     let mut digits = String::new();
@@ -135,6 +137,46 @@ pub fn redacted(raw: &str) -> String {
     out
 }
 
+/// In text that is not valid JSON (cut off, a stray comma): the value after each `"field"` and
+/// its colon — a quoted string up to its closing quote (or the end), or anything else up to
+/// the next `,` or `}` — becomes `"<withheld>"`.
+fn withhold_in_text(text: &str, field: &str) -> String {
+    let name = format!("\"{field}\"");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&name) {
+        let after_name = at + name.len();
+        out.push_str(&rest[..after_name]);
+        rest = &rest[after_name..];
+        let trimmed = rest.trim_start();
+        let Some(value) = trimmed.strip_prefix(':') else {
+            continue; // the name, not a key
+        };
+        out.push_str(&rest[..rest.len() - trimmed.len()]);
+        out.push(':');
+        let value = value.trim_start();
+        let end = if let Some(quoted) = value.strip_prefix('"') {
+            let mut escaped = false;
+            quoted
+                .char_indices()
+                .find(|&(_, c)| {
+                    let closes = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    closes
+                })
+                .map_or(value.len(), |(i, _)| i + 2)
+        } else {
+            value.find([',', '}']).unwrap_or(value.len())
+        };
+        out.push('"');
+        out.push_str(WITHHELD);
+        out.push('"');
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,41 +187,58 @@ mod tests {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let raw = r#"{"account_id":"acc-1","phone_number":987650777,"alt":"+886912345678","at":"2026-11-01T00:00:00Z"}"#;
-        assert_eq!(
-            super::redacted(&b64(raw)),
-            r#"{"account_id":"acc-1","phone_number":*********,"alt":"+************","at":"2026-11-01T00:00:00Z"}"#
+        let parked = super::redacted(&b64(raw));
+        assert!(
+            parked.contains(r#""phone_number":"<withheld>""#),
+            "{parked}"
         );
+        assert!(parked.contains(r#""alt":"+************""#), "{parked}");
+        assert!(parked.contains(r#""account_id":"acc-1""#) && !parked.contains("987650777"));
         // Not base64: read as given, masked the same way.
         assert_eq!(super::redacted("call 0912345678!"), "call **********!");
         assert_eq!(super::redacted("123456"), "123456");
     }
 
     #[test]
-    fn a_parked_copy_withholds_the_device_id_whatever_its_shape() {
-        for device in [
+    fn a_parked_copy_withholds_the_device_id_and_the_phone_whatever_their_shape() {
+        let values = [
             r#""ios:6F1C-22AB""#,
-            r#""IDFA 9A1B""#,
+            r#""0912-345-678""#,
+            r#""(02) 2345 6789""#,
             "4471",
             r#"{"v":"x"}"#,
-        ] {
-            let raw = format!(
-                r#"{{"type":"DEVICE_BOUND","account_id":"acc-1","device_id":{device},"occurred_at":"bad"}}"#
-            );
-            let parked = super::redacted(&raw);
-            assert!(parked.contains(r#""device_id":"<withheld>""#), "{parked}");
-            assert!(
-                !parked.contains("6F1C") && !parked.contains("9A1B") && !parked.contains("4471")
-            );
-            assert!(
-                parked.contains(r#""account_id":"acc-1""#),
-                "the rest stays readable"
-            );
+        ];
+        for value in values {
+            for field in ["device_id", "phone_number"] {
+                let raw = format!(
+                    r#"{{"type":"DEVICE_BOUND","account_id":"acc-1","{field}":{value},"occurred_at":"bad"}}"#
+                );
+                // Valid JSON, and the same record cut off (not JSON any more).
+                for text in [raw.clone(), raw[..raw.len() - 10].to_owned()] {
+                    let parked = super::redacted(&text);
+                    assert!(
+                        parked.contains(&format!(r#""{field}":"<withheld>""#)),
+                        "{parked}"
+                    );
+                    for secret in ["6F1C", "345-678", "2345 6789", "4471", r#""v""#] {
+                        assert!(!parked.contains(secret), "{parked}");
+                    }
+                    assert!(
+                        parked.contains(r#""account_id":"acc-1""#),
+                        "the rest stays readable"
+                    );
+                }
+            }
         }
-        // Not JSON (the record was unreadable anyway): the digit masking still applies.
-        assert_eq!(
-            super::redacted("device_id 0912345678"),
-            "device_id **********"
+        // An escaped quote inside the value does not end it early.
+        let cut = r#"{"device_id":"a\"b 6F1C","x":1"#;
+        let parked = super::redacted(cut);
+        assert!(
+            !parked.contains("6F1C") && parked.contains(r#""x":1"#),
+            "{parked}"
         );
+        // A field name that is not a key (no colon) is left alone.
+        assert_eq!(super::redacted(r#"["device_id", 1"#), r#"["device_id", 1"#);
     }
 
     #[test]
