@@ -82,7 +82,8 @@ report="$ROOT/bench/reports/import.md"
   echo "the estimate below). Peak memory: the API import's at 1/10 of the rows and at all of them"
   echo "(a million rows against DynamoDB Local would take about half an hour here), the emit's at"
   echo "the rows and at ${IMPORT_BENCH_MEM_ROWS:-1000000}; both stream the input through the same reader and a bounded"
-  echo "pipeline of chunks, so the peak does not grow with the file."
+  echo "pipeline of chunks, so the API import's peak does not grow with the file; the emit's first pass"
+  echo "(the external sort of repeated accounts) adds up to 16 MiB for a run and 64 KiB per spilled run."
   echo
   "$ROOT/target/debug/bench-import" "${IMPORT_BENCH_ROWS:-100000}" "${IMPORT_BENCH_MEM_ROWS:-1000000}" 2>/dev/null
   echo
