@@ -37,6 +37,32 @@ impl Plan {
     }
 }
 
+/// One member's records as the topic delivers them: each 1 to 3 times, shuffled, then
+/// interleaved at random positions into the stream of the member's partition (keeping their
+/// relative order there).
+fn deliver_interleaved(
+    rng: &mut StdRng,
+    per_partition: &mut BTreeMap<i64, Vec<Value>>,
+    account: &str,
+    events: &[Value],
+) {
+    let mut deliveries: Vec<Value> = events
+        .iter()
+        .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
+        .collect();
+    deliveries.shuffle(rng);
+    let stream = per_partition
+        .entry(msk::partition_for(account, PARTITIONS))
+        .or_default();
+    let mut positions: Vec<usize> = (0..deliveries.len())
+        .map(|_| rng.random_range(0..=stream.len()))
+        .collect();
+    positions.sort();
+    for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
+        stream.insert(pos + shift, value);
+    }
+}
+
 fn random_time(rng: &mut StdRng) -> Instant {
     // Days 2..=23, inside window w1 [1, 10) or w2 [10, 25).
     at(rng.random_range(2..=23), rng.random_range(0..24))
@@ -94,23 +120,7 @@ async fn any_order_duplication_batching_and_concurrency_grants_exactly_once() {
         if let Some(t) = plan.device {
             events.push(registration("DEVICE_BOUND", &plan.account, None, t));
         }
-        let mut deliveries: Vec<Value> = events
-            .iter()
-            .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
-            .collect();
-        deliveries.shuffle(&mut rng);
-        // Interleave members on a partition: insert this member's deliveries at random
-        // positions, keeping their relative order.
-        let stream = per_partition
-            .entry(msk::partition_for(&plan.account, PARTITIONS))
-            .or_default();
-        let mut positions: Vec<usize> = (0..deliveries.len())
-            .map(|_| rng.random_range(0..=stream.len()))
-            .collect();
-        positions.sort();
-        for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
-            stream.insert(pos + shift, value);
-        }
+        deliver_interleaved(&mut rng, &mut per_partition, &plan.account, &events);
         // Every planned member has at least one record (a member with none has no profile;
         // without this, ~15% of seeds drew one and failed the profile check below).
         if events.is_empty() || rng.random_bool(0.5) {
@@ -484,21 +494,7 @@ async fn with_every_rule_on_no_cap_phone_device_deadline_or_milestone_is_broken(
                 at(2, 0),
             ));
         }
-        let mut deliveries: Vec<Value> = events
-            .iter()
-            .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
-            .collect();
-        deliveries.shuffle(&mut rng);
-        let stream = per_partition
-            .entry(msk::partition_for(&plan.account, PARTITIONS))
-            .or_default();
-        let mut positions: Vec<usize> = (0..deliveries.len())
-            .map(|_| rng.random_range(0..=stream.len()))
-            .collect();
-        positions.sort();
-        for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
-            stream.insert(pos + shift, value);
-        }
+        deliver_interleaved(&mut rng, &mut per_partition, &plan.account, &events);
     }
     let (batches, total_records) = cut_into_batches(&per_partition, &mut rng);
     let started = std::time::Instant::now();
