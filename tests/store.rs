@@ -285,6 +285,7 @@ async fn a_replace_cannot_drop_a_content_window_marked_in_use() {
         copywriting: Vec::new(),
         notifications: Vec::new(),
         rules: Default::default(),
+        links: Default::default(),
     };
     let first = config(
         event("marked", EventType::Campaign),

@@ -3,8 +3,8 @@
 
 use super::window::truncate_millis;
 use super::{
-    ContentWindow, Copywriting, CopywritingItem, EventId, EventName, NotificationTemplate,
-    RewardRules, Side, TimeWindow, ValidationError, WindowId,
+    ContentWindow, Copywriting, CopywritingItem, EventId, EventName, LinkSettings,
+    NotificationTemplate, RewardRules, Side, TimeWindow, ValidationError, WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,10 @@ pub struct EventConfig {
     /// = none (`docs/rules.md`).
     #[serde(default, skip_serializing_if = "RewardRules::is_off")]
     pub rules: RewardRules,
+    /// Share-link settings: the landing page / deep link and the time zone of the event's
+    /// days; absent = generic landing, UTC.
+    #[serde(default, skip_serializing_if = "LinkSettings::is_default")]
+    pub links: LinkSettings,
 }
 
 impl EventConfig {
@@ -193,6 +197,7 @@ mod tests {
             copywriting,
             notifications: Vec::new(),
             rules: RewardRules::default(),
+            links: Default::default(),
         }
     }
 

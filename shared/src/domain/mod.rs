@@ -6,6 +6,7 @@ mod error;
 mod event;
 mod identity;
 mod lifecycle;
+mod links;
 mod member;
 mod milestone;
 mod newtype;
@@ -26,6 +27,7 @@ pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
 pub use identity::{DeviceId, IdentityHash, IdentityKey};
 pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};
+pub use links::{CODE_PLACEHOLDER, Day, EventTimeZone, LandingUrl, LinkSettings};
 pub use member::{MemberProfile, ReferralOutcome, ReferralUse, RejectionReason, RewardGrant};
 pub use progress::{RuleContext, Settlement, Step, Undecided, judge_referral, settle};
 pub use reward::{

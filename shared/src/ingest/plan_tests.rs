@@ -46,6 +46,7 @@ fn personal_config() -> Arc<EventConfig> {
         copywriting: vec![],
         notifications: vec![],
         rules: Default::default(),
+        links: Default::default(),
     })
 }
 

@@ -3,8 +3,8 @@
 
 use super::keys;
 use crate::domain::{
-    ContentWindow, Copywriting, EventId, IdentityClaim, MemberProfile, NotificationTemplate,
-    ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward, RewardRules,
+    ContentWindow, Copywriting, EventId, IdentityClaim, LinkSettings, MemberProfile,
+    NotificationTemplate, ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward, RewardRules,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +99,8 @@ pub struct EventHeaderRef<'a> {
     pub event: &'a ReferralEvent,
     #[serde(skip_serializing_if = "RewardRules::is_off")]
     pub rules: &'a RewardRules,
+    #[serde(skip_serializing_if = "LinkSettings::is_default")]
+    pub links: &'a LinkSettings,
 }
 
 /// The event item as read by the configuration's Query.
@@ -108,17 +110,24 @@ pub struct EventHeader {
     pub event: ReferralEvent,
     #[serde(default)]
     pub rules: RewardRules,
+    #[serde(default)]
+    pub links: LinkSettings,
 }
 
 pub fn event_header_item<'a>(
     event: &'a ReferralEvent,
     rules: &'a RewardRules,
+    links: &'a LinkSettings,
 ) -> Item<EventHeaderRef<'a>> {
     Item::new(
         Entity::Event,
         keys::event_pk(&event.event_id),
         keys::EVENT_SK.to_owned(),
-        EventHeaderRef { event, rules },
+        EventHeaderRef {
+            event,
+            rules,
+            links,
+        },
     )
     .gsi1(
         keys::event_type_gsi1pk(event.event_type),

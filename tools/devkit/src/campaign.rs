@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 use referral_shared::store::{StoreError, prelude::*};
 use referral_shared::time::Instant;
 use referral_shared::{
-    ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, NotificationTemplate,
-    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, RewardRules,
+    ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType, LinkSettings,
+    NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource,
+    RewardRules,
 };
 use serde::Deserialize;
 
@@ -30,6 +31,10 @@ pub struct CampaignFile {
     /// The event's reward rules (`docs/rules.md`); absent = no rule, as in the admin API.
     #[serde(default)]
     pub rules: Option<RewardRules>,
+    /// Share-link settings (`links.landing_url`, `links.time_zone`); absent = generic landing
+    /// page, UTC, as in the admin API.
+    #[serde(default)]
+    pub links: Option<LinkSettings>,
     /// Codes to issue with the event (campaign codes, or demo referrers' codes locally).
     #[serde(default)]
     pub codes: Vec<CodeSpec>,
@@ -78,6 +83,7 @@ impl CampaignFile {
             copywriting: self.copywriting.clone(),
             notifications: self.notifications.clone(),
             rules: self.rules.clone().unwrap_or_default(),
+            links: self.links.clone().unwrap_or_default(),
         };
         config.validate().context("campaign file is not valid")?;
         Ok(config)

@@ -421,6 +421,7 @@ mod tests {
             copywriting: vec![],
             notifications: vec![],
             rules: Default::default(),
+            links: Default::default(),
         };
         let both = row(Some(2), Some(3));
 

@@ -60,6 +60,10 @@ pub(super) struct NewEvent {
     /// The event's reward rules (`docs/rules.md`); absent = no rule.
     #[serde(default)]
     rules: Option<RewardRules>,
+    /// Share-link settings (landing page, time zone of the event's days); absent = generic
+    /// landing page, UTC.
+    #[serde(default)]
+    links: Option<LinkSettings>,
 }
 
 /// The whole new state of an event (its id and type do not change): windows it does not list
@@ -75,6 +79,9 @@ pub(super) struct EventChange {
     /// the rules the event had).
     #[serde(default)]
     rules: Option<RewardRules>,
+    /// Share-link settings, as a whole; absent = generic landing page, UTC (like `rules`).
+    #[serde(default)]
+    links: Option<LinkSettings>,
 }
 
 /// The version of an event that `ETag` and `If-Match` carry: its `updated_at` in epoch
@@ -134,6 +141,7 @@ pub(super) async fn create_event(
         copywriting: body.copywriting,
         notifications: body.notifications,
         rules: body.rules.unwrap_or_default(),
+        links: body.links.unwrap_or_default(),
     };
     config.validate()?;
     match state.store.save_event_config(&config, None).await {
@@ -235,6 +243,7 @@ pub(super) async fn update_event(
         copywriting: body.copywriting,
         notifications: body.notifications,
         rules: body.rules.unwrap_or_default(),
+        links: body.links.unwrap_or_default(),
     };
     config.validate()?;
     match state

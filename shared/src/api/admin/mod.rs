@@ -10,8 +10,8 @@ use super::openapi::{
 use super::{Admin, ApiError, ApiJson, ApiQuery, Listing, PageQuery, app::Steps, ok};
 use crate::domain::{
     CampaignSource, ContentWindow, Copywriting, EventConfig, EventId, EventName, EventType,
-    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferralSource, Review, ReviewStep, Reward, RewardId, RewardRules, RewardStatus,
+    LinkSettings, MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord,
+    ReferralEvent, ReferralSource, Review, ReviewStep, Reward, RewardId, RewardRules, RewardStatus,
     RewardTransition, RewardType,
 };
 use crate::queue::PayoutQueue;

@@ -109,6 +109,7 @@ fn config(event: &str, windows: &[(u32, u32)]) -> EventConfig {
         copywriting: Vec::new(),
         notifications: Vec::new(),
         rules: Default::default(),
+        links: Default::default(),
     }
 }
 

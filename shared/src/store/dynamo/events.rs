@@ -82,6 +82,7 @@ impl EventReads for DynamoStore {
         Ok(header.map(|header| EventConfig {
             event: header.event,
             rules: header.rules,
+            links: header.links,
             contents,
             copywriting,
             notifications,
@@ -168,7 +169,11 @@ impl EventWrites for DynamoStore {
         const OP: &str = "save_event_config";
         let event_id = &config.event.event_id;
         let pk = keys::event_pk(event_id);
-        let event = Write::of(&items::event_header_item(&config.event, &config.rules))?;
+        let event = Write::of(&items::event_header_item(
+            &config.event,
+            &config.rules,
+            &config.links,
+        ))?;
         let event = match previous {
             None => event.if_absent(),
             Some(prev) => event.when(
