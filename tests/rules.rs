@@ -655,3 +655,114 @@ async fn a_qualification_under_every_rule_costs_one_more_read_and_one_transactio
             .is_some()
     );
 }
+
+/// A phone or device claim counts while the referee reward it was written for may still be
+/// paid; once that reward ended unpaid (an admin rejected it, or it was never claimed), the
+/// phone and device are free: the next referee with them is rewarded and claims them, and the
+/// one after that is refused again. Two referees taking a released claim over at once: one wins.
+#[tokio::test]
+async fn a_claim_is_released_when_its_referee_reward_ends_unpaid() {
+    let h = Harness::new().await;
+    h.set_rules(RewardRules {
+        one_reward_per_phone: true,
+        one_reward_per_device: true,
+        review_hold: Some(ReviewHold {
+            referees_per_24h: None,
+            amount_at_least: Some(RewardAmount::parse("1").unwrap()),
+        }),
+        ..RewardRules::default()
+    })
+    .await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    let store = &h.table.store;
+    let phone = "0911111111";
+    let deliver = |partition: i64, values: Vec<Value>| {
+        let consumer = &consumer;
+        async move {
+            consumer
+                .handle(&msk::event(&on_partition(partition, &values)))
+                .await
+                .unwrap()
+        }
+    };
+
+    deliver(
+        0,
+        referee_records("first", "SHARE888", Some(phone), Some("dev-a"), at(3, 0)),
+    )
+    .await;
+    let first = h.reward("first", Side::Referee).await.unwrap();
+    assert_eq!(first.status, RewardStatus::Held);
+
+    // While the first referee's reward is HELD it may still be approved: the claim counts.
+    deliver(
+        1,
+        referee_records(
+            "while-held",
+            "SHARE888",
+            Some(phone),
+            Some("dev-x"),
+            at(4, 0),
+        ),
+    )
+    .await;
+    assert!(matches!(
+        h.member("while-held").await.unwrap().reward_grant,
+        Some(RewardGrant::Withheld {
+            reason: RuleReason::PhoneAlreadyRewarded,
+            ..
+        })
+    ));
+
+    // Rejected: the phone and the device are free again. Two referees with them at once.
+    store
+        .reject_reward(
+            &first.reward_id,
+            &ReasonCode::parse("FARMED").unwrap(),
+            "admin@example.com",
+            at(5, 0),
+        )
+        .await
+        .unwrap();
+    let mut both = referee_records("second", "SHARE888", Some(phone), Some("dev-a"), at(6, 0));
+    let racer = referee_records("racer", "SHARE888", Some(phone), Some("dev-a"), at(6, 0));
+    let (a, b) = tokio::join!(deliver(2, std::mem::take(&mut both)), deliver(3, racer));
+    let _ = (a, b);
+    let issued = |m: &MemberProfile| matches!(m.reward_grant, Some(RewardGrant::Issued { .. }));
+    let second = h.member("second").await.unwrap();
+    let racer = h.member("racer").await.unwrap();
+    assert_eq!(
+        u8::from(issued(&second)) + u8::from(issued(&racer)),
+        1,
+        "exactly one of two concurrent referees takes the released claims: {:?} / {:?}",
+        second.reward_grant,
+        racer.reward_grant
+    );
+    let winner = if issued(&second) { "second" } else { "racer" };
+    let items = h.scan().await;
+    let owners: Vec<String> = items
+        .iter()
+        .filter(|i| s(i, "entity") == "IdentityClaim")
+        .map(|i| s(i, "account_id"))
+        .collect();
+    assert_eq!(
+        owners,
+        vec![winner.to_owned(), winner.to_owned()],
+        "phone + device"
+    );
+
+    // The winner's reward is open (HELD): the phone is taken again.
+    deliver(
+        4,
+        referee_records("third", "SHARE888", Some(phone), Some("dev-z"), at(7, 0)),
+    )
+    .await;
+    assert!(matches!(
+        h.member("third").await.unwrap().reward_grant,
+        Some(RewardGrant::Withheld {
+            reason: RuleReason::PhoneAlreadyRewarded,
+            ..
+        })
+    ));
+}

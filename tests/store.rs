@@ -890,6 +890,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
                     hash: phone.clone(),
                     account_id: member.account_id.clone(),
                     claimed_at: at(3, 0),
+                    replaces: None,
                 }],
             },
             ..Settlement::default()

@@ -187,6 +187,13 @@ impl RewardStatus {
         RewardStatus::Expired,
     ];
 
+    /// An end that was never paid and never will be (REJECTED, EXPIRED: no transition leaves
+    /// them). The identity claims of a referee whose reward ended so are free again
+    /// (`docs/rules.md`).
+    pub fn ended_unpaid(self) -> bool {
+        matches!(self, RewardStatus::Rejected | RewardStatus::Expired)
+    }
+
     pub fn on_delivery(self) -> Delivery {
         match self {
             RewardStatus::Pending => Delivery::Pay,

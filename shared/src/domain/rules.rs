@@ -359,6 +359,10 @@ pub struct IdentityClaim {
     pub account_id: AccountId,
     #[serde(with = "time::millis")]
     pub claimed_at: Instant,
+    /// Written over a released claim (its referee reward ended unpaid): the account that claim
+    /// named, which the write requires to be still there. Not stored.
+    #[serde(skip)]
+    pub replaces: Option<AccountId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -386,6 +390,11 @@ pub struct RuleFacts {
     pub phone_owner: Option<AccountId>,
     /// The account the device was rewarded for (under any event), if it was.
     pub device_owner: Option<AccountId>,
+    /// A phone claim that no longer counts: the referee reward it was written for ended
+    /// unpaid (REJECTED or EXPIRED). Its account; the phone is free to be claimed again.
+    pub phone_released: Option<AccountId>,
+    /// The same for the device.
+    pub device_released: Option<AccountId>,
 }
 
 /// What to read before deciding: all of it in one BatchGetItem.
@@ -403,7 +412,7 @@ pub struct RuleWrites {
     /// The referrer's counters after this referee, written if their version is still
     /// `version - 1` (or the item is absent when it is 1).
     pub referrer: Option<Box<ReferrerStats>>,
-    /// Phone and device claims, written if absent.
+    /// Phone and device claims, written if absent (or over the released claim they replace).
     pub claims: Vec<IdentityClaim>,
 }
 
@@ -633,24 +642,31 @@ pub fn decide_grant(
         stats.version += 1;
     }
     grant.writes.referrer = stats.map(Box::new);
-    let claim = |kind, hash: IdentityHash| IdentityClaim {
+    let claim = |kind, hash: IdentityHash, replaces: &Option<AccountId>| IdentityClaim {
         event_id: case.event_id.clone(),
         kind,
         hash,
         account_id: member.account_id.clone(),
         claimed_at: time::truncate_millis(case.now),
+        replaces: replaces.clone(),
     };
     // The identities are claimed for the referee's own reward; an owner equal to this
     // member (a claim written by an attempt whose profile write then lost) is left as is.
     if let Some(hash) = phone_claim
         && facts.phone_owner.is_none()
     {
-        grant.writes.claims.push(claim(IdentityKind::Phone, hash));
+        grant
+            .writes
+            .claims
+            .push(claim(IdentityKind::Phone, hash, &facts.phone_released));
     }
     if let Some(hash) = device
         && facts.device_owner.is_none()
     {
-        grant.writes.claims.push(claim(IdentityKind::Device, hash));
+        grant
+            .writes
+            .claims
+            .push(claim(IdentityKind::Device, hash, &facts.device_released));
     }
     Verdict::Grant(grant)
 }

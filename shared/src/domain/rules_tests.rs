@@ -297,6 +297,37 @@ fn a_phone_or_device_rewarded_for_another_account_gets_nothing() {
 }
 
 #[test]
+fn a_released_claim_is_taken_over_naming_the_account_it_replaces() {
+    let rules = RewardRules {
+        one_reward_per_phone: true,
+        one_reward_per_device: true,
+        ..RewardRules::default()
+    };
+    let mut m = referee();
+    m.device_key = Some(key().device(&crate::domain::DeviceId::parse("dev-1").unwrap()));
+    let farmer = AccountId::parse("acc-rejected").unwrap();
+    let released = RuleFacts {
+        phone_released: Some(farmer.clone()),
+        ..RuleFacts::default()
+    };
+    let g = grant(decide(&rules, &m, t(1), Some(&released)));
+    let replaces: Vec<_> = g
+        .writes
+        .claims
+        .iter()
+        .map(|c| (c.kind, c.replaces.clone()))
+        .collect();
+    assert_eq!(
+        replaces,
+        [
+            (IdentityKind::Phone, Some(farmer)),
+            (IdentityKind::Device, None)
+        ]
+    );
+    assert!(g.writes.claims.iter().all(|c| c.account_id == m.account_id));
+}
+
+#[test]
 fn the_referrer_cap_per_event_withholds_the_referrer_side_at_n() {
     let rules = cap(3, CapScope::Event, true);
     let below = RuleFacts {

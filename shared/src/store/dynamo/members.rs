@@ -36,7 +36,8 @@ pub(super) fn member_write(write: &MemberWrite<'_>) -> Result<Write, StoreError>
 
 /// The writes of a settlement that go with the profile's Put, in this order: the new code,
 /// the rewards (each only if absent), the referrer's counters (only if their version is still
-/// the one read) and the identity claims (only if absent).
+/// the one read) and the identity claims (only if absent, or still naming the released claim's
+/// account they replace).
 pub(super) fn settlement_writes(settlement: &Settlement) -> Result<Vec<Write>, StoreError> {
     let mut writes = Vec::with_capacity(settlement.actions());
     if let Some(code) = &settlement.new_code {
@@ -55,7 +56,16 @@ pub(super) fn settlement_writes(settlement: &Settlement) -> Result<Vec<Write>, S
         });
     }
     for claim in &settlement.rule_writes.claims {
-        writes.push(Write::of(&items::identity_claim_item(claim))?.if_absent());
+        let put = Write::of(&items::identity_claim_item(claim))?;
+        writes.push(match &claim.replaces {
+            None => put.if_absent(),
+            // Over a released claim: only if it still names the account read (two referees
+            // taking it over at once: one wins, the other re-reads and finds it taken).
+            Some(previous) => put.when(
+                "attribute_not_exists(PK) OR account_id = :prev",
+                [(":prev", super::attrs::s(previous.as_str()))],
+            ),
+        });
     }
     Ok(writes)
 }

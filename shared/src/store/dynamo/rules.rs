@@ -1,10 +1,17 @@
 //! [`RuleStates`]: the reward rules' stored state (a referrer's counters, the claims of a
 //! phone and a device), read in one BatchGetItem. They are written with the grant, in the
 //! consumer's transaction (`members::settlement_writes`).
+//!
+//! A claim found is checked against the referee reward it was written for (one more
+//! BatchGetItem, only when a claim exists): a reward that ended unpaid (REJECTED, EXPIRED)
+//! released it, so the phone or device may be rewarded again (`docs/rules.md`).
 
 use super::DynamoStore;
 use super::attrs::{entity_of, from_attrs};
-use crate::domain::{FactKeys, IdentityClaim, IdentityKind, ReferrerStats, RuleFacts};
+use crate::domain::{
+    AccountId, FactKeys, IdentityClaim, IdentityKind, ReferrerStats, Reward, RewardId, RuleFacts,
+    Side,
+};
 use crate::store::items::{Entity, Item};
 use crate::store::{RuleStates, StoreError, keys};
 use async_trait::async_trait;
@@ -32,6 +39,7 @@ impl RuleStates for DynamoStore {
         if batch.is_empty() {
             return Ok(facts);
         }
+        let mut claims: Vec<(IdentityKind, AccountId)> = Vec::new();
         for attrs in self.batch_get("rule_facts", batch).await? {
             match entity_of(&attrs)? {
                 Entity::ReferrerStats => {
@@ -39,10 +47,7 @@ impl RuleStates for DynamoStore {
                 }
                 Entity::IdentityClaim => {
                     let claim = from_attrs::<Item<IdentityClaim>>(attrs)?.data;
-                    match claim.kind {
-                        IdentityKind::Phone => facts.phone_owner = Some(claim.account_id),
-                        IdentityKind::Device => facts.device_owner = Some(claim.account_id),
-                    }
+                    claims.push((claim.kind, claim.account_id));
                 }
                 other => {
                     return Err(super::attrs::corrupt(
@@ -52,6 +57,47 @@ impl RuleStates for DynamoStore {
                 }
             }
         }
+        let released = self.released_claims(&claims).await?;
+        for (kind, account) in claims {
+            let (owner, freed) = match kind {
+                IdentityKind::Phone => (&mut facts.phone_owner, &mut facts.phone_released),
+                IdentityKind::Device => (&mut facts.device_owner, &mut facts.device_released),
+            };
+            if released.contains(&account) {
+                *freed = Some(account);
+            } else {
+                *owner = Some(account);
+            }
+        }
         Ok(facts)
+    }
+}
+
+impl DynamoStore {
+    /// The accounts among `claims` whose referee reward ended unpaid. A claim is written in the
+    /// same transaction as that reward, so the reward exists; one still open (or paid) keeps the
+    /// claim counting.
+    async fn released_claims(
+        &self,
+        claims: &[(IdentityKind, AccountId)],
+    ) -> Result<Vec<AccountId>, StoreError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rewards = claims
+            .iter()
+            .map(|(_, account)| {
+                let id = RewardId::new(account, Side::Referee);
+                (keys::reward_pk(&id), keys::REWARD_SK)
+            })
+            .collect();
+        let mut released = Vec::new();
+        for attrs in self.batch_get("released_claims", rewards).await? {
+            let reward = from_attrs::<Item<Reward>>(attrs)?.data;
+            if reward.status.ended_unpaid() {
+                released.push(reward.referee_account_id.clone());
+            }
+        }
+        Ok(released)
     }
 }
