@@ -766,3 +766,83 @@ async fn a_claim_is_released_when_its_referee_reward_ends_unpaid() {
         })
     ));
 }
+
+/// Rules that count (a cap here) turned on in the middle of an event: a referrer's counters
+/// start from what they were already granted, not from zero — three referees rewarded before the
+/// cap of 4, so the fourth after it is the last one the referrer is rewarded for.
+#[tokio::test]
+async fn counting_rules_turned_on_mid_event_start_from_what_was_granted() {
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    let mut before = Vec::new();
+    for i in 0..3 {
+        before.extend(referee_records(
+            &format!("before-{i}"),
+            "SHARE888",
+            Some(&phone_of(i)),
+            None,
+            at(3, 0),
+        ));
+    }
+    consumer
+        .handle(&msk::event(&on_partition(0, &before)))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        assert!(
+            h.reward(&format!("before-{i}"), Side::Referrer)
+                .await
+                .is_some()
+        );
+    }
+
+    h.set_rules(RewardRules {
+        referrer_cap: Some(cap(4, true)),
+        ..RewardRules::default()
+    })
+    .await;
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    for (partition, account) in [(1, "after-0"), (2, "after-1")] {
+        let values = referee_records(
+            account,
+            "SHARE888",
+            Some(&phone_of(partition as usize + 10)),
+            None,
+            at(4, 0),
+        );
+        consumer
+            .handle(&msk::event(&on_partition(partition, &values)))
+            .await
+            .unwrap();
+    }
+    assert!(
+        h.reward("after-0", Side::Referrer).await.is_some(),
+        "the 4th rewarded referee is within the cap"
+    );
+    assert!(
+        h.reward("after-1", Side::Referrer).await.is_none(),
+        "the 5th is beyond it"
+    );
+    assert!(matches!(
+        h.member("after-1").await.unwrap().reward_grant,
+        Some(RewardGrant::Issued {
+            referrer_withheld: Some(RuleReason::ReferrerCapReached),
+            ..
+        })
+    ));
+    let stats: Vec<_> = h
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| s(i, "entity") == "ReferrerStats")
+        .collect();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(
+        stats[0]
+            .get("rewarded")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("4")
+    );
+}

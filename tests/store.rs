@@ -870,8 +870,13 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
     };
     let (facts, trips) = t.round_trips.during(t.store.rule_facts(&nothing)).await;
     assert_eq!((facts.unwrap(), trips), (RuleFacts::default(), 0));
+    // No counters yet: rebuilt from the referrer's collection (one Query: nothing granted).
     let (facts, trips) = t.round_trips.during(t.store.rule_facts(&wanted)).await;
-    assert_eq!((facts.unwrap(), trips), (RuleFacts::default(), 1));
+    let rebuilt = RuleFacts {
+        referrer: Some(ReferrerStats::empty(event.clone(), referrer.clone())),
+        ..RuleFacts::default()
+    };
+    assert_eq!((facts.unwrap(), trips), (rebuilt, 2));
 
     // A grant that creates the counters and claims the phone, with the profile.
     let write = |account: &str, stats_version: u64| {
@@ -921,7 +926,11 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
     };
     let facts = t.store.rule_facts(&elsewhere).await.unwrap();
     assert_eq!(facts.phone_owner, Some(first.account_id.clone()));
-    assert_eq!(facts.referrer, None, "the counters are per event");
+    assert_eq!(
+        facts.referrer.map(|s| (s.event_id, s.rewarded, s.version)),
+        Some((elsewhere.event_id.clone(), 0, 0)),
+        "the counters are per event (none in campaign-b: rebuilt, nothing granted there)"
+    );
 
     // Decided from stale counters (it read none): refused whole, named by the counters.
     let (second, settlement) = write("acc-2", 1);

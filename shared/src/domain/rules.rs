@@ -337,6 +337,51 @@ pub struct ReferrerStats {
 }
 
 impl ReferrerStats {
+    /// The counters of a referrer who has none yet in `event`, rebuilt from what was granted
+    /// before (rules that count turned on in the middle of an event, `docs/rules.md`): their
+    /// referees' rewards and profiles, as read from their collection. Counts as the decision
+    /// would have: `rewarded` = referrer-side rewards of the event (not milestone bonuses,
+    /// whatever their status: counters only grow), per content window by the referee's grant;
+    /// `recent` = the qualifying times of the event's referee-side rewards (the decision keeps
+    /// the newest it needs). Version 0: written only if still absent.
+    pub fn rebuilt(
+        event_id: EventId,
+        referrer: JkosId,
+        referees: &[MemberProfile],
+        rewards: &[super::Reward],
+    ) -> Self {
+        let mut stats = Self::empty(event_id, referrer);
+        let of_event = |r: &&super::Reward| r.event_id == stats.event_id;
+        let mut windows = BTreeMap::new();
+        for reward in rewards.iter().filter(of_event) {
+            match reward.side {
+                super::Side::Referrer if reward.member_jkos_id == stats.referrer => {
+                    if reward.reward_id.milestone_rank().is_some() {
+                        continue;
+                    }
+                    stats.rewarded += 1;
+                    let window = referees
+                        .iter()
+                        .find(|m| m.account_id == reward.referee_account_id)
+                        .and_then(|m| match &m.reward_grant {
+                            Some(super::RewardGrant::Issued { window_id, .. }) => {
+                                Some(window_id.clone())
+                            }
+                            _ => None,
+                        });
+                    if let Some(window) = window {
+                        *windows.entry(window).or_insert(0) += 1;
+                    }
+                }
+                super::Side::Referee => stats.recent.push(Stamp(reward.qualified_at)),
+                super::Side::Referrer => {}
+            }
+        }
+        stats.rewarded_in = windows;
+        stats.recent.sort();
+        stats
+    }
+
     pub fn empty(event_id: EventId, referrer: JkosId) -> Self {
         Self {
             event_id,
@@ -551,6 +596,12 @@ pub fn decide_grant(
             .filter(|s| &s.referrer == referrer && &s.event_id == case.event_id)
             .unwrap_or_else(|| ReferrerStats::empty(case.event_id.clone(), referrer.clone()))
     });
+    if rules.review_hold.and_then(|h| h.referees_per_24h).is_none()
+        && let Some(stats) = stats.as_mut()
+    {
+        // Only the velocity hold keeps qualifying times (rebuilt counters bring them all).
+        stats.recent.clear();
+    }
 
     // The cap: the referrer side first, the referee side as configured.
     let mut grant = Grant::plain();

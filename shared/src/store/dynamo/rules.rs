@@ -9,10 +9,11 @@
 use super::DynamoStore;
 use super::attrs::{entity_of, from_attrs};
 use crate::domain::{
-    AccountId, FactKeys, IdentityClaim, IdentityKind, ReferrerStats, Reward, RewardId, RuleFacts,
-    Side,
+    AccountId, EventId, FactKeys, IdentityClaim, IdentityKind, JkosId, ReferralSource,
+    ReferrerStats, Reward, RewardId, RuleFacts, Side,
 };
 use crate::store::items::{Entity, Item};
+use crate::store::{CollectionEntry, Collections, PageRequest};
 use crate::store::{RuleStates, StoreError, keys};
 use async_trait::async_trait;
 
@@ -57,6 +58,9 @@ impl RuleStates for DynamoStore {
                 }
             }
         }
+        if let (Some(referrer), None) = (&wanted.referrer, &facts.referrer) {
+            facts.referrer = Some(self.rebuilt_stats(event, referrer).await?);
+        }
         let released = self.released_claims(&claims).await?;
         for (kind, account) in claims {
             let (owner, freed) = match kind {
@@ -74,6 +78,39 @@ impl RuleStates for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A referrer without counters in `event`: their counters rebuilt from their collection
+    /// (every page; GSI1, eventually consistent — see `docs/rules.md`). Once per referrer and
+    /// event: the grant writes the counters.
+    async fn rebuilt_stats(
+        &self,
+        event: &EventId,
+        referrer: &JkosId,
+    ) -> Result<ReferrerStats, StoreError> {
+        let source = ReferralSource::from(referrer);
+        let (mut referees, mut rewards) = (Vec::new(), Vec::new());
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let found = self.referrer_collection(&source, page).await?;
+            for entry in found.items {
+                match entry {
+                    CollectionEntry::Referee(m) => referees.push(*m),
+                    CollectionEntry::Reward(r) => rewards.push(*r),
+                    CollectionEntry::Code(_) => {}
+                }
+            }
+            match found.next {
+                Some(cursor) => page = PageRequest::after(PageRequest::MAX_LIMIT, cursor),
+                None => break,
+            }
+        }
+        Ok(ReferrerStats::rebuilt(
+            event.clone(),
+            referrer.clone(),
+            &referees,
+            &rewards,
+        ))
+    }
+
     /// The accounts among `claims` whose referee reward ended unpaid. A claim is written in the
     /// same transaction as that reward, so the reward exists; one still open (or paid) keeps the
     /// claim counting.
