@@ -556,6 +556,11 @@ async fn overview_and_statistics_per_referrer_and_per_code_page_through_everythi
     loop {
         let page = api.admin("GET", &path, None, admin()).await;
         assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            !page.body.to_string().contains("owner_phone"),
+            "the owner's phone hash is a stable pseudonym: never in an answer: {}",
+            page.body
+        );
         pages += 1;
         let referees = page.body["referees"].as_array().unwrap();
         assert!(referees.len() <= 2);

@@ -1094,10 +1094,15 @@ pub mod http_support {
         use super::fixtures::{self, at};
         use referral_shared::Side;
         let store = &api.table.store;
-        store
-            .create_code(&fixtures::code_record(code, "personal", source))
-            .await
-            .unwrap();
+        // A member's code carries the keyed hash of its owner's phone (the self-referral rule's),
+        // which no admin answer shows.
+        let mut record = fixtures::code_record(code, "personal", source);
+        record.owner_phone = Some(
+            referral_shared::IdentityKey::new(vec![7; 32])
+                .unwrap()
+                .phone(&referral_shared::PhoneNumber::parse("0912345678").unwrap()),
+        );
+        store.create_code(&record).await.unwrap();
         for i in 0..n {
             let mut referee = fixtures::referee(&format!("acc-{code}-{i}"), code, source);
             if i % 2 == 0 {

@@ -116,7 +116,12 @@ pub(super) fn overview(page: Page<CollectionEntry>) -> Overview {
     let mut referees: Vec<RefereeRow> = Vec::new();
     for entry in page.items {
         match entry {
-            CollectionEntry::Code(code) => codes.push(code),
+            // The owner's phone hash is for the self-referral rule only: a keyed hash is still
+            // a stable pseudonym of a phone, so no answer carries it.
+            CollectionEntry::Code(code) => codes.push(ReferralCodeRecord {
+                owner_phone: None,
+                ..code
+            }),
             CollectionEntry::Referee(profile) => referees.push(referee_row(&profile)),
             CollectionEntry::Reward(reward) => {
                 if let Some(last) = referees
