@@ -29,18 +29,19 @@ mod member;
 mod plan;
 
 use crate::contracts::kafka::ParkedRecord;
-use crate::domain::{EventId, WindowId};
+use crate::domain::{AccountId, EventId, WindowId};
 use crate::events_cache::ConfigCache;
 use crate::lambda::{self, InvocationError};
 use crate::queue::PayoutQueue;
 use crate::store::{
-    EventReads, MemberBatches, Parking, Profiles, RuleStates, StoreError, WindowMarks,
+    EventReads, MemberBatches, Parking, Profiles, ProfilesAndCodes, RuleStates, StoreError,
+    WindowMarks,
 };
 
 use crate::telemetry;
 use crate::time::Instant;
 use aws_lambda_events::event::kafka::KafkaEvent;
-use batch::{DecodedBatch, decode_batch};
+use batch::{DecodedBatch, MemberGroup, decode_batch};
 use futures::{StreamExt, TryStreamExt, stream};
 use member::MemberOutcome;
 use std::collections::HashSet;
@@ -207,6 +208,49 @@ where
         // Reads for the whole batch: profiles and used codes, in the same BatchGetItem.
         let accounts: Vec<_> = groups.iter().map(|g| g.account.clone()).collect();
         let read = self.store.profiles_and_codes(&accounts, &codes).await?;
+        self.apply_groups(groups, read, now, &mut report, parked)
+            .await?;
+        self.publish(&report, &per_topic, now);
+        Ok(report)
+    }
+
+    /// Settles the members among `accounts` whose stored profile has something due (a grant
+    /// left undecided — by the launch import, or for want of the identity key — or a
+    /// qualification), with no new record: the same plan, rules, write and hand-off to payout
+    /// as a batch, for the members a batch will never bring again (`referral-settle`,
+    /// docs/runbook.md). Accounts without a profile or with nothing due are left alone.
+    pub async fn settle_due(&self, accounts: &[AccountId]) -> Result<BatchReport, IngestError> {
+        let now = chrono::Utc::now();
+        let mut read = self.store.profiles_and_codes(accounts, &[]).await?;
+        read.profiles.retain(|_, m| m.has_due_effects());
+        let groups: Vec<MemberGroup> = accounts
+            .iter()
+            .filter(|a| read.profiles.contains_key(*a))
+            .map(|account| MemberGroup {
+                account: account.clone(),
+                records: Vec::new(),
+            })
+            .collect();
+        let mut report = BatchReport {
+            members: groups.len() as u64,
+            ..BatchReport::default()
+        };
+        self.apply_groups(groups, read, now, &mut report, Vec::new())
+            .await?;
+        self.publish(&report, &Default::default(), now);
+        Ok(report)
+    }
+
+    /// The effects stage of a batch: each member group applied from what was read, parking,
+    /// then the hand-off to payout.
+    async fn apply_groups(
+        &self,
+        groups: Vec<MemberGroup>,
+        read: ProfilesAndCodes,
+        now: Instant,
+        report: &mut BatchReport,
+        mut parked: Vec<ParkedRecord>,
+    ) -> Result<(), IngestError> {
         let (mut members, codes, corrupt) = (read.profiles, read.codes, read.corrupt);
         let codes = Arc::new(codes);
 
@@ -235,7 +279,7 @@ where
         .await?;
         report.conflicts = conflicts.load(Ordering::Relaxed);
 
-        let to_queue = plan::gather(outcomes, &mut report, &mut parked);
+        let to_queue = plan::gather(outcomes, report, &mut parked);
 
         report.parked = parked.len() as u64;
         stream::iter(parked.iter().map(|p| self.store.park_record(p)))
@@ -249,9 +293,7 @@ where
             self.queue.enqueue(&to_queue).await?;
             report.rewards_queued = to_queue.len() as u64;
         }
-
-        self.publish(&report, &per_topic, now);
-        Ok(report)
+        Ok(())
     }
 
     /// The batch's metrics (per topic, then per function) and its summary line.

@@ -21,6 +21,7 @@ pub mod emit;
 pub mod generate;
 pub mod progress;
 pub mod row;
+pub mod settle;
 
 use anyhow::Context;
 use apply::{RowOutcome, apply_row};

@@ -892,3 +892,122 @@ async fn the_gsi3_backfill_shows_rewards_written_before_gsi3_in_my_rewards_once(
         .unwrap();
     assert_eq!(again, backfill::Backfilled::default());
 }
+
+/// Under rules the import cannot decide (one reward per phone: the identity key and the phone
+/// claims), members who used a code live and whom the import qualifies keep their grant due;
+/// `referral-settle` over the same dump decides them through the consumer's engine: rewards
+/// created once, queued for payout, nothing due afterwards, and a second pass does nothing.
+#[tokio::test]
+async fn the_settle_pass_decides_the_grants_the_import_left_due_exactly_once() {
+    const MEMBERS: u64 = 30;
+    let h = Harness::new().await;
+    h.set_rules(RewardRules {
+        one_reward_per_phone: true,
+        ..RewardRules::default()
+    })
+    .await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 8);
+    // Live: the first 20 members use SHARE888 (no KYC or device yet), each with their own
+    // phone, except 18 and 19, who share one: the rule rewards one of them only.
+    let phone = |i: u64| format!("0922{:06}", i.min(18));
+    let values: Vec<_> = (0..20)
+        .map(|i| {
+            let mut v = registration(
+                "REFERRAL_CODE_USED",
+                &account(i),
+                Some("SHARE888"),
+                fixtures_at(5),
+            );
+            v["phone_number"] = serde_json::json!(phone(i));
+            v
+        })
+        .collect();
+    consumer
+        .handle(&referral_devkit::msk::event(&reg_records(0, &values)))
+        .await
+        .unwrap();
+    // The dump: everyone passed KYC and bound a device; distinct phones; one bad row.
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv");
+    let mut dump = String::new();
+    for i in 0..MEMBERS {
+        dump.push_str(&format!(
+            "{}\tjk-{}\tA{i:07}\t0922{i:06}\t2023-01-01 00:00:00\t2026-11-06 10:00:00\t2026-11-06 11:00:00\n",
+            account(i),
+            account(i)
+        ));
+    }
+    dump.push_str("bad row\n");
+    std::fs::write(&input, dump).unwrap();
+    run(&h.table.store, &options(&input, &dir, "launch"))
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let m = h.member(&account(i)).await.unwrap();
+        assert!(m.qualified_at.is_some() && m.reward_grant.is_none());
+        assert!(m.has_due_effects(), "the import left {} due", m.account_id);
+    }
+    assert!(h.queue.drain().await.is_empty());
+
+    let mut progress_calls = 0;
+    let summary = referral_import::settle::settle_dump(
+        &consumer,
+        &input,
+        Format::Tsv,
+        chrono_tz::Asia::Taipei,
+        3,
+        |_| progress_calls += 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (summary.accounts, summary.skipped_rows, summary.due),
+        (MEMBERS, 1, 20),
+        "{summary}"
+    );
+    assert_eq!(
+        (summary.rewards_created, summary.rewards_queued),
+        (38, 38),
+        "{summary}"
+    );
+    assert_eq!(progress_calls, 1, "one chunk of 30 accounts");
+    assert_eq!(h.queue.drain().await.len(), 38, "both sides of 19 referees");
+    let mut withheld = Vec::new();
+    for i in 0..20 {
+        let m = h.member(&account(i)).await.unwrap();
+        assert!(!m.has_due_effects(), "{} settled", m.account_id);
+        match m.reward_grant {
+            Some(RewardGrant::Issued { count: 2, .. }) => {}
+            Some(RewardGrant::Withheld {
+                reason: RuleReason::PhoneAlreadyRewarded,
+                ..
+            }) => withheld.push(i),
+            other => panic!("{}: {other:?}", m.account_id),
+        }
+    }
+    assert!(
+        withheld == [18] || withheld == [19],
+        "one of the two sharing a phone: {withheld:?}"
+    );
+    for i in 20..MEMBERS {
+        let m = h.member(&account(i)).await.unwrap();
+        assert!(
+            m.reward_grant.is_none() && !m.has_due_effects(),
+            "no code used"
+        );
+    }
+
+    let again = referral_import::settle::settle_dump(
+        &consumer,
+        &input,
+        Format::Tsv,
+        chrono_tz::Asia::Taipei,
+        3,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.due, again.rewards_created), (0, 0), "{again}");
+    assert!(h.queue.drain().await.is_empty());
+}
