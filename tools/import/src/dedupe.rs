@@ -42,6 +42,30 @@ impl SpillDir {
     }
 }
 
+/// Removes the spill directories under `parent` left by runs that died without cleaning up
+/// (`kill -9`, a crash): `.dedupe-<pid>-<n>` whose process no longer exists. Another live
+/// run's directories are left alone. Best effort: what cannot be removed stays.
+pub fn remove_stale_spills(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".dedupe-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Drop for SpillDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -156,6 +180,7 @@ pub struct Repeats {
 
 impl Repeats {
     pub fn new(parent: &Path, limit: usize) -> anyhow::Result<Self> {
+        remove_stale_spills(parent);
         Ok(Self {
             accounts: ExternalSorter::new(parent, limit)?,
             parent: parent.to_owned(),
@@ -264,6 +289,23 @@ mod tests {
         fn path(&self) -> &Path {
             self.0.path()
         }
+    }
+
+    #[test]
+    fn spills_of_dead_runs_are_removed_and_live_ones_kept() {
+        let scratch = TestDir::new();
+        let dead = scratch.path().join(".dedupe-4000000000-0");
+        let mine = scratch
+            .path()
+            .join(format!(".dedupe-{}-77", std::process::id()));
+        let other = scratch.path().join("not-a-spill");
+        for dir in [&dead, &mine, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("run-0"), b"x").unwrap();
+        }
+        remove_stale_spills(scratch.path());
+        assert!(!dead.exists(), "a dead run's spill is removed");
+        assert!(mine.exists() && other.exists());
     }
 
     #[test]
