@@ -61,6 +61,7 @@ fn fill(path: &str) -> String {
         .replace("{source}", "member:demo-referrer")
         .replace("{code}", "SHARE888")
         .replace("{reward_id}", "nobody-referrer")
+        .replace("{account_id}", "nobody")
 }
 
 #[tokio::test]
@@ -1339,4 +1340,94 @@ async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
     assert_eq!(replaced.status, 200, "{}", replaced.body);
     assert!(replaced.body.get("rules").is_none(), "{}", replaced.body);
     assert!(stored_config(&api, "ruled").await.rules.is_off());
+}
+
+#[tokio::test]
+async fn support_sees_any_members_checklist_with_the_internal_reasons_members_do_not() {
+    use referral_tests::fixtures;
+    let api = Api::new().await;
+    let store = &api.table.store;
+    store
+        .create_code(&fixtures::code_record("ACE23456", "personal", "jk-alice"))
+        .await
+        .unwrap();
+    let mut referee = fixtures::referee("acc-s1", "ACE23456", "jk-alice");
+    referee.kyc_pass_time = Some(at(3, 0));
+    referee.device_bind_time = Some(at(3, 1));
+    referee.qualified_at = Some(at(3, 1));
+    store.put_member(&referee).await.unwrap();
+    let mut failed = fixtures::reward(&referee, Side::Referrer, RewardStatus::Fail, at(3, 2));
+    failed.attempts = 1;
+    failed.last_error = Some("finance 422 ACCOUNT_FROZEN".into());
+    let mut held = fixtures::reward(&referee, Side::Referee, RewardStatus::Held, at(3, 2));
+    held.reason = Some(ReasonCode::review_velocity());
+    store.create_reward(&failed).await.unwrap();
+    store.create_reward(&held).await.unwrap();
+
+    let path = "/admin/v1/members/acc-s1/checklist";
+    let (answer, trips) = api
+        .table
+        .round_trips
+        .during(api.admin("GET", path, None, admin()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(trips, 2, "one BatchGetItem + the event's configuration");
+    assert_eq!(answer.body["account_id"], "acc-s1");
+    assert_eq!(answer.body["jkos_id"], "jk-acc-s1");
+    assert_eq!(answer.body["phone"], "0912***678");
+    assert_eq!(answer.body["code"], "ACE23456");
+    let steps = answer.body["checklist"].as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    assert_eq!(steps[4]["step"], "REFEREE_REWARD");
+    assert_eq!(steps[4]["state"], "WAITING");
+    assert_eq!(steps[4]["reason"], "IN_REVIEW");
+    assert_eq!(steps[4]["detail"], "REVIEW_VELOCITY");
+    assert_eq!(steps[5]["step"], "REFERRER_REWARD");
+    assert_eq!(steps[5]["state"], "STOPPED");
+    assert_eq!(steps[5]["reason"], "PAYOUT_FAILED");
+    assert_eq!(steps[5]["detail"], "finance 422 ACCOUNT_FROZEN");
+    assert!(!answer.body.to_string().contains("0912345678"));
+
+    // The same registration seen by the member: codes only, no internal reason.
+    let mine = api
+        .app(
+            "GET",
+            "/v1/referral/me/registration",
+            None,
+            member("jk-acc-s1"),
+        )
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert_eq!(mine.body["checklist"][4]["reason"], "IN_REVIEW");
+    let text = mine.body.to_string();
+    for internal in [
+        "REVIEW_VELOCITY",
+        "ACCOUNT_FROZEN",
+        "detail",
+        "PAYOUT_FAILED",
+    ] {
+        assert!(!text.contains(internal), "{internal}: {text}");
+    }
+    // And by Alice, the referrer: her reward failed; the referee's review is not hers.
+    let alice = api
+        .app("GET", "/v1/referral/me", None, member("jk-alice"))
+        .await;
+    let theirs = &alice.body["referees"][0]["checklist"];
+    assert_eq!(theirs[4]["step"], "REFERRER_REWARD");
+    assert_eq!(theirs[4]["reason"], "PAYOUT_FAILED");
+    let text = alice.body.to_string();
+    for internal in ["IN_REVIEW", "REVIEW_VELOCITY", "ACCOUNT_FROZEN", "detail"] {
+        assert!(!text.contains(internal), "{internal}: {text}");
+    }
+
+    let unknown = api
+        .admin("GET", "/admin/v1/members/nobody/checklist", None, admin())
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert_eq!(unknown.error_code(), "not_found");
+    let bad = api
+        .admin("GET", "/admin/v1/members/a%20b/checklist", None, admin())
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.error_field(), Some("account_id"));
 }

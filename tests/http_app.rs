@@ -241,7 +241,36 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
         // My reward (REFERRER side) only; the referee's own reward is not mine to see.
         assert_eq!(r["reward"]["status"], "SUCCESS");
         assert_eq!(r["reward"]["amount"], "50.00");
+        // The checklist: the referee's steps and my reward, never theirs, never a detail.
+        let checklist = r["checklist"].as_array().unwrap();
+        let steps: Vec<&str> = checklist
+            .iter()
+            .map(|s| s["step"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "CODE_USED",
+                "KYC_PASSED",
+                "DEVICE_BOUND",
+                "QUALIFIED",
+                "REFERRER_REWARD"
+            ]
+        );
+        assert_eq!(checklist[0]["state"], "DONE");
+        assert_eq!(checklist[0]["at"], "2026-11-02T00:00:00.000Z");
+        let kyc_done = if i % 2 == 0 { "DONE" } else { "WAITING" };
+        assert_eq!(checklist[1]["state"], kyc_done, "{r}");
+        assert_eq!(checklist[3]["state"], kyc_done, "{r}");
+        assert_eq!(checklist[4]["state"], "DONE");
+        assert_eq!(checklist[4]["reason"], "PAID");
+        assert_eq!(checklist[4]["reward_status"], "SUCCESS");
         let text = r.to_string();
+        assert!(
+            !text.contains("PAYOUT_QUEUED"),
+            "the referee's PENDING reward: {text}"
+        );
+        assert!(!text.contains("detail"), "{text}");
         assert!(!text.contains("jk-acc"), "no referee jkos id: {text}");
         assert!(!text.contains("0912345678"), "no full phone: {text}");
     }
@@ -415,4 +444,95 @@ async fn every_error_class_has_the_one_json_shape() {
     for internal in ["injected", "DynamoDB", "dispatch", "LIMIT#", "test-"] {
         assert!(!text.contains(internal), "{internal} leaked: {text}");
     }
+}
+
+#[tokio::test]
+async fn my_registration_is_my_own_found_by_my_token_in_one_query() {
+    let api = Api::new().await;
+    seed_referrer(
+        &api,
+        "jk-alice",
+        "ACE23456",
+        2,
+        [RewardStatus::Success, RewardStatus::Pending],
+    )
+    .await;
+    // acc-ACE23456-0 qualified (their reward PENDING, Alice's SUCCESS); acc-ACE23456-1 did not.
+    let me = member("jk-acc-ACE23456-0");
+    api.app("GET", "/v1/referral/subtitle", None, me.clone())
+        .await;
+    let (answer, trips) = api
+        .table
+        .round_trips
+        .during(api.app("GET", "/v1/referral/me/registration", None, me.clone()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(trips, 1, "one GSI3 Query (config cached)");
+    assert_eq!(answer.body["code"], "ACE23456");
+    assert_eq!(answer.body["reward"]["status"], "PENDING");
+    let checklist = answer.body["checklist"].as_array().unwrap();
+    let cells: Vec<(String, String)> = checklist
+        .iter()
+        .map(|s| (s["step"].to_string(), s["state"].to_string()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            ("CODE_USED", "DONE"),
+            ("KYC_PASSED", "DONE"),
+            ("DEVICE_BOUND", "DONE"),
+            ("QUALIFIED", "DONE"),
+            ("REFEREE_REWARD", "WAITING"),
+        ]
+        .map(|(a, b)| (format!("{a:?}"), format!("{b:?}")))
+    );
+    assert_eq!(checklist[4]["reason"], "PAYOUT_QUEUED");
+    assert_eq!(checklist[4]["reward_status"], "PENDING");
+    let text = answer.body.to_string();
+    // Alice's reward (SUCCESS) is hers: neither a step nor a status here.
+    assert!(
+        !text.contains("REFERRER_REWARD") && !text.contains("SUCCESS"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("0912345678") && !text.contains("detail"),
+        "{text}"
+    );
+
+    // The other referee sees their own registration, whatever they name in the query: the
+    // route reads the token's `sub` only, and has no parameter naming a member.
+    for path in [
+        "/v1/referral/me/registration",
+        "/v1/referral/me/registration?jkos_id=jk-acc-ACE23456-0",
+        "/v1/referral/me/registration?sub=jk-acc-ACE23456-0",
+    ] {
+        let other = api
+            .app("GET", path, None, member("jk-acc-ACE23456-1"))
+            .await;
+        assert_eq!(other.status, 200, "{path}: {}", other.body);
+        assert_eq!(other.body["checklist"][1]["state"], "WAITING", "{path}");
+        assert_eq!(other.body["checklist"][3]["reason"], "NOT_QUALIFIED_YET");
+        assert!(!other.body.to_string().contains("ACE23456-0"), "{path}");
+    }
+
+    // A member the service has no profile of (Alice registered before, or elsewhere): 404 JSON.
+    let none = api
+        .app(
+            "GET",
+            "/v1/referral/me/registration",
+            None,
+            member("jk-alice"),
+        )
+        .await;
+    assert_eq!(none.status, 404, "{}", none.body);
+    assert_eq!(none.body["error"]["code"], "not_found");
+
+    // My profile in my GSI3 partition does not show among my rewards.
+    let rewards = api
+        .app("GET", "/v1/referral/rewards", None, me.clone())
+        .await;
+    assert_eq!(rewards.status, 200, "{}", rewards.body);
+    let items = rewards.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", rewards.body);
+    assert_eq!(items[0]["reward_id"], "acc-ACE23456-0-referee");
 }

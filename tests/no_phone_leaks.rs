@@ -341,6 +341,8 @@ async fn http_scenarios() -> Vec<String> {
         ] {
             gets.push(format!("/v1/referral/me?{query}"));
         }
+        // No profile of member-1: 404, whatever the query holds.
+        gets.push(format!("/v1/referral/me/registration?jkos_id={digits}"));
     }
     for path in &gets {
         let answer = api.app("GET", path, None, me()).await;
@@ -409,6 +411,9 @@ async fn http_scenarios() -> Vec<String> {
         admin_calls.push(("POST", format!("/admin/v1/rewards/{digits}/retry"), None));
         admin_calls.push(("GET", format!("/admin/v1/codes/{digits}/referees"), None));
         admin_calls.push(("GET", format!("/admin/v1/events/{digits}x"), None));
+        // A phone-like account id is a valid id of nobody (404); with a '+' it is no id (400).
+        admin_calls.push(("GET", format!("/admin/v1/members/{digits}/checklist"), None));
+        admin_calls.push(("GET", format!("/admin/v1/members/{phone}/checklist"), None));
     }
     for (method, path, body) in &admin_calls {
         let answer = api.admin(method, path, body.as_deref(), admin()).await;

@@ -242,6 +242,11 @@ async fn my_rewards_as_referrer_and_as_referee_page_through_one_query_each() {
     // Not theirs: the referees' own rewards.
     t.create("acc-1", Side::Referee, RewardStart::Pending).await;
     t.create("acc-2", Side::Referee, claimable(deadline)).await;
+    // jk-referrer's own profile shares their GSI3 partition (sorting first, `#PROFILE`): the
+    // key condition keeps it out of every page.
+    let own_profile = referral_tests::fixtures::referee("referrer", "AB2CD3", "jk-someone");
+    assert_eq!(own_profile.jkos_id.as_str(), "jk-referrer");
+    t.bench.table.store.put_member(&own_profile).await.unwrap();
 
     let mut seen: Vec<Value> = Vec::new();
     let mut path = "/v1/referral/rewards?limit=2".to_owned();

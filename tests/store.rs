@@ -980,3 +980,82 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
         "nothing of it written"
     );
 }
+
+/// #32 and #33: a referee's registration by jkos id (GSI3, profile first) and by account id
+/// (one BatchGetItem of the profile and both rewards).
+#[tokio::test]
+async fn a_registration_is_read_by_jkos_id_in_one_query_and_by_account_id_in_one_batch() {
+    let t = TestTable::create().await;
+    // "bea" joined with jk-alice's code and qualified; she then invited "cy" with her own code.
+    let mut bea = referee("bea", "ACE23456", "jk-alice");
+    bea.reward_grant = Some(RewardGrant::Issued {
+        at: at(3, 5),
+        window_id: WindowId::parse("w1").unwrap(),
+        count: 2,
+        referrer_withheld: None,
+        milestone: None,
+        waiting: vec![],
+    });
+    t.store.put_member(&bea).await.unwrap();
+    let cy = referee("cy", "BEA23456", "jk-bea");
+    t.store.put_member(&cy).await.unwrap();
+    let bea_referee = reward(&bea, Side::Referee, RewardStatus::Success, at(3, 5));
+    let alice_referrer = reward(&bea, Side::Referrer, RewardStatus::Pending, at(3, 5));
+    t.store.create_reward(&bea_referee).await.unwrap();
+    t.store.create_reward(&alice_referrer).await.unwrap();
+
+    let (found, trips) = t
+        .round_trips
+        .during(t.store.my_registration(&bea.jkos_id))
+        .await;
+    let found = found
+        .unwrap()
+        .expect("bea's profile is in her GSI3 partition");
+    assert_eq!(trips, 1, "one Query: the profile, then her first reward");
+    assert_eq!(found.profile, bea);
+    assert_eq!(found.referee_reward.as_ref(), Some(&bea_referee));
+    assert_eq!(
+        found.referrer_reward, None,
+        "jk-alice's reward is not bea's to read"
+    );
+
+    // A referrer reward of hers created before her own referee reward (her grant waited for
+    // her phone while cy qualified): her reward is read by id, one more request.
+    let mut earlier = reward(&cy, Side::Referrer, RewardStatus::Pending, at(3, 1));
+    earlier.created_at = at(3, 1);
+    t.store.create_reward(&earlier).await.unwrap();
+    let (found, trips) = t
+        .round_trips
+        .during(t.store.my_registration(&bea.jkos_id))
+        .await;
+    let found = found.unwrap().unwrap();
+    assert_eq!(trips, 2, "the Query, then the GetItem of her reward");
+    assert_eq!(found.referee_reward.as_ref(), Some(&bea_referee));
+    // Her rewards as payee skip her profile: the referee reward and cy's referrer reward.
+    let rewards = t
+        .store
+        .member_rewards(&bea.jkos_id, PageRequest::first(10))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rewards.items.iter().map(|r| r.reward_id.as_str()).collect();
+    assert_eq!(ids, ["cy-referrer", "bea-referee"]);
+
+    // By account id: the profile and both sides' rewards, one request.
+    let (found, trips) = t
+        .round_trips
+        .during(t.store.registration(&bea.account_id))
+        .await;
+    let found = found.unwrap().unwrap();
+    assert_eq!(trips, 1, "one BatchGetItem");
+    assert_eq!(found.profile, bea);
+    assert_eq!(found.referee_reward, Some(bea_referee));
+    assert_eq!(found.referrer_reward, Some(alice_referrer));
+    // cy has only bea's reward for him (none of his own yet); nobody has no profile.
+    let cy_found = t.store.registration(&cy.account_id).await.unwrap().unwrap();
+    assert_eq!(cy_found.referee_reward, None);
+    assert_eq!(cy_found.referrer_reward, Some(earlier));
+    let nobody = AccountId::parse("nobody").unwrap();
+    assert_eq!(t.store.registration(&nobody).await.unwrap(), None);
+    let stranger = JkosId::parse("jk-nobody").unwrap();
+    assert_eq!(t.store.my_registration(&stranger).await.unwrap(), None);
+}

@@ -7,14 +7,15 @@ use super::openapi::{
 };
 use super::{ApiError, ApiJson, ApiQuery, Listing, Member, PageQuery, json_value_placeholders, ok};
 use crate::domain::{
-    ClaimStep, CopywritingItem, EventConfig, EventId, JkosId, ReasonCode, ReferralCode,
-    ReferralSource, Reward, RewardId, RewardStatus, RewardType, Side,
+    Checklist, ChecklistInput, ChecklistView, ClaimStep, CopywritingItem, EventConfig, EventId,
+    JkosId, MemberProfile, ReasonCode, ReferralCode, ReferralSource, Reward, RewardId,
+    RewardStatus, RewardType, Side,
 };
 use crate::events_cache::ConfigCache;
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits, RewardReads,
-    RewardWrites, StoreError,
+    Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits, Registrations,
+    RewardReads, RewardWrites, StoreError,
 };
 
 use crate::time::Instant;
@@ -31,14 +32,16 @@ use utoipa_axum::routes;
 
 crate::store::port_sum!(
     /// What the app API reads and writes: codes, campaign configuration, a member's collection,
-    /// the shared request limiter, and the member's own rewards (read, claim, late expiry).
+    /// the shared request limiter, the member's own rewards (read, claim, late expiry) and
+    /// their own registration (the checklist).
     pub trait AppStore: Codes
         + EventReads
         + Collections
         + RateLimits
         + RewardReads
         + RewardWrites
-        + MemberRewards;
+        + MemberRewards
+        + Registrations;
 );
 
 /// Read from the environment by [`crate::config::AppApiConfig`].
@@ -84,6 +87,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/referral/subtitle"),
     ("GET", "/v1/referral/event"),
     ("GET", "/v1/referral/me"),
+    ("GET", "/v1/referral/me/registration"),
     ("GET", "/v1/referral/rewards"),
     ("POST", "/v1/referral/rewards/{reward_id}/claim"),
 ];
@@ -95,6 +99,7 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(subtitle))
         .routes(routes!(event_detail))
         .routes(routes!(my_referral))
+        .routes(routes!(my_registration))
         .routes(routes!(my_rewards))
         .routes(routes!(claim_reward))
 }
@@ -305,6 +310,10 @@ struct MyReferee {
     /// The caller's own (REFERRER side) reward for this referee.
     #[schema(required = true)]
     reward: Option<MyReward>,
+    /// Why this referee did or did not bring me a reward, step by step (docs/checklist.md):
+    /// their code, KYC, device, qualification and my (REFERRER side) reward; never the
+    /// referee's own reward.
+    checklist: Checklist,
 }
 
 /// When the referee reached each step (null: not yet).
@@ -407,37 +416,55 @@ async fn my_referral(
     let now = chrono::Utc::now();
 
     let mut code = None;
-    let mut referees: Vec<MyReferee> = Vec::new();
+    // Each referee with their two rewards, as the page holds them (no other read).
+    let mut found: Vec<(&MemberProfile, Option<&Reward>, Option<&Reward>)> = Vec::new();
     for entry in &page.items {
         match entry {
             CollectionEntry::Code(record) => {
                 code.get_or_insert_with(|| record.code.clone());
             }
             CollectionEntry::Referee(profile) => {
-                let used = profile.referral.as_ref().map(|r| r.code.clone());
                 if code.is_none() {
-                    code.clone_from(&used);
+                    code = profile.referral.as_ref().map(|r| r.code.clone());
                 }
-                referees.push(MyReferee {
-                    phone: profile.phone_number.as_ref().map(|p| p.masked()),
-                    code: used,
-                    steps: Steps::of(profile),
-                    reward: None,
-                });
+                found.push((profile.as_ref(), None, None));
             }
-            // The referee's own referrer reward; a milestone bonus that referee reached is
-            // listed after it and is not that referee's reward.
-            CollectionEntry::Reward(reward)
-                if reward.side == Side::Referrer && reward.reward_id.milestone_rank().is_none() =>
-            {
+            // A milestone bonus that referee reached is listed after their rewards and is
+            // not one of them.
+            CollectionEntry::Reward(reward) if reward.reward_id.milestone_rank().is_none() => {
                 // Rewards follow their referee in the collection (pages never split them).
-                if let Some(last) = referees.last_mut() {
-                    last.reward = Some(MyReward::from(reward.as_ref()));
+                if let Some((profile, referee, referrer)) = found.last_mut()
+                    && reward.referee_account_id == profile.account_id
+                {
+                    match reward.side {
+                        Side::Referee => *referee = Some(reward.as_ref()),
+                        Side::Referrer => *referrer = Some(reward.as_ref()),
+                    }
                 }
             }
             CollectionEntry::Reward(_) => {}
         }
     }
+    let referees = found
+        .into_iter()
+        .map(|(profile, referee_reward, referrer_reward)| {
+            let input = ChecklistInput {
+                profile,
+                referee_reward,
+                referrer_reward,
+                // Members' codes are the PERSONAL event's, whose configuration is at hand;
+                // another event's deadline is not looked up (no extra read).
+                qualification_days: qualification_days(config.as_deref(), profile),
+            };
+            MyReferee {
+                phone: profile.phone_number.as_ref().map(|p| p.masked()),
+                code: profile.referral.as_ref().map(|r| r.code.clone()),
+                steps: Steps::of(profile),
+                reward: referrer_reward.map(MyReward::from),
+                checklist: Checklist::seen_by(input, now, ChecklistView::Referrer),
+            }
+        })
+        .collect();
     let share_link = code.as_ref().map(|c| {
         state
             .settings
@@ -461,6 +488,81 @@ async fn my_referral(
         referees,
         next_cursor: page.next.map(|c| c.token().to_owned()),
     }))
+}
+
+/// My own registration: the code I used and each step towards my reward.
+#[derive(Debug, Serialize, ToSchema)]
+struct MyRegistration {
+    /// The code I registered with; null: none.
+    #[schema(required = true)]
+    code: Option<ReferralCode>,
+    /// My own (REFEREE side) reward, when it exists.
+    #[schema(required = true)]
+    reward: Option<MyReward>,
+    /// Code, KYC, device, qualification and my reward (docs/checklist.md); never my
+    /// referrer's reward, which is theirs.
+    checklist: Checklist,
+}
+
+/// My own registration's checklist: why I was (not yet) rewarded for joining with a code.
+///
+/// Identity comes from the token only (`sub`); no parameter names a member. One DynamoDB
+/// Query (GSI3, my profile and my first reward; +1 GetItem in the rare case my reward is not
+/// that one), the event configuration cached. 404 until the service has a profile of mine.
+#[utoipa::path(
+    get,
+    path = "/v1/referral/me/registration",
+    tag = "app",
+    security(("jwt" = [])),
+    responses(
+        (status = 200, description = "my checklist", body = MyRegistration),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn my_registration(
+    State(state): State<Arc<AppState>>,
+    Member(member): Member,
+) -> Result<Response, ApiError> {
+    let found = state
+        .store
+        .my_registration(&member)
+        .await?
+        // The index is keyed by the jkos id; the filter states it once more.
+        .filter(|r| r.profile.jkos_id == member)
+        .ok_or(ApiError::NotFound {
+            what: "registration",
+        })?;
+    let profile = &found.profile;
+    let config = match profile.accepted_referral() {
+        Some((_, event, _)) => state.config_of(event).await?,
+        None => None,
+    };
+    let referee_reward = found
+        .referee_reward
+        .as_ref()
+        .filter(|r| r.member_jkos_id == member);
+    let input = ChecklistInput {
+        profile,
+        referee_reward,
+        referrer_reward: None,
+        qualification_days: qualification_days(config.as_deref(), profile),
+    };
+    let now = chrono::Utc::now();
+    Ok(ok(MyRegistration {
+        code: profile.referral.as_ref().map(|r| r.code.clone()),
+        reward: referee_reward.map(MyReward::from),
+        checklist: Checklist::seen_by(input, now, ChecklistView::Referee),
+    }))
+}
+
+/// The qualification days of `referee`'s code's event, when `config` is that event's.
+fn qualification_days(config: Option<&EventConfig>, referee: &MemberProfile) -> Option<u32> {
+    let (_, event, _) = referee.accepted_referral()?;
+    config
+        .filter(|c| &c.event.event_id == event)
+        .and_then(|c| c.rules.qualification_days)
 }
 
 /// One of my rewards, as referrer (for a referee I invited) or as referee (for joining).

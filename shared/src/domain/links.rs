@@ -14,7 +14,7 @@ pub struct LinkSettings {
     /// IANA time zone of the event's days (click counts, funnel), e.g. `Asia/Taipei`.
     /// Absent = UTC.
     #[serde(default, skip_serializing_if = "EventTimeZone::is_utc")]
-    #[schema(value_type = Option<String>, example = "Asia/Taipei")]
+    #[schema(value_type = String, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
     /// Where the share link sends a visitor: an `https://` URL or an app deep link
     /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's

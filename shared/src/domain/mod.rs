@@ -1,5 +1,6 @@
 //! The referral domain. Knows nothing of Lambda, HTTP or DynamoDB.
 
+mod checklist;
 mod code;
 mod copy;
 mod error;
@@ -18,6 +19,9 @@ mod terms;
 mod values;
 mod window;
 
+pub use checklist::{
+    CheckReason, CheckState, CheckStep, Checklist, ChecklistInput, ChecklistItem, ChecklistView,
+};
 pub use code::{CODE_ALPHABET, ReferralCode};
 pub use copy::{
     CopyContent, Copywriting, CopywritingItem, MessageText, NotificationTemplate,

@@ -219,11 +219,17 @@ pub fn code_item(code: &ReferralCodeRecord) -> Item<&ReferralCodeRecord> {
 }
 
 pub fn member_item(member: &MemberProfile) -> Item<&MemberProfile> {
+    // Every profile is in its member's GSI3 partition, before their rewards ("my
+    // registration": one Query by the jkos id of the token).
     let item = Item::new(
         Entity::Member,
         keys::member_pk(&member.account_id),
         keys::MEMBER_SK.to_owned(),
         member,
+    )
+    .gsi3(
+        keys::payee_gsi3pk(&member.jkos_id),
+        keys::PROFILE_GSI3SK.to_owned(),
     );
     match member.accepted_referral() {
         // Only referees with an accepted code appear in a referrer's collection.
@@ -507,6 +513,28 @@ pub(crate) mod tests {
         assert_eq!(plain["entity"], s("Member"));
         assert_eq!(plain["phone_number"], s("0912345678"));
         assert!(!plain.contains_key("GSI1PK"));
+        // Every profile, referee or not, is in its member's GSI3 partition.
+        assert_eq!(plain["GSI3PK"], s("PAYEE#jk-7"));
+        assert_eq!(plain["GSI3SK"], s("#PROFILE"));
+        let keys: std::collections::BTreeSet<&str> = plain.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "PK",
+                "SK",
+                "GSI3PK",
+                "GSI3SK",
+                "entity",
+                "account_id",
+                "jkos_id",
+                "phone_number",
+                "version",
+                "created_at",
+                "updated_at",
+            ]
+            .into_iter()
+            .collect()
+        );
 
         let rejected = to_attrs(&member_item(&sample_member(Some(
             ReferralOutcome::Rejected {
@@ -528,6 +556,8 @@ pub(crate) mod tests {
         let accepted = to_attrs(&member_item(&member));
         assert_eq!(accepted["GSI1PK"], s("SOURCE#MEMBER#jkos-1"));
         assert_eq!(accepted["GSI1SK"], s("CODE#AB2CD3#REFEREE#acc-7"));
+        assert_eq!(accepted["GSI3PK"], s("PAYEE#jk-7"));
+        assert_eq!(accepted["GSI3SK"], s("#PROFILE"));
         let back: Item<MemberProfile> = serde_dynamo::from_item(accepted).unwrap();
         assert_eq!(back.data, member);
     }

@@ -12,8 +12,9 @@
 //! | Rate counter    | `LIMIT#<subject>#<window>` | `#LIMIT`                 |                   |                                               |                        |                           |
 //! | Reward          | `REWARD#<id>`       | `#REWARD`                            | `SOURCE#<source>` | `CODE#<code>#REFEREE#<account>#REWARD#<SIDE>` (a milestone bonus: `…#REWARD#REFERRER#MILESTONE#<n>`) | `REWARDSTATUS#<STATUS>`| `<created_at>#<id>` ** |
 //!
-//! Rewards alone also carry GSI3 (the payee's rewards): `GSI3PK` = `PAYEE#<jkos id>`,
-//! `GSI3SK` = `<created_at>#<id>`.
+//! Rewards also carry GSI3 (the payee's rewards): `GSI3PK` = `PAYEE#<jkos id>`,
+//! `GSI3SK` = `<created_at>#<id>`; so does every member profile (`PAYEE#<jkos id>`,
+//! `#PROFILE`, sorting before the rewards): "my registration" is one Query.
 //! (**) `<claim_deadline>#<id>` while the reward is CLAIMABLE, so the sweeper finds the
 //! rewards whose deadline passed with one key condition.
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
@@ -145,6 +146,9 @@ pub fn payee_gsi3pk(member: &JkosId) -> String {
 pub fn payee_gsi3sk(created_at: &Instant, reward: &RewardId) -> String {
     format!("{}#{reward}", time::format(created_at))
 }
+/// The member's own profile in their GSI3 partition: `#` sorts before the `<created_at>` of
+/// every reward, so one Query finds the profile first, then the rewards.
+pub const PROFILE_GSI3SK: &str = "#PROFILE";
 
 /// The "rewards were granted under this content window" marker: its own partition (not under
 /// `EVENT#`, so an event's configuration Query never sees it), written by the consumers before
@@ -284,6 +288,8 @@ mod tests {
             payee_gsi3sk(&start, &reward),
             "2026-11-01T00:00:00.000Z#acc-9-referee"
         );
+        assert!(PROFILE_GSI3SK < payee_gsi3sk(&start, &reward).as_str());
+        assert!(PROFILE_GSI3SK < payee_gsi3sk(&chrono::DateTime::UNIX_EPOCH, &reward).as_str());
     }
 
     /// The sweeper's bound takes in a deadline equal to now and nothing after it.

@@ -20,8 +20,8 @@ pub(crate) use ports::port_sum;
 pub use ports::{
     Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, MAX_EVENT_WRITES,
     MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberRewards, MemberWrite, Parking, Profiles,
-    ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites, RuleStates,
-    WindowMarks,
+    ProfilesAndCodes, RateLimits, ReferralStore, Registration, Registrations, RewardReads,
+    RewardWrites, RuleStates, WindowMarks,
 };
 pub use versioned::{Applied, PlannedWrite, apply_versioned};
 
@@ -29,8 +29,8 @@ pub use versioned::{Applied, PlannedWrite, apply_versioned};
 pub mod prelude {
     pub use super::{
         Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, MemberGroups,
-        MemberRewards, Parking, Profiles, RateLimits, ReferralStore, RewardReads, RewardWrites,
-        RuleStates, WindowMarks,
+        MemberRewards, Parking, Profiles, RateLimits, ReferralStore, Registrations, RewardReads,
+        RewardWrites, RuleStates, WindowMarks,
     };
 }
 

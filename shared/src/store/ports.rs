@@ -101,6 +101,31 @@ pub trait Profiles: Send + Sync {
     async fn get_member(&self, account: &AccountId) -> Result<Option<MemberProfile>, StoreError>;
 }
 
+/// What the checklist reads about one referee (`docs/checklist.md`): their profile and, when
+/// they exist (and were read), their rewards `<account>-referee` / `<account>-referrer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub profile: MemberProfile,
+    pub referee_reward: Option<Reward>,
+    pub referrer_reward: Option<Reward>,
+}
+
+/// A referee's registration: their profile with their two rewards.
+#[async_trait]
+pub trait Registrations: Send + Sync {
+    /// Support's read, by account id: 1 BatchGetItem (strongly consistent) of the profile and
+    /// both rewards. `None` without a profile.
+    async fn registration(&self, account: &AccountId) -> Result<Option<Registration>, StoreError>;
+    /// The member's own, by their jkos id (from their token): 1 Query on GSI3
+    /// `PAYEE#<jkos id>`, Limit 2 (the profile sorts first, `#PROFILE`, then their rewards by
+    /// creation: their referee reward, created with their own code, comes before every
+    /// reward they get as a referrer), + 1 GetItem only when their referee reward is due and
+    /// is not that second item. The referrer's reward is not read (`referrer_reward` is
+    /// `None`): it is not the member's. `None` without a profile (or one written before
+    /// profiles had GSI3 keys and not backfilled yet).
+    async fn my_registration(&self, member: &JkosId) -> Result<Option<Registration>, StoreError>;
+}
+
 /// See [`MemberBatches::profiles_and_codes`].
 #[derive(Debug, Default)]
 pub struct ProfilesAndCodes {
@@ -382,5 +407,6 @@ port_sum!(
         + Collections
         + Parking
         + RateLimits
+        + Registrations
         + Fixtures;
 );

@@ -1,8 +1,11 @@
-//! `referral-backfill gsi3`: gives every reward written before GSI3 existed its GSI3 keys
-//! (`PAYEE#<jkos id>`, `<created_at>#<id>`, as `store::items::reward_item` writes them), so
-//! the member's "my rewards" (`GET /v1/referral/rewards`, one Query on GSI3) shows it.
+//! `referral-backfill gsi3`: gives every reward and every member profile written before they
+//! carried GSI3 keys those keys, as the store writes them (`store::items::reward_item`:
+//! `PAYEE#<jkos id>`, `<created_at>#<id>`; `store::items::member_item`: `PAYEE#<jkos id>`,
+//! `#PROFILE`), so the member's "my rewards" (`GET /v1/referral/rewards`) shows the reward
+//! and "my registration" (`GET /v1/referral/me/registration`) finds the profile (one Query on
+//! GSI3 each).
 //!
-//! A parallel Scan for rewards without `GSI3PK`, then per reward one UpdateItem
+//! A parallel Scan for rewards and profiles without `GSI3PK`, then per item one UpdateItem
 //! `SET GSI3PK, GSI3SK` under `attribute_exists(PK) AND attribute_not_exists(GSI3PK)`: it never
 //! creates an item, never overwrites keys a newer write set, touches no other attribute, and a
 //! re-run (or two at once) only finds what is still missing. Run it once after deploying the
@@ -12,7 +15,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
-use referral_shared::domain::Reward;
+use referral_shared::domain::{MemberProfile, Reward};
 use referral_shared::store::items::{self, Item};
 use referral_shared::store::keys;
 use std::collections::HashMap;
@@ -21,13 +24,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// What a backfill did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Backfilled {
-    /// Rewards the Scan found without GSI3 keys.
+    /// Rewards and profiles the Scan found without GSI3 keys.
     pub found: u64,
-    /// Rewards this run gave their keys.
+    /// Items this run gave their keys.
     pub updated: u64,
-    /// Rewards that had them by the time of the write (a newer write, or another run).
+    /// Of `updated`, member profiles.
+    pub profiles: u64,
+    /// Items that had them by the time of the write (a newer write, or another run).
     pub already: u64,
-    /// Items that do not map onto a reward (left as they are; see the log).
+    /// Items that do not map onto a reward or a profile (left as they are; see the log).
     pub unreadable: u64,
 }
 
@@ -42,12 +47,13 @@ pub async fn gsi3(
     concurrency: usize,
     progress: &(dyn Fn(&Backfilled) + Sync),
 ) -> anyhow::Result<Backfilled> {
-    let counters = &[(); 4].map(|_| AtomicU64::new(0));
+    let counters = &[(); 5].map(|_| AtomicU64::new(0));
     let totals = move || Backfilled {
         found: counters[0].load(Ordering::Relaxed),
         updated: counters[1].load(Ordering::Relaxed),
         already: counters[2].load(Ordering::Relaxed),
         unreadable: counters[3].load(Ordering::Relaxed),
+        profiles: counters[4].load(Ordering::Relaxed),
     };
     let segments = segments.max(1);
     let totals = &totals;
@@ -61,21 +67,29 @@ pub async fn gsi3(
                     .table_name(table)
                     .segment(segment)
                     .total_segments(segments)
-                    .filter_expression("#entity = :reward AND attribute_not_exists(#gsi3pk)")
+                    .filter_expression(
+                        "#entity IN (:reward, :member) AND attribute_not_exists(#gsi3pk)",
+                    )
                     .expression_attribute_names("#entity", "entity")
                     .expression_attribute_names("#gsi3pk", keys::GSI3PK)
                     .expression_attribute_values(":reward", AttributeValue::S("Reward".into()))
+                    .expression_attribute_values(":member", AttributeValue::S("Member".into()))
                     .set_exclusive_start_key(start.take())
                     .send()
                     .await
-                    .context("scanning for rewards without GSI3 keys")?;
+                    .context("scanning for rewards and profiles without GSI3 keys")?;
                 let found = page.items.unwrap_or_default();
                 counters[0].fetch_add(found.len() as u64, Ordering::Relaxed);
                 stream::iter(found)
                     .map(Ok::<_, anyhow::Error>)
                     .try_for_each_concurrent(concurrency.max(1), |item| async {
                         let i = match set_keys(client, table, item).await? {
-                            Outcome::Updated => 1,
+                            Outcome::Updated { profile } => {
+                                if profile {
+                                    counters[4].fetch_add(1, Ordering::Relaxed);
+                                }
+                                1
+                            }
                             Outcome::Already => 2,
                             Outcome::Unreadable => 3,
                         };
@@ -94,27 +108,48 @@ pub async fn gsi3(
     Ok(totals())
 }
 
-enum Outcome {
-    Updated,
+/// What became of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Updated { profile: bool },
     Already,
     Unreadable,
 }
 
-async fn set_keys(client: &Client, table: &str, item: Attrs) -> anyhow::Result<Outcome> {
+/// Gives `item` (as the Scan read it) its GSI3 keys, unless it has them by now.
+pub async fn set_keys(client: &Client, table: &str, item: Attrs) -> anyhow::Result<Outcome> {
     let key = |name: &str| item.get(name).cloned();
     let (Some(pk), Some(sk)) = (key("PK"), key("SK")) else {
         return Ok(Outcome::Unreadable);
     };
-    let reward: Reward = match serde_dynamo::from_item::<_, Item<Reward>>(item.clone()) {
-        Ok(read) => read.data,
-        Err(e) => {
-            tracing::warn!(pk = ?pk, error = %e, "an item of entity Reward that does not map onto a reward; left as it is");
+    let profile = item
+        .get("entity")
+        .and_then(|e| e.as_s().ok())
+        .map(String::as_str)
+        == Some("Member");
+    // The keys the store writes today for what the item holds.
+    let written = if profile {
+        serde_dynamo::from_item::<_, Item<MemberProfile>>(item.clone())
+            .map(|read| {
+                let written = items::member_item(&read.data);
+                (written.gsi3pk, written.gsi3sk)
+            })
+            .map_err(|e| (e, "Member"))
+    } else {
+        serde_dynamo::from_item::<_, Item<Reward>>(item.clone())
+            .map(|read| {
+                let written = items::reward_item(&read.data);
+                (written.gsi3pk, written.gsi3sk)
+            })
+            .map_err(|e| (e, "Reward"))
+    };
+    let (gsi3pk, gsi3sk) = match written {
+        Ok((Some(pk), Some(sk))) => (pk, sk),
+        Ok(_) => anyhow::bail!("the store's item has no GSI3 keys"),
+        Err((e, entity)) => {
+            tracing::warn!(pk = ?pk, entity, error = %e, "an item that does not map onto its entity; left as it is");
             return Ok(Outcome::Unreadable);
         }
-    };
-    let written = items::reward_item(&reward);
-    let (Some(gsi3pk), Some(gsi3sk)) = (written.gsi3pk, written.gsi3sk) else {
-        anyhow::bail!("the store's reward item has no GSI3 keys");
     };
     let result = client
         .update_item()
@@ -130,13 +165,13 @@ async fn set_keys(client: &Client, table: &str, item: Attrs) -> anyhow::Result<O
         .send()
         .await;
     match result {
-        Ok(_) => Ok(Outcome::Updated),
+        Ok(_) => Ok(Outcome::Updated { profile }),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
         {
             Ok(Outcome::Already)
         }
-        Err(e) => Err(anyhow::Error::new(e).context("setting a reward's GSI3 keys")),
+        Err(e) => Err(anyhow::Error::new(e).context("setting an item's GSI3 keys")),
     }
 }

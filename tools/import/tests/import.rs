@@ -870,6 +870,7 @@ async fn the_gsi3_backfill_shows_rewards_written_before_gsi3_in_my_rewards_once(
         backfill::Backfilled {
             found: 25,
             updated: 25,
+            profiles: 0,
             already: 0,
             unreadable: 0
         }
@@ -1010,4 +1011,127 @@ async fn the_settle_pass_decides_the_grants_the_import_left_due_exactly_once() {
     .unwrap();
     assert_eq!((again.due, again.rewards_created), (0, 0), "{again}");
     assert!(h.queue.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_gsi3_backfill_gives_old_profiles_their_keys_and_leaves_unreadable_items_alone() {
+    use referral_import::backfill;
+    use referral_shared::domain::{AccountId, JkosId};
+    use referral_shared::store::keys;
+    let table = TestTable::create().await;
+    let now = time::truncate_millis(chrono::Utc::now());
+    let members: Vec<MemberProfile> = (0..3)
+        .map(|i| {
+            MemberProfile::new(
+                AccountId::parse(format!("bp-{i}")).unwrap(),
+                JkosId::parse(format!("jk-bp-{i}")).unwrap(),
+                now,
+            )
+        })
+        .collect();
+    for m in &members {
+        table.store.put_member(m).await.unwrap();
+    }
+    // As profiles written by the release before profiles had GSI3 keys.
+    for m in &members[..2] {
+        table
+            .client
+            .update_item()
+            .table_name(&table.name)
+            .key("PK", AttributeValue::S(keys::member_pk(&m.account_id)))
+            .key("SK", AttributeValue::S(keys::MEMBER_SK.to_owned()))
+            .update_expression("REMOVE GSI3PK, GSI3SK")
+            .send()
+            .await
+            .unwrap();
+    }
+    // Two items that claim an entity they do not map onto.
+    for (pk, sk, entity) in [
+        ("MEMBER#broken", "#PROFILE", "Member"),
+        ("REWARD#broken-referee", "#REWARD", "Reward"),
+    ] {
+        table
+            .client
+            .put_item()
+            .table_name(&table.name)
+            .item("PK", AttributeValue::S(pk.into()))
+            .item("SK", AttributeValue::S(sk.into()))
+            .item("entity", AttributeValue::S(entity.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        table
+            .store
+            .my_registration(&members[0].jkos_id)
+            .await
+            .unwrap(),
+        None,
+        "an old profile is not found by jkos id before the backfill"
+    );
+    let stale: Vec<Attrs> = scan(&table.client, &table.name)
+        .await
+        .into_iter()
+        .filter(|i| entity(i) == "Member" && !i.contains_key("GSI3PK") && i.contains_key("jkos_id"))
+        .collect();
+    assert_eq!(stale.len(), 2);
+
+    let done = backfill::gsi3(&table.client, &table.name, 2, 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        backfill::Backfilled {
+            found: 4,
+            updated: 2,
+            profiles: 2,
+            already: 0,
+            unreadable: 2
+        }
+    );
+    let after = scan(&table.client, &table.name).await;
+    for m in &members {
+        let stored = after
+            .iter()
+            .find(|i| i["PK"].as_s().unwrap() == &keys::member_pk(&m.account_id))
+            .unwrap();
+        let expected: Attrs = serde_dynamo::to_item(items::member_item(m)).unwrap();
+        assert_eq!(stored, &expected, "exactly what the store writes today");
+        let found = table.store.my_registration(&m.jkos_id).await.unwrap();
+        assert_eq!(found.map(|r| r.profile), Some(m.clone()));
+    }
+    // The unreadable items are left as they were.
+    for pk in ["MEMBER#broken", "REWARD#broken-referee"] {
+        let item = after
+            .iter()
+            .find(|i| i["PK"].as_s().unwrap() == pk)
+            .unwrap();
+        assert_eq!(item.len(), 3, "{pk}: {item:?}");
+    }
+    // An item the Scan read before another writer (or run) gave it its keys: "already", and
+    // the newer keys stay.
+    let outcome = backfill::set_keys(&table.client, &table.name, stale[0].clone())
+        .await
+        .unwrap();
+    assert_eq!(outcome, backfill::Outcome::Already);
+    let by_pk = |items: Vec<Attrs>| -> BTreeMap<String, Attrs> {
+        items
+            .into_iter()
+            .map(|i| (i["PK"].as_s().unwrap().clone(), i))
+            .collect()
+    };
+    assert_eq!(by_pk(scan(&table.client, &table.name).await), by_pk(after));
+    // A re-run finds only the two unreadable items again, and leaves them.
+    let again = backfill::gsi3(&table.client, &table.name, 2, 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        backfill::Backfilled {
+            found: 2,
+            unreadable: 2,
+            ..Default::default()
+        }
+    );
 }

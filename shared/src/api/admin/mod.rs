@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, RewardReads,
-    RewardWrites, StoreError, create_unique_code,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, Registrations,
+    RewardReads, RewardWrites, StoreError, create_unique_code,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
@@ -35,12 +35,14 @@ use utoipa_axum::routes;
 mod codes;
 mod events;
 mod if_match;
+mod members;
 mod overview;
 mod rewards;
 
 use codes::*;
 use events::*;
 use if_match::*;
+use members::*;
 use overview::*;
 use rewards::*;
 
@@ -50,14 +52,15 @@ pub struct AdminState {
 }
 
 crate::store::port_sum!(
-    /// What the admin API reads and writes: campaigns, codes, rewards (read, reopen, review)
-    /// and collections.
+    /// What the admin API reads and writes: campaigns, codes, rewards (read, reopen, review),
+    /// collections and a member's registration (the checklist).
     pub trait AdminStore: EventReads
         + EventWrites
         + Codes
         + RewardReads
         + RewardWrites
-        + Collections;
+        + Collections
+        + Registrations;
 );
 
 pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
@@ -81,6 +84,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/v1/rewards/{reward_id}/retry"),
     ("POST", "/admin/v1/rewards/{reward_id}/approve"),
     ("POST", "/admin/v1/rewards/{reward_id}/reject"),
+    ("GET", "/admin/v1/members/{account_id}/checklist"),
 ];
 
 /// The routes with their documentation: the router and the OpenAPI paths come from here.
@@ -97,6 +101,7 @@ fn routes() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(retry_reward))
         .routes(routes!(approve_reward))
         .routes(routes!(reject_reward))
+        .routes(routes!(member_checklist))
 }
 
 /// This API's part of the OpenAPI document.

@@ -1,11 +1,17 @@
 //! Member profiles (`MEMBER#<account>`): the consumers' batch read and their versioned write,
 //! which carries the settlement (a new code, rewards) in the same transaction.
 
-use super::attrs::{attr, entity_of, from_attrs};
-use super::{DynamoStore, Write};
-use crate::domain::{AccountId, MemberProfile, ReferralCode, ReferralCodeRecord, Settlement};
+use super::attrs::{attr, classify, entity_of, from_attrs};
+use super::{DynamoStore, Index, SortKey, Write};
+use crate::domain::{
+    AccountId, JkosId, MemberProfile, ReferralCode, ReferralCodeRecord, Reward, RewardGrant,
+    RewardId, Settlement, Side,
+};
 use crate::store::items::{self, Entity, Item};
-use crate::store::{MemberBatches, MemberWrite, Profiles, ProfilesAndCodes, StoreError, keys};
+use crate::store::{
+    MemberBatches, MemberWrite, Profiles, ProfilesAndCodes, Registration, Registrations,
+    RewardReads, StoreError, keys,
+};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -18,6 +24,87 @@ impl Profiles for DynamoStore {
             false,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl Registrations for DynamoStore {
+    async fn registration(&self, account: &AccountId) -> Result<Option<Registration>, StoreError> {
+        const OP: &str = "registration";
+        let [referee, referrer] =
+            [Side::Referee, Side::Referrer].map(|s| RewardId::new(account, s));
+        let rows = self
+            .batch_get(
+                OP,
+                vec![
+                    (keys::member_pk(account), keys::MEMBER_SK),
+                    (keys::reward_pk(&referee), keys::REWARD_SK),
+                    (keys::reward_pk(&referrer), keys::REWARD_SK),
+                ],
+            )
+            .await?;
+        let (mut profile, mut referee_reward, mut referrer_reward) = (None, None, None);
+        for attrs in rows {
+            match entity_of(&attrs)? {
+                Entity::Member => profile = Some(from_attrs::<Item<MemberProfile>>(attrs)?.data),
+                Entity::Reward => {
+                    let reward = from_attrs::<Item<Reward>>(attrs)?.data;
+                    match reward.side {
+                        Side::Referee => referee_reward = Some(reward),
+                        Side::Referrer => referrer_reward = Some(reward),
+                    }
+                }
+                other => {
+                    return Err(super::attrs::corrupt(
+                        &attrs,
+                        format!("unexpected {other:?} under a member or reward key"),
+                    ));
+                }
+            }
+        }
+        Ok(profile.map(|profile| Registration {
+            profile,
+            referee_reward,
+            referrer_reward,
+        }))
+    }
+
+    async fn my_registration(&self, member: &JkosId) -> Result<Option<Registration>, StoreError> {
+        const OP: &str = "my_registration";
+        let out = self
+            .query(Index::Gsi3, &keys::payee_gsi3pk(member), &SortKey::Any)
+            .limit(2)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        let mut rows = out.items.unwrap_or_default().into_iter();
+        let profile = match rows.next() {
+            Some(attrs) if entity_of(&attrs)? == Entity::Member => {
+                from_attrs::<Item<MemberProfile>>(attrs)?.data
+            }
+            // No profile in the partition: only rewards (a profile not backfilled yet), or
+            // nothing.
+            _ => return Ok(None),
+        };
+        let own = RewardId::new(&profile.account_id, Side::Referee);
+        let mut referee_reward = match rows.next() {
+            Some(attrs) if entity_of(&attrs)? == Entity::Reward => {
+                Some(from_attrs::<Item<Reward>>(attrs)?.data).filter(|r| r.reward_id == own)
+            }
+            _ => None,
+        };
+        if referee_reward.is_none()
+            && matches!(profile.reward_grant, Some(RewardGrant::Issued { .. }))
+        {
+            // Created after one of my referrer rewards (the grant waited for my phone while
+            // my referees qualified), or the index lags: read it directly.
+            referee_reward = self.get_reward(&own).await?;
+        }
+        Ok(Some(Registration {
+            profile,
+            referee_reward,
+            referrer_reward: None,
+        }))
     }
 }
 

@@ -101,6 +101,7 @@ enum SortKey {
     Between(String, String),
     BeginsWith(String),
     Before(String),
+    After(String),
 }
 
 /// One item to Put and the condition it is written under: the single way this store builds a
@@ -245,6 +246,10 @@ impl DynamoStore {
             SortKey::Before(bound) => {
                 query = query.expression_attribute_values(":bound", s(bound));
                 "#pk = :pk AND #sk < :bound"
+            }
+            SortKey::After(bound) => {
+                query = query.expression_attribute_values(":bound", s(bound));
+                "#pk = :pk AND #sk > :bound"
             }
         };
         query

@@ -62,7 +62,9 @@ impl MemberRewards for DynamoStore {
         page: PageRequest,
     ) -> Result<Page<Reward>, StoreError> {
         let pk = keys::payee_gsi3pk(member);
-        self.typed_page("member_rewards", Index::Gsi3, &pk, &SortKey::Any, page)
+        // The member's profile shares the partition (sorting first, `#PROFILE`): rewards only.
+        let rewards = SortKey::After(keys::PROFILE_GSI3SK.to_owned());
+        self.typed_page("member_rewards", Index::Gsi3, &pk, &rewards, page)
             .await
     }
 }

@@ -68,9 +68,10 @@ async fn main() -> ExitCode {
             {
                 Ok(done) => {
                     println!(
-                        "gsi3: rewards without GSI3 keys {}: updated {}, already had them {}, unreadable {}; {:.1} s",
+                        "gsi3: rewards and profiles without GSI3 keys {}: updated {} ({} profiles), already had them {}, unreadable {}; {:.1} s",
                         done.found,
                         done.updated,
+                        done.profiles,
                         done.already,
                         done.unreadable,
                         started.elapsed().as_secs_f64()
