@@ -14,7 +14,7 @@ pub struct LinkSettings {
     /// IANA time zone of the event's days (click counts, funnel), e.g. `Asia/Taipei`.
     /// Absent = UTC.
     #[serde(default, skip_serializing_if = "EventTimeZone::is_utc")]
-    #[schema(value_type = String, example = "Asia/Taipei")]
+    #[schema(schema_with = time_zone_schema, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
     /// Where the share link sends a visitor: an `https://` URL or an app deep link
     /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's
@@ -42,13 +42,18 @@ pub struct EventTimeZone(chrono_tz::Tz);
 impl EventTimeZone {
     pub const UTC: Self = Self(chrono_tz::UTC);
 
+    /// Exactly a name of the IANA database as chrono-tz spells it (the schema's enum).
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        raw.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| {
-            ValidationError::new(
-                "links.time_zone",
-                "must be an IANA time zone name such as Asia/Taipei or UTC",
-            )
-        })
+        raw.parse::<chrono_tz::Tz>()
+            .ok()
+            .filter(|tz| tz.name() == raw)
+            .map(Self)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "links.time_zone",
+                    "must be an IANA time zone name such as Asia/Taipei or UTC",
+                )
+            })
     }
 
     pub fn name(&self) -> &'static str {
@@ -85,6 +90,15 @@ impl<'de> Deserialize<'de> for EventTimeZone {
     }
 }
 
+/// The schema of a time zone: the enum of the names `parse` accepts.
+fn time_zone_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .description(Some("an IANA time zone name; absent = UTC"))
+        .into()
+}
+
 /// Marks where the normalized code goes in a landing URL.
 pub const CODE_PLACEHOLDER: &str = "{code}";
 
@@ -94,22 +108,38 @@ super::newtype::string_newtype!(
     LandingUrl,
     validate = validate_landing_url,
     max_len = 2048,
-    schema = super::schema::text(2048, "https:// or an app scheme, with {code} exactly once"),
+    schema = landing_url_schema(),
     impls(as_str)
 );
+
+/// The schema of a landing URL: exactly what [`validate_landing_url`] accepts.
+fn landing_url_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(LandingUrl::MAX_LEN))
+        .pattern(Some(super::schema::trimmed!(
+            r"(?![hH][tT][tT][pP]://|[jJ][aA][vV][aA][sS][cC][rR][iI][pP][tT]://|[dD][aA][tT][aA]://|[fF][iI][lL][eE]://|[vV][bB][sS][cC][rR][iI][pP][tT]://)[A-Za-z][A-Za-z0-9+.-]*://[!-z|~]*\{code\}[!-z|~]*"
+        )))
+        .description(Some(
+            "https:// or an app scheme (not http, javascript, data, file or vbscript), printable ASCII without blanks, with {code} exactly once and no other brace; at most 2048 characters, surrounding blanks included (they are trimmed)",
+        ))
+        .into()
+}
 
 fn validate_landing_url(raw: &str) -> Result<String, ValidationError> {
     const FIELD: &str = "links.landing_url";
     let url = raw.trim();
     let bad = |m: &str| Err(ValidationError::new(FIELD, m.to_owned()));
-    if url.is_empty() || url.len() > LandingUrl::MAX_LEN {
+    if url.is_empty() || raw.chars().count() > LandingUrl::MAX_LEN {
         return bad("must be 1 to 2048 characters");
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("must not contain blanks or control characters");
+    if !url.chars().all(|c| c.is_ascii_graphic()) {
+        return bad("must be printable ASCII without blanks (percent-encode the rest)");
     }
-    if url.matches(CODE_PLACEHOLDER).count() != 1 {
-        return bad("must contain {code} exactly once");
+    let (before, after) = url.split_once(CODE_PLACEHOLDER).unwrap_or((url, ""));
+    if !url.contains(CODE_PLACEHOLDER) || before.contains(['{', '}']) || after.contains(['{', '}'])
+    {
+        return bad("must contain {code} exactly once and no other brace");
     }
     let Some((scheme, rest)) = url.split_once("://") else {
         return bad("must start with https:// or an app scheme such as myapp://");
@@ -197,6 +227,10 @@ mod tests {
     fn time_zones_are_iana_names_and_utc_is_the_default() {
         assert!(EventTimeZone::parse("Mars/Olympus").is_err());
         assert!(EventTimeZone::parse("").is_err());
+        // Exactly as the schema's enum spells it: no other case, no blanks.
+        assert!(EventTimeZone::parse("asia/taipei").is_err());
+        assert!(EventTimeZone::parse(" UTC").is_err());
+        assert!(EventTimeZone::parse("Asia/Taipei").is_ok());
         let json = serde_json::to_value(LinkSettings::default()).unwrap();
         assert_eq!(json, serde_json::json!({}));
         let s: LinkSettings = serde_json::from_value(serde_json::json!({
@@ -232,6 +266,10 @@ mod tests {
             "://{code}",
             "1app://{code}",
             "https://pay example.com/{code}",
+            "https://pay.example.com/{code}}",
+            "https://pay.example.com/{x}{code}",
+            "https://pay.example.com/caf\u{e9}/{code}",
+            "JavaScript://{code}",
             "",
         ] {
             let err = LandingUrl::parse(bad).unwrap_err();
