@@ -129,7 +129,7 @@ struct Run {
 async fn run(rules: bool, referrers: usize, batch_size: usize, concurrency: usize) -> Run {
     let h = Harness::new().await;
     for r in 0..referrers {
-        h.referrer_code(&code_of(r), &format!("jk-referrer-{r}"))
+        h.referrer_code_with_phone(&code_of(r), &format!("jk-referrer-{r}"), "0999999999")
             .await;
     }
     if rules {

@@ -611,7 +611,10 @@ async fn a_qualification_under_every_rule_costs_one_more_read_and_one_transactio
         claim_days: None,
     })
     .await;
-    h.referrer_code("SHARE888", "jk-referrer").await;
+    // The code records its owner's phone hash, as every code a consumer with the key issues
+    // (one without it costs one more Query: the owner's profile, see the next test but one).
+    h.referrer_code_with_phone("SHARE888", "jk-referrer", "0999999999")
+        .await;
     let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
     // A first referee marks the window in use; the measured one is the second process-warm.
     let warm = referee_records("warm", "SHARE888", Some("0900000001"), Some("d1"), at(3, 0));
@@ -845,4 +848,72 @@ async fn counting_rules_turned_on_mid_event_start_from_what_was_granted() {
             .map(String::as_str),
         Some("4")
     );
+}
+
+/// A code that recorded no owner phone (issued by a consumer without the identity key here; in
+/// production: the launch import's codes, or ones issued before the phone was known): the
+/// self-referral rule reads the owner's phone from their profile (GSI3 `PAYEE#<jkos id>` /
+/// `#PROFILE`) instead of skipping the check.
+#[tokio::test]
+async fn self_referral_is_judged_from_the_owners_profile_when_the_code_recorded_no_phone() {
+    let h = Harness::new().await;
+    h.set_rules(RewardRules {
+        refuse_self_referral: true,
+        ..RewardRules::default()
+    })
+    .await;
+    let owner = vec![
+        registration_of(
+            "KYC_PASSED",
+            "owner",
+            None,
+            Some("0955555555"),
+            None,
+            at(2, 0),
+        ),
+        registration_of(
+            "DEVICE_BOUND",
+            "owner",
+            None,
+            Some("0955555555"),
+            None,
+            at(2, 0),
+        ),
+    ];
+    h.consumer(TOPIC_REGISTRATION)
+        .handle(&msk::event(&on_partition(0, &owner)))
+        .await
+        .unwrap();
+    let code = h.member("owner").await.unwrap().own_code.unwrap();
+    let stored = h.table.store.get_code(&code).await.unwrap().unwrap();
+    assert_eq!(stored.owner_phone, None, "a code without its owner's phone");
+
+    let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    let mut values = referee_records(
+        "second-account",
+        code.as_str(),
+        Some("0955555555"),
+        None,
+        at(3, 0),
+    );
+    values.extend(referee_records(
+        "a-friend",
+        code.as_str(),
+        Some("0966666666"),
+        None,
+        at(3, 0),
+    ));
+    consumer
+        .handle(&msk::event(&on_partition(1, &values)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.member("second-account").await.unwrap().reward_grant,
+        Some(RewardGrant::Withheld {
+            reason: RuleReason::SelfReferral,
+            ..
+        })
+    ));
+    assert!(h.reward("second-account", Side::Referee).await.is_none());
+    assert!(h.reward("a-friend", Side::Referrer).await.is_some());
 }

@@ -861,12 +861,14 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
         referrer: Some(referrer.clone()),
         phone: Some(phone.clone()),
         device: None,
+        owner_phone_of: None,
     };
     let nothing = FactKeys {
         event_id: event.clone(),
         referrer: None,
         phone: None,
         device: None,
+        owner_phone_of: None,
     };
     let (facts, trips) = t.round_trips.during(t.store.rule_facts(&nothing)).await;
     assert_eq!((facts.unwrap(), trips), (RuleFacts::default(), 0));

@@ -403,6 +403,14 @@ pub mod ingest_support {
                 .unwrap();
         }
 
+        /// A member's code as a consumer with the identity key issues it: with the keyed hash
+        /// of its owner's phone (the self-referral rule then reads no profile).
+        pub async fn referrer_code_with_phone(&self, code: &str, source: &str, phone: &str) {
+            let mut record = super::fixtures::code_record(code, PERSONAL, source);
+            record.owner_phone = Some(identity_key().phone(&PhoneNumber::parse(phone).unwrap()));
+            self.table.store.create_code(&record).await.unwrap();
+        }
+
         pub fn consumer(&self, topic: &'static str) -> TestConsumer {
             self.consumer_with(topic, 16)
         }

@@ -440,6 +440,10 @@ pub struct RuleFacts {
     pub phone_released: Option<AccountId>,
     /// The same for the device.
     pub device_released: Option<AccountId>,
+    /// The phone on the code owner's profile, read when the code did not record the keyed
+    /// hash of its owner's phone (codes of the launch import, or issued before the phone was
+    /// known) and self-referral is refused.
+    pub owner_phone: Option<super::PhoneNumber>,
 }
 
 /// What to read before deciding: all of it in one BatchGetItem.
@@ -449,6 +453,9 @@ pub struct FactKeys {
     pub referrer: Option<JkosId>,
     pub phone: Option<IdentityHash>,
     pub device: Option<IdentityHash>,
+    /// The code owner whose profile's phone the self-referral rule needs (their code recorded
+    /// none).
+    pub owner_phone_of: Option<JkosId>,
 }
 
 /// What the decision writes with the rewards, each conditionally.
@@ -542,10 +549,16 @@ pub fn decide_grant(
         (true, None) => return Verdict::NoIdentityKey,
         (_, key) => key,
     };
+    // A member's code that recorded no owner phone (the launch import's, or issued before the
+    // phone was known): the owner's phone is read from their profile instead.
+    let owner_unknown = (rules.refuse_self_referral && case.referrer_phone.is_none())
+        .then_some(case.referrer)
+        .flatten();
     // Waiting for the phone only makes sense when it can decide something: the phone rule, or
-    // a self-referral check against a code that recorded its owner's phone.
-    let phone_needed =
-        rules.one_reward_per_phone || (rules.refuse_self_referral && case.referrer_phone.is_some());
+    // a self-referral check against the code owner's phone.
+    let phone_needed = rules.one_reward_per_phone
+        || (rules.refuse_self_referral
+            && (case.referrer_phone.is_some() || owner_unknown.is_some()));
     let phone = match (&member.phone_number, key) {
         (Some(p), Some(k)) if phone_needed => Some(k.phone(p)),
         (None, _) if phone_needed => return Verdict::AwaitPhone,
@@ -563,7 +576,8 @@ pub fn decide_grant(
         .filter(|_| rules.one_reward_per_device);
     let counted = case.referrer.filter(|_| rules.counts_referrers());
     let phone_claim = phone.filter(|_| rules.one_reward_per_phone);
-    let needs_facts = counted.is_some() || phone_claim.is_some() || device.is_some();
+    let needs_facts =
+        counted.is_some() || phone_claim.is_some() || device.is_some() || owner_unknown.is_some();
     let empty = RuleFacts::default();
     let facts = match facts {
         Some(f) => f,
@@ -573,10 +587,17 @@ pub fn decide_grant(
                 referrer: counted.cloned(),
                 phone: phone_claim,
                 device,
+                owner_phone_of: owner_unknown.cloned(),
             }));
         }
         None => &empty,
     };
+    if owner_unknown.is_some()
+        && facts.owner_phone.is_some()
+        && facts.owner_phone == member.phone_number
+    {
+        return Verdict::Withheld(RuleReason::SelfReferral);
+    }
     let someone_else = |owner: &Option<AccountId>| {
         owner
             .as_ref()

@@ -176,20 +176,34 @@ fn identity_rules_need_the_key_and_the_phone() {
 }
 
 #[test]
-fn a_self_referral_check_waits_for_the_phone_only_when_the_code_has_its_owners() {
+fn a_self_referral_check_waits_for_the_phone_unless_the_code_is_a_campaigns() {
     let rules = RewardRules {
         refuse_self_referral: true,
         ..RewardRules::default()
     };
     let mut no_phone = referee();
     no_phone.phone_number = None;
-    // The code recorded no owner phone (a campaign code, an older code): nothing to compare,
-    // so nothing to wait for.
+    // A member's code: its owner's phone decides (recorded on the code, or read from their
+    // profile when the code recorded none), so the grant waits for the referee's.
     no_phone.referral.as_mut().unwrap().referrer_phone = None;
-    grant(decide(&rules, &no_phone, t(1), None));
-    // It did: the referee's phone decides, so the grant waits for it.
+    assert_eq!(decide(&rules, &no_phone, t(1), None), Verdict::AwaitPhone);
     no_phone.referral.as_mut().unwrap().referrer_phone = Some(key().phone(&phone("0912345678")));
     assert_eq!(decide(&rules, &no_phone, t(1), None), Verdict::AwaitPhone);
+    // A campaign's code has no owner to compare with: nothing to wait for.
+    let (event, window) = (event(), window());
+    let campaign = GrantCase {
+        referee: &no_phone,
+        referrer: None,
+        referrer_phone: None,
+        event_id: &event,
+        window_id: &window,
+        referrer_terms: terms("50"),
+        referee_terms: terms("100"),
+        used_at: t(0),
+        qualified_at: t(1),
+        now: t(1000),
+    };
+    grant(decide_grant(&rules, campaign, Some(&key()), None));
 }
 
 #[test]
@@ -210,11 +224,34 @@ fn a_referee_with_the_referrers_phone_is_a_self_referral() {
         decide(&rules, &other, t(1), None),
         Verdict::Grant(_)
     ));
-    // The owner's phone unknown when their code was issued: nothing to compare.
-    assert!(matches!(
-        decide(&rules, &referee(), t(1), None),
-        Verdict::Grant(_)
+    // The owner's phone unknown when their code was issued: read from their profile.
+    let unknown = referee();
+    assert_eq!(
+        decide(&rules, &unknown, t(1), None),
+        Verdict::NeedFacts(Box::new(FactKeys {
+            event_id: event(),
+            referrer: None,
+            phone: None,
+            device: None,
+            owner_phone_of: Some(referrer()),
+        }))
+    );
+    let owner = |p: Option<&str>| RuleFacts {
+        owner_phone: p.map(phone),
+        ..RuleFacts::default()
+    };
+    assert_eq!(
+        decide(&rules, &unknown, t(1), Some(&owner(Some("0912345678")))),
+        Verdict::Withheld(RuleReason::SelfReferral)
+    );
+    grant(decide(
+        &rules,
+        &unknown,
+        t(1),
+        Some(&owner(Some("0987654321"))),
     ));
+    // No profile with a phone to compare (not backfilled yet): not a self-referral.
+    grant(decide(&rules, &unknown, t(1), Some(&owner(None))));
 }
 
 #[test]
@@ -237,6 +274,7 @@ fn stored_state_is_asked_for_exactly_when_a_rule_reads_it() {
             referrer: Some(referrer()),
             phone: Some(key().phone(&phone("0912345678"))),
             device: m.device_key.clone(),
+            owner_phone_of: None,
         }))
     );
     // Deadline, amount hold and claim step read nothing.

@@ -6,11 +6,11 @@
 //! BatchGetItem, only when a claim exists): a reward that ended unpaid (REJECTED, EXPIRED)
 //! released it, so the phone or device may be rewarded again (`docs/rules.md`).
 
-use super::DynamoStore;
-use super::attrs::{entity_of, from_attrs};
+use super::attrs::{classify, entity_of, from_attrs};
+use super::{DynamoStore, Index, SortKey};
 use crate::domain::{
-    AccountId, EventId, FactKeys, IdentityClaim, IdentityKind, JkosId, ReferralSource,
-    ReferrerStats, Reward, RewardId, RuleFacts, Side,
+    AccountId, EventId, FactKeys, IdentityClaim, IdentityKind, JkosId, MemberProfile, PhoneNumber,
+    ReferralSource, ReferrerStats, Reward, RewardId, RuleFacts, Side,
 };
 use crate::store::items::{Entity, Item};
 use crate::store::{CollectionEntry, Collections, PageRequest};
@@ -37,6 +37,9 @@ impl RuleStates for DynamoStore {
             }
         }
         let mut facts = RuleFacts::default();
+        if let Some(owner) = &wanted.owner_phone_of {
+            facts.owner_phone = self.owner_phone(owner).await?;
+        }
         if batch.is_empty() {
             return Ok(facts);
         }
@@ -78,6 +81,24 @@ impl RuleStates for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The phone on a code owner's profile, found by their jkos id (1 Query on GSI3
+    /// `PAYEE#<jkos id>` / `#PROFILE`). None: no profile there (not backfilled yet) or no phone.
+    async fn owner_phone(&self, owner: &JkosId) -> Result<Option<PhoneNumber>, StoreError> {
+        let profile_only = SortKey::Between(
+            keys::PROFILE_GSI3SK.to_owned(),
+            keys::PROFILE_GSI3SK.to_owned(),
+        );
+        let out = self
+            .query(Index::Gsi3, &keys::payee_gsi3pk(owner), &profile_only)
+            .send()
+            .await
+            .map_err(|e| classify("owner_phone", e))?;
+        match out.items.unwrap_or_default().into_iter().next() {
+            Some(attrs) => Ok(from_attrs::<Item<MemberProfile>>(attrs)?.data.phone_number),
+            None => Ok(None),
+        }
+    }
+
     /// A referrer without counters in `event`: their counters rebuilt from their collection
     /// (every page; GSI1, eventually consistent — see `docs/rules.md`). Once per referrer and
     /// event: the grant writes the counters.
