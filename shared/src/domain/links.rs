@@ -20,7 +20,7 @@ pub struct LinkSettings {
     /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's
     /// generic landing page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "https://pay.example.com/join?code={code}")]
+    #[schema(schema_with = nullable_landing_url_schema, example = "https://pay.example.com/join?code={code}")]
     pub landing_url: Option<LandingUrl>,
 }
 
@@ -91,12 +91,30 @@ impl<'de> Deserialize<'de> for EventTimeZone {
 }
 
 /// The schema of a time zone: the enum of the names `parse` accepts.
+/// null is absent (UTC), like `landing_url: null`.
 fn time_zone_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
-        .description(Some("an IANA time zone name; absent = UTC"))
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let names = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| serde_json::Value::from(tz.name()));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(names.chain([serde_json::Value::Null])))
+        .description(Some("an IANA time zone name; absent or null = UTC"))
         .into()
+}
+
+/// The landing URL field: [`landing_url_schema`], or null (absent: the generic landing page).
+fn nullable_landing_url_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    match landing_url_schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
 }
 
 /// Marks where the normalized code goes in a landing URL.
