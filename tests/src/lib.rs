@@ -275,6 +275,7 @@ pub mod fixtures {
             code: ReferralCode::parse(code).unwrap(),
             used_at: at(2, 0),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: EventId::parse("personal").unwrap(),
                 referrer_source: self::source(source),

@@ -494,6 +494,7 @@ pub(crate) mod tests {
             code: ReferralCode::parse("AB2CD3").unwrap(),
             used_at: t0(),
             referrer_phone: None,
+            event_id: None,
             outcome,
         });
         m

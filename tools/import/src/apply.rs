@@ -323,6 +323,7 @@ mod tests {
             code: code(),
             used_at: at(11),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Rejected {
                 reason: referral_shared::domain::RejectionReason::UnknownCode,
             },
@@ -395,6 +396,7 @@ mod tests {
             code: code(),
             used_at: at(1),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: campaign.clone(),
                 referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),
