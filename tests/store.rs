@@ -903,6 +903,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &first,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         }))
         .await;
     saved.unwrap();
@@ -930,6 +931,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &second,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         })
         .await;
     assert!(
@@ -951,6 +953,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &second,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         })
         .await;
     assert!(

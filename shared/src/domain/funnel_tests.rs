@@ -79,7 +79,7 @@ fn rewards(m: &MemberProfile) -> Vec<Reward> {
         amount: RewardAmount::parse("50").unwrap(),
     };
     vec![
-        Reward::pending(m, Side::Referrer, terms.clone(), t(3), t(4)).unwrap(),
+        Reward::pending(m, Side::Referrer, terms, t(3), t(4)).unwrap(),
         Reward::held(
             m,
             Side::Referee,
