@@ -1,6 +1,6 @@
 //! The admin API (micro-admin web): events with their windows, campaign codes, overview and
 //! statistics per referrer and per code, rewards by status, the retry of FAIL rewards and the
-//! review of HELD ones (approve, reject).
+//! review of HELD ones (approve, reject), and the conversion funnel of an event and of a code.
 //! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
 
 use super::openapi::{
@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, RewardReads,
-    RewardWrites, StoreError, create_unique_code,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, FunnelCounts, Page, PageRequest,
+    RewardReads, RewardWrites, StoreError, create_unique_code,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
@@ -34,12 +34,14 @@ use utoipa_axum::routes;
 
 mod codes;
 mod events;
+mod funnel;
 mod if_match;
 mod overview;
 mod rewards;
 
 use codes::*;
 use events::*;
+use funnel::*;
 use if_match::*;
 use overview::*;
 use rewards::*;
@@ -57,7 +59,8 @@ crate::store::port_sum!(
         + Codes
         + RewardReads
         + RewardWrites
-        + Collections;
+        + Collections
+        + FunnelCounts;
 );
 
 pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
@@ -73,10 +76,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/events/{event_id}"),
     ("PUT", "/admin/v1/events/{event_id}"),
     ("POST", "/admin/v1/events/{event_id}/codes"),
+    ("GET", "/admin/v1/events/{event_id}/funnel"),
     ("GET", "/admin/v1/referrers/{source}/referees"),
     ("GET", "/admin/v1/referrers/{source}/statistics"),
     ("GET", "/admin/v1/codes/{code}/referees"),
     ("GET", "/admin/v1/codes/{code}/statistics"),
+    ("GET", "/admin/v1/codes/{code}/funnel"),
     ("GET", "/admin/v1/rewards"),
     ("POST", "/admin/v1/rewards/{reward_id}/retry"),
     ("POST", "/admin/v1/rewards/{reward_id}/approve"),
@@ -93,6 +98,8 @@ fn routes() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(referrer_statistics))
         .routes(routes!(code_referees))
         .routes(routes!(code_statistics))
+        .routes(routes!(event_funnel))
+        .routes(routes!(code_funnel))
         .routes(routes!(list_rewards))
         .routes(routes!(retry_reward))
         .routes(routes!(approve_reward))
