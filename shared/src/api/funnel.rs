@@ -14,10 +14,10 @@ pub const MAX_FUNNEL_DAYS: i64 = 366;
 #[into_params(parameter_in = Query)]
 pub struct FunnelQuery {
     /// First day (`YYYY-MM-DD`, in the event's time zone), included.
-    #[param(example = "2026-11-01")]
+    #[param(format = Date, example = "2026-11-01")]
     from: String,
     /// Last day, included; at most 366 days after `from` counting both.
-    #[param(example = "2026-11-30")]
+    #[param(format = Date, example = "2026-11-30")]
     to: String,
 }
 
