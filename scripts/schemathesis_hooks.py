@@ -31,6 +31,9 @@ _RULES_BEYOND_JSON_SCHEMA = (
     ("invalid_field", "rules.milestones.nth", "is listed twice"),
     ("invalid_field", "rules.milestones.nth", "can never be reached"),
     ("invalid_field", "rules.milestones", "at most 10 milestones"),
+    # A funnel's range: `to` not before `from`, at most 366 days (docs/api.md).
+    ("invalid_field", "to", "must not be before from"),
+    ("invalid_field", "to", "the range may span at most"),
 )
 
 

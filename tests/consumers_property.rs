@@ -8,19 +8,18 @@
 //! consumers_property` (and `REFERRAL_PROPTEST_MEMBERS` to change the population, default 220).
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use referral_devkit::msk::{self, Outgoing};
+use referral_devkit::msk;
 use referral_shared::contracts::kafka::{TOPIC_MEMBER_INFO, TOPIC_REGISTRATION};
 use referral_shared::store::prelude::*;
 use referral_shared::time::Instant;
 use referral_shared::*;
 use referral_tests::fixtures::at;
 use referral_tests::ingest_support::*;
+use referral_tests::workload::{Delivered, cut_into_batches, deliver, deliver_interleaved};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-const PARTITIONS: i64 = 3;
 const REFERRERS: usize = 12;
 
 #[derive(Debug)]
@@ -34,32 +33,6 @@ struct Plan {
 impl Plan {
     fn qualified_at(&self) -> Option<Instant> {
         Some(self.kyc?.max(self.device?))
-    }
-}
-
-/// One member's records as the topic delivers them: each 1 to 3 times, shuffled, then
-/// interleaved at random positions into the stream of the member's partition (keeping their
-/// relative order there).
-fn deliver_interleaved(
-    rng: &mut StdRng,
-    per_partition: &mut BTreeMap<i64, Vec<Value>>,
-    account: &str,
-    events: &[Value],
-) {
-    let mut deliveries: Vec<Value> = events
-        .iter()
-        .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
-        .collect();
-    deliveries.shuffle(rng);
-    let stream = per_partition
-        .entry(msk::partition_for(account, PARTITIONS))
-        .or_default();
-    let mut positions: Vec<usize> = (0..deliveries.len())
-        .map(|_| rng.random_range(0..=stream.len()))
-        .collect();
-    positions.sort();
-    for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
-        stream.insert(pos + shift, value);
     }
 }
 
@@ -246,101 +219,6 @@ async fn any_order_duplication_batching_and_concurrency_grants_exactly_once() {
         qualified > members / 2 && rewarded > members / 3,
         "seed {seed}: the population exercises the property"
     );
-}
-
-/// Cuts every partition's records into chunks; a batch takes the next chunk of some
-/// partitions. Returns the batches and the number of records.
-fn cut_into_batches(
-    per_partition: &BTreeMap<i64, Vec<Value>>,
-    rng: &mut StdRng,
-) -> (Vec<Vec<Outgoing>>, usize) {
-    let mut chunks: BTreeMap<i64, Vec<Vec<Outgoing>>> = BTreeMap::new();
-    let mut total_records = 0;
-    for (partition, values) in per_partition {
-        let records: Vec<Outgoing> = values
-            .iter()
-            .enumerate()
-            .map(|(offset, v)| Outgoing::json(TOPIC_REGISTRATION, *partition, offset as i64, v))
-            .collect();
-        total_records += records.len();
-        let mut rest = records.as_slice();
-        let list = chunks.entry(*partition).or_default();
-        while !rest.is_empty() {
-            let n = rng.random_range(1..=rest.len().min(120));
-            list.push(rest[..n].to_vec());
-            rest = &rest[n..];
-        }
-    }
-    let mut batches: Vec<Vec<Outgoing>> = Vec::new();
-    let mut cursors: BTreeMap<i64, usize> = chunks.keys().map(|p| (*p, 0)).collect();
-    while cursors.iter().any(|(p, i)| *i < chunks[p].len()) {
-        let mut batch = Vec::new();
-        for (p, i) in cursors.iter_mut() {
-            if *i < chunks[p].len() && rng.random_bool(0.6) {
-                batch.extend(chunks[p][*i].clone());
-                *i += 1;
-            }
-        }
-        if !batch.is_empty() {
-            batches.push(batch);
-        }
-    }
-
-    (batches, total_records)
-}
-
-struct Delivered {
-    queued: HashSet<String>,
-    messages: usize,
-    overlapped: usize,
-    redelivered: usize,
-}
-
-/// Hands the batches to consumer `a`, 30% of them to `b` at the same time too, and 15% of the
-/// time an earlier batch to `b` again; drains the payout queue after every batch.
-async fn deliver(
-    h: &Harness,
-    batches: &[Vec<Outgoing>],
-    a: &TestConsumer,
-    b: &TestConsumer,
-    rng: &mut StdRng,
-    seed: u64,
-) -> Delivered {
-    let (mut overlapped, mut redelivered) = (0, 0);
-    // Drained after every batch: moto's ReceiveMessage slows down with the queue's length.
-    let mut queued: HashSet<String> = HashSet::new();
-    let mut messages = 0;
-    for (i, batch) in batches.iter().enumerate() {
-        let event = msk::event(batch);
-        if rng.random_bool(0.3) {
-            // Two invocations hold the same batch at once (a retry racing a slow original).
-            let (ra, rb) = tokio::join!(a.handle(&event), b.handle(&event));
-            ra.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-            rb.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-            overlapped += 1;
-        } else {
-            a.handle(&event)
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
-        }
-        if i > 0 && rng.random_bool(0.15) {
-            // An earlier batch delivered again.
-            let again = msk::event(&batches[rng.random_range(0..i)]);
-            b.handle(&again)
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: redelivery: {e}"));
-            redelivered += 1;
-        }
-        let drained = h.queue.drain().await;
-        messages += drained.len();
-        queued.extend(drained);
-    }
-    Delivered {
-        queued,
-        messages,
-        overlapped,
-        redelivered,
-    }
 }
 
 /// A member of the rules property: their plan, their phone and (maybe) their device.

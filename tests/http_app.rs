@@ -70,7 +70,8 @@ async fn check_answers_the_same_shape_for_valid_and_invalid_codes_and_names_no_o
     assert_eq!(own.body, json!({"valid": false}));
     assert!(!valid.body.to_string().contains("demo-referrer"));
 
-    // Budget: 1 counter update + 1 GetItem of the code (configuration cached).
+    // Budget: 1 counter update + 1 GetItem of the code (configuration cached) + the valid
+    // check's funnel count (1 TransactWriteItems).
     let (answer, trips) = api
         .table
         .round_trips
@@ -82,7 +83,44 @@ async fn check_answers_the_same_shape_for_valid_and_invalid_codes_and_names_no_o
         ))
         .await;
     assert_eq!(answer.body, json!({"valid": true}));
-    assert_eq!(trips, 2, "limiter write + code read");
+    assert_eq!(trips, 3, "limiter write + code read + funnel count");
+    let (invalid, trips) = api
+        .table
+        .round_trips
+        .during(api.app(
+            "POST",
+            CHECK,
+            Some(r#"{"code":"QRD2345"}"#),
+            member("other-1"),
+        ))
+        .await;
+    assert_eq!(invalid.body, json!({"valid": false}));
+    assert_eq!(trips, 2, "an invalid check is not counted");
+
+    // The two valid checks (not the invalid ones, not the owner's) are in the funnel of the
+    // code and of its event, on today's day (the event's time zone is UTC).
+    let code = ReferralCode::parse("SHARE888").unwrap();
+    let record = store.get_code(&code).await.unwrap().unwrap();
+    let today = Day::from_date(chrono::Utc::now().date_naive());
+    for scope in [
+        FunnelScope::Code(record.event_id.clone(), code),
+        FunnelScope::Event(record.event_id.clone()),
+    ] {
+        let days = store.funnel_days(&scope, today, today).await.unwrap();
+        assert_eq!(
+            days,
+            vec![(today, StageCounts::from([("checks_valid".to_owned(), 2)]))],
+            "{scope:?}"
+        );
+    }
+    let ended = FunnelScope::Event(EventId::parse("ended").unwrap());
+    assert_eq!(
+        store
+            .funnel_days(&ended, Day::FIRST, Day::LAST)
+            .await
+            .unwrap(),
+        vec![]
+    );
 }
 
 #[tokio::test]
@@ -201,6 +239,11 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     // Warm this instance's configuration cache; from then on a page is one Query.
     api.app("GET", "/v1/referral/subtitle", None, alice.clone())
         .await;
+    // A valid check of Alice's code by someone: in her code's funnel.
+    let check = api
+        .app("POST", CHECK, Some(r#"{"code":"ACE23456"}"#), member("x-1"))
+        .await;
+    assert_eq!(check.body, json!({"valid": true}));
     let mut referees = Vec::new();
     let mut path = "/v1/referral/me?limit=2".to_owned();
     let mut pages = 0;
@@ -211,7 +254,22 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
             .during(api.app("GET", &path, None, alice.clone()))
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
-        assert_eq!(trips, 1, "one Query page per request (config cached)");
+        if pages == 0 {
+            // The first page also reads my code's funnel: 4 Queries, one per shard.
+            assert_eq!(trips, 5, "one Query page + the funnel's 4 (config cached)");
+            let funnel = &page.body["funnel"];
+            assert_eq!(funnel["total"]["checks_valid"], 1, "{funnel}");
+            // Seeded referees were written by fixtures, not counted.
+            assert_eq!(funnel["total"]["uses_accepted"], 0, "{funnel}");
+            assert_eq!(
+                funnel["conversion"][0],
+                json!({"from": "checks_valid", "to": "uses_accepted", "rate": "0.0000"})
+            );
+            assert_eq!(funnel["conversion"][1]["rate"], Value::Null);
+        } else {
+            assert_eq!(trips, 1, "one Query page per request (config cached)");
+            assert_eq!(page.body["funnel"], Value::Null);
+        }
         pages += 1;
         assert!(page.body["referees"].as_array().unwrap().len() <= 2);
         assert_eq!(page.body["code"], "ACE23456");

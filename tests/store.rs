@@ -911,6 +911,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &first,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         }))
         .await;
     saved.unwrap();
@@ -942,6 +943,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &second,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         })
         .await;
     assert!(
@@ -963,6 +965,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
             member: &second,
             expected_version: 0,
             settlement: &settlement,
+            funnel: &Default::default(),
         })
         .await;
     assert!(

@@ -275,6 +275,7 @@ pub mod fixtures {
             code: ReferralCode::parse(code).unwrap(),
             used_at: at(2, 0),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: EventId::parse("personal").unwrap(),
                 referrer_source: self::source(source),
@@ -1262,6 +1263,143 @@ pub async fn scan_all(
         start = out.last_evaluated_key;
         if start.is_none() {
             return items;
+        }
+    }
+}
+
+/// The randomized delivery of the consumer property tests (`consumers_property.rs`,
+/// `funnel_property.rs`): records duplicated and interleaved per partition, cut into batches,
+/// batches handled twice at once or redelivered.
+pub mod workload {
+    use super::ingest_support::{Harness, TestConsumer};
+    use rand::Rng;
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use referral_devkit::msk::{self, Outgoing};
+    use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
+    use serde_json::Value;
+    use std::collections::{BTreeMap, HashSet};
+
+    pub const PARTITIONS: i64 = 3;
+
+    /// One member's records as the topic delivers them: each 1 to 3 times, shuffled, then
+    /// interleaved at random positions into the stream of the member's partition (keeping their
+    /// relative order there).
+    pub fn deliver_interleaved(
+        rng: &mut StdRng,
+        per_partition: &mut BTreeMap<i64, Vec<Value>>,
+        account: &str,
+        events: &[Value],
+    ) {
+        let mut deliveries: Vec<Value> = events
+            .iter()
+            .flat_map(|e| std::iter::repeat_n(e.clone(), rng.random_range(1..=3)))
+            .collect();
+        deliveries.shuffle(rng);
+        let stream = per_partition
+            .entry(msk::partition_for(account, PARTITIONS))
+            .or_default();
+        let mut positions: Vec<usize> = (0..deliveries.len())
+            .map(|_| rng.random_range(0..=stream.len()))
+            .collect();
+        positions.sort();
+        for (shift, (pos, value)) in positions.into_iter().zip(deliveries).enumerate() {
+            stream.insert(pos + shift, value);
+        }
+    }
+
+    /// Cuts every partition's records into chunks; a batch takes the next chunk of some
+    /// partitions. Returns the batches and the number of records.
+    pub fn cut_into_batches(
+        per_partition: &BTreeMap<i64, Vec<Value>>,
+        rng: &mut StdRng,
+    ) -> (Vec<Vec<Outgoing>>, usize) {
+        let mut chunks: BTreeMap<i64, Vec<Vec<Outgoing>>> = BTreeMap::new();
+        let mut total_records = 0;
+        for (partition, values) in per_partition {
+            let records: Vec<Outgoing> = values
+                .iter()
+                .enumerate()
+                .map(|(offset, v)| Outgoing::json(TOPIC_REGISTRATION, *partition, offset as i64, v))
+                .collect();
+            total_records += records.len();
+            let mut rest = records.as_slice();
+            let list = chunks.entry(*partition).or_default();
+            while !rest.is_empty() {
+                let n = rng.random_range(1..=rest.len().min(120));
+                list.push(rest[..n].to_vec());
+                rest = &rest[n..];
+            }
+        }
+        let mut batches: Vec<Vec<Outgoing>> = Vec::new();
+        let mut cursors: BTreeMap<i64, usize> = chunks.keys().map(|p| (*p, 0)).collect();
+        while cursors.iter().any(|(p, i)| *i < chunks[p].len()) {
+            let mut batch = Vec::new();
+            for (p, i) in cursors.iter_mut() {
+                if *i < chunks[p].len() && rng.random_bool(0.6) {
+                    batch.extend(chunks[p][*i].clone());
+                    *i += 1;
+                }
+            }
+            if !batch.is_empty() {
+                batches.push(batch);
+            }
+        }
+
+        (batches, total_records)
+    }
+
+    pub struct Delivered {
+        pub queued: HashSet<String>,
+        pub messages: usize,
+        pub overlapped: usize,
+        pub redelivered: usize,
+    }
+
+    /// Hands the batches to consumer `a`, 30% of them to `b` at the same time too, and 15% of the
+    /// time an earlier batch to `b` again; drains the payout queue after every batch.
+    pub async fn deliver(
+        h: &Harness,
+        batches: &[Vec<Outgoing>],
+        a: &TestConsumer,
+        b: &TestConsumer,
+        rng: &mut StdRng,
+        seed: u64,
+    ) -> Delivered {
+        let (mut overlapped, mut redelivered) = (0, 0);
+        // Drained after every batch: moto's ReceiveMessage slows down with the queue's length.
+        let mut queued: HashSet<String> = HashSet::new();
+        let mut messages = 0;
+        for (i, batch) in batches.iter().enumerate() {
+            let event = msk::event(batch);
+            if rng.random_bool(0.3) {
+                // Two invocations hold the same batch at once (a retry racing a slow original).
+                let (ra, rb) = tokio::join!(a.handle(&event), b.handle(&event));
+                ra.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+                rb.unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+                overlapped += 1;
+            } else {
+                a.handle(&event)
+                    .await
+                    .unwrap_or_else(|e| panic!("seed {seed}: batch {i}: {e}"));
+            }
+            if i > 0 && rng.random_bool(0.15) {
+                // An earlier batch delivered again.
+                let again = msk::event(&batches[rng.random_range(0..i)]);
+                b.handle(&again)
+                    .await
+                    .unwrap_or_else(|e| panic!("seed {seed}: redelivery: {e}"));
+                redelivered += 1;
+            }
+            let drained = h.queue.drain().await;
+            messages += drained.len();
+            queued.extend(drained);
+        }
+        Delivered {
+            queued,
+            messages,
+            overlapped,
+            redelivered,
         }
     }
 }

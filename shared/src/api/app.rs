@@ -2,20 +2,21 @@
 //! "my rewards" and the claim of a CLAIMABLE reward. Every route acts for the calling member
 //! only ([`Member`], the `sub` claim).
 
+use super::funnel::FunnelTotals;
 use super::openapi::{
     BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiError, ApiJson, ApiQuery, Listing, Member, PageQuery, json_value_placeholders, ok};
 use crate::domain::{
-    Checklist, ChecklistInput, ChecklistView, ClaimStep, CopywritingItem, EventConfig, EventId,
-    JkosId, MemberProfile, ReasonCode, ReferralCode, ReferralSource, Reward, RewardId,
-    RewardStatus, RewardType, Side,
+    Checklist, ChecklistInput, ChecklistView, ClaimStep, CopywritingItem, Day, EventConfig,
+    EventId, FunnelScope, JkosId, MemberProfile, ReasonCode, ReferralCode, ReferralSource, Reward,
+    RewardId, RewardStatus, RewardType, Side,
 };
 use crate::events_cache::ConfigCache;
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits, Registrations,
-    RewardReads, RewardWrites, StoreError,
+    Codes, CollectionEntry, Collections, EventReads, FunnelCounts, MemberRewards, RateLimits,
+    Registrations, RewardReads, RewardWrites, StoreError,
 };
 
 use crate::time::Instant;
@@ -41,7 +42,8 @@ crate::store::port_sum!(
         + RewardReads
         + RewardWrites
         + MemberRewards
-        + Registrations;
+        + Registrations
+        + FunnelCounts;
 );
 
 /// Read from the environment by [`crate::config::AppApiConfig`].
@@ -153,6 +155,7 @@ const MAX_CODE_INPUT: usize = 64;
 /// The code exists, its event has a reward window active now, and it is not the caller's own
 /// code. The answer has the same shape either way and never names the owner. Limited per
 /// member (CHECK_LIMIT_PER_MINUTE, default 30 per minute, counted in DynamoDB): 429 beyond.
+/// A valid answer is counted in the funnel of the code and its event (`checks_valid`).
 #[utoipa::path(
     post,
     path = "/v1/referralCode/check",
@@ -196,18 +199,38 @@ async fn check_code(
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let valid = match ReferralCode::parse(&body.code) {
-        Err(_) => false,
+        Err(_) => None,
         Ok(code) => match state.store.get_code(&code).await? {
-            None => false,
+            None => None,
             // A member cannot use their own code (the consumer would reject it too).
-            Some(record) if record.source == ReferralSource::from(&member) => false,
+            Some(record) if record.source == ReferralSource::from(&member) => None,
             Some(record) => state
                 .config_of(&record.event_id)
                 .await?
-                .is_some_and(|c| c.content_at(now).is_some()),
+                .filter(|c| c.content_at(now).is_some())
+                .map(|c| (record, c.links.day_of(now))),
         },
     };
-    Ok(ok(CheckResponse { valid }))
+    if let Some((record, day)) = &valid {
+        // The answer does not wait on the count: a count DynamoDB could not take is a log
+        // line and a metric (the check stage may then fall short by that many).
+        if let Err(e) = state
+            .store
+            .count_valid_check(&record.event_id, &record.code, *day)
+            .await
+        {
+            tracing::warn!(error = %e, "a valid code check was not counted in the funnel");
+            crate::telemetry::emit(&crate::telemetry::emf(
+                &crate::telemetry::namespace(),
+                &[("Function", "app-api")],
+                &[("UncountedChecks", 1)],
+                now,
+            ));
+        }
+    }
+    Ok(ok(CheckResponse {
+        valid: valid.is_some(),
+    }))
 }
 
 /// A copywriting's JSON content as configured, or null when none is active now.
@@ -380,6 +403,10 @@ struct MyReferral {
     #[schema(value_type = Value)]
     reminder_message: serde_json::Value,
     referees: Vec<MyReferee>,
+    /// My referees' funnel, all days: every stage's total and the conversion rates (as the
+    /// admin's code funnel). On the first page, once the member has a code; null otherwise.
+    #[schema(required = true)]
+    funnel: Option<FunnelTotals>,
     /// The cursor of the next page; null on the last one.
     #[schema(required = true)]
     next_cursor: Option<String>,
@@ -388,6 +415,7 @@ struct MyReferral {
 /// My code, share link and message, reminder, and my referees' progress.
 ///
 /// One DynamoDB Query page of the caller's collection per request; `limit` counts referees.
+/// The first page also reads the funnel of the caller's code (4 concurrent Queries).
 #[utoipa::path(
     get,
     path = "/v1/referral/me",
@@ -408,6 +436,7 @@ async fn my_referral(
 ) -> Result<Response, ApiError> {
     // The collection's page limit counts referees.
     let request = query.to_request()?;
+    let first_page = request.cursor.is_none();
     let page = state
         .store
         .referrer_collection(&ReferralSource::from(&member), request)
@@ -480,7 +509,20 @@ async fn my_referral(
         }
         _ => serde_json::Value::Null,
     };
+    // The member's own code is a PERSONAL code: its funnel is kept under the PERSONAL event.
+    let funnel = match (&code, first_page) {
+        (Some(c), true) => {
+            let scope = FunnelScope::Code(state.settings.personal_event.clone(), c.clone());
+            let days = state
+                .store
+                .funnel_days(&scope, Day::FIRST, Day::LAST)
+                .await?;
+            Some(FunnelTotals::of(days.iter().map(|(_, counts)| counts)))
+        }
+        _ => None,
+    };
     Ok(ok(MyReferral {
+        funnel,
         code,
         share_link,
         share_message,

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod funnel;
 mod json;
 pub mod lambda;
 mod openapi;

@@ -422,6 +422,7 @@ mod tests {
             code: ReferralCode::parse("AB2CD3").unwrap(),
             used_at: t0,
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: EventId::parse("personal").unwrap(),
                 referrer_source: ReferralSource::parse("member:jk-2").unwrap(),

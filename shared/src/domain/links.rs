@@ -204,6 +204,11 @@ impl Day {
         self.0
     }
 
+    /// The first and last days a stored count can fall on (0001-01-01, 9999-12-31): an
+    /// open-ended range.
+    pub const FIRST: Day = Day(NaiveDate::from_ymd_opt(1, 1, 1).expect("a valid date"));
+    pub const LAST: Day = Day(NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date"));
+
     /// `YYYY-MM-DD`: fixed width, so string order is day order (sort keys).
     pub fn key(&self) -> String {
         self.0.format("%Y-%m-%d").to_string()

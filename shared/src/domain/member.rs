@@ -114,6 +114,11 @@ pub struct ReferralUse {
     #[serde(with = "time::millis")]
     pub used_at: Instant,
     pub outcome: ReferralOutcome,
+    /// The event of the code used, when the code exists, whatever the outcome (a rejected
+    /// use's funnel is its code's event's, ADR 0008); absent on uses recorded before the
+    /// funnel existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
     /// The keyed hash of the code owner's phone, as their code recorded it (for the
     /// self-referral rule; absent when the owner's phone was not known as the code was issued).
     #[serde(default, skip_serializing_if = "Option::is_none")]

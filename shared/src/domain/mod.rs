@@ -5,6 +5,7 @@ mod code;
 mod copy;
 mod error;
 mod event;
+mod funnel;
 mod identity;
 mod lifecycle;
 mod links;
@@ -29,6 +30,10 @@ pub use copy::{
 };
 pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
+pub use funnel::{
+    FUNNEL_LINE, FunnelDelta, FunnelScope, FunnelStage, StageAt, StageCounts, conversion_rate,
+    funnel_delta, member_stages, reward_stage,
+};
 pub use identity::{DeviceId, IdentityHash, IdentityKey};
 pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};
 pub use links::{CODE_PLACEHOLDER, Day, EventTimeZone, LandingUrl, LinkSettings};

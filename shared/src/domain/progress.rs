@@ -206,6 +206,7 @@ pub fn judge_referral(
     ReferralUse {
         code: used,
         used_at,
+        event_id: code.map(|c| c.event_id.clone()),
         referrer_phone: match &outcome {
             ReferralOutcome::Accepted { .. } => code.and_then(|c| c.owner_phone.clone()),
             ReferralOutcome::Rejected { .. } => None,

@@ -47,6 +47,7 @@ fn referee() -> MemberProfile {
         code: crate::domain::ReferralCode::parse("AB2CD3").unwrap(),
         used_at: t(0),
         referrer_phone: None,
+        event_id: None,
         outcome: ReferralOutcome::Accepted {
             event_id: event(),
             referrer_source: ReferralSource::from(&referrer()),

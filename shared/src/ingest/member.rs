@@ -114,7 +114,7 @@ where
                     member: Box::new(planned.member),
                 });
             };
-            let (member, settlement) = (planned.member, planned.settlement);
+            let (member, settlement, funnel) = (planned.member, planned.settlement, planned.funnel);
             if let Some((event, window)) = &settlement.granted_under
                 && let Err(e) = self.mark_window_in_use(event, window).await
             {
@@ -124,6 +124,7 @@ where
                 member: &member,
                 expected_version,
                 settlement: &settlement,
+                funnel: &funnel,
             };
             match self.store.save_member(write).await {
                 Ok(()) => {

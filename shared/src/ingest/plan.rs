@@ -8,9 +8,9 @@ use super::batch::{Change, Decoded};
 use super::member::MemberOutcome;
 use crate::contracts::kafka::{ParkedRecord, RecordError, RegistrationEvent};
 use crate::domain::{
-    AccountId, EventConfig, EventId, IdentityKey, MemberProfile, ReferralCode, ReferralCodeRecord,
-    ReferralOutcome, RewardId, RewardStatus, RuleContext, RuleFacts, Settlement, Step,
-    judge_referral, settle,
+    AccountId, Day, EventConfig, EventId, FunnelDelta, IdentityKey, LinkSettings, MemberProfile,
+    ReferralCode, ReferralCodeRecord, ReferralOutcome, RewardId, RewardStatus, RuleContext,
+    RuleFacts, Settlement, Step, funnel_delta, judge_referral, settle,
 };
 use crate::store::{StoreError, keys};
 use crate::time::Instant;
@@ -31,6 +31,8 @@ pub(super) struct MemberPlan {
     /// `Some(version the stored profile must still have)` = write; `None` = the records
     /// changed nothing (a duplicate: re-send the member's granted rewards instead).
     pub write_over: Option<u64>,
+    /// What the write adds to the funnel counters (empty when nothing is written).
+    pub funnel: FunnelDelta,
 }
 
 /// The events whose configuration judging and settling this member needs: those of the codes
@@ -47,7 +49,14 @@ pub(super) fn events_needed(
         .filter_map(|code| codes.get(code))
         .map(|record| &record.event_id);
     let accepted = member.accepted_referral().map(|(_, event, _)| event);
-    for event in used.chain(accepted) {
+    // A rejected use that a used code of these records may replace: its funnel count moves
+    // off the day it was counted on, in its event's time zone (ADR 0008).
+    let replaced = member
+        .referral
+        .as_ref()
+        .filter(|_| records.iter().any(|d| d.used_code().is_some()))
+        .and_then(|r| r.event_id.as_ref());
+    for event in used.chain(accepted).chain(replaced) {
         if !events.contains(event) {
             events.push(event.clone());
         }
@@ -123,14 +132,31 @@ pub(super) fn plan_member(
             member,
             settlement,
             write_over: None,
+            funnel: FunnelDelta::default(),
         };
     }
     member.version = expected + 1;
+    let funnel = funnel_delta(
+        Some(&original),
+        &member,
+        &settlement.rewards,
+        |event, at| day_of(configs, event, at),
+    );
     MemberPlan {
         member,
         settlement,
         write_over: Some(expected),
+        funnel,
     }
+}
+
+/// The calendar day of `at` in `event`'s time zone; UTC when its configuration is not at hand
+/// (`events_needed` reads every event whose counts a write can change).
+pub(super) fn day_of(configs: &Configs, event: &EventId, at: Instant) -> Day {
+    configs
+        .get(event)
+        .map(|c| c.links.day_of(at))
+        .unwrap_or_else(|| LinkSettings::default().day_of(at))
 }
 
 /// Applies one record to a profile; true if it changed anything.

@@ -3,8 +3,9 @@
 
 use super::keys;
 use crate::domain::{
-    ContentWindow, Copywriting, EventId, IdentityClaim, LinkSettings, MemberProfile,
-    NotificationTemplate, ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward, RewardRules,
+    ContentWindow, Copywriting, Day, EventId, FunnelScope, IdentityClaim, LinkSettings,
+    MemberProfile, NotificationTemplate, ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward,
+    RewardRules, StageCounts,
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,8 @@ pub enum Entity {
     ReferrerStats,
     /// A phone or device rewarded as a referee of one event (keyed hash only).
     IdentityClaim,
+    /// A funnel counter (ADR 0008): written only by ADD updates.
+    Funnel,
 }
 
 impl std::fmt::Display for Entity {
@@ -305,6 +308,28 @@ pub fn referrer_stats_item(stats: &ReferrerStats) -> Item<&ReferrerStats> {
     )
 }
 
+/// A funnel counter's update: its keys and what to ADD to each stage's number attribute
+/// (the item also gets `entity` = `Funnel`). Never a Put: concurrent writers add up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterUpdate {
+    pub pk: String,
+    pub sk: String,
+    pub add: Vec<(String, i64)>,
+}
+
+pub fn funnel_counter(
+    scope: &FunnelScope,
+    day: &Day,
+    shard: u8,
+    counts: &StageCounts,
+) -> CounterUpdate {
+    CounterUpdate {
+        pk: keys::funnel_pk(scope, shard),
+        sk: keys::funnel_sk(day),
+        add: counts.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    }
+}
+
 pub fn identity_claim_item(claim: &IdentityClaim) -> Item<&IdentityClaim> {
     Item::new(
         Entity::IdentityClaim,
@@ -500,6 +525,7 @@ pub(crate) mod tests {
             code: ReferralCode::parse("AB2CD3").unwrap(),
             used_at: t0(),
             referrer_phone: None,
+            event_id: None,
             outcome,
         });
         m
@@ -560,6 +586,32 @@ pub(crate) mod tests {
         assert_eq!(accepted["GSI3SK"], s("#PROFILE"));
         let back: Item<MemberProfile> = serde_dynamo::from_item(accepted).unwrap();
         assert_eq!(back.data, member);
+    }
+
+    #[test]
+    fn funnel_counter_shape() {
+        let event = EventId::parse("spring").unwrap();
+        let code = crate::domain::ReferralCode::parse("AB2CD3").unwrap();
+        let day = Day::parse("2026-11-21").unwrap();
+        let counts = StageCounts::from([
+            ("uses_accepted".to_owned(), 1),
+            ("uses_rejected_NO_ACTIVE_WINDOW".to_owned(), -1),
+        ]);
+        assert_eq!(
+            funnel_counter(&FunnelScope::Code(event.clone(), code), &day, 2, &counts),
+            CounterUpdate {
+                pk: "FUNNEL#spring#CODE#AB2CD3#2".into(),
+                sk: "2026-11-21".into(),
+                add: vec![
+                    ("uses_accepted".into(), 1),
+                    ("uses_rejected_NO_ACTIVE_WINDOW".into(), -1),
+                ],
+            }
+        );
+        assert_eq!(
+            funnel_counter(&FunnelScope::Event(event), &day, 0, &counts).pk,
+            "FUNNEL#spring#0"
+        );
     }
 
     #[test]

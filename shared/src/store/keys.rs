@@ -20,6 +20,8 @@
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
 //! | ReferrerStats   | `REFSTATS#<id>#<jkos id>` | `#REFSTATS`                    |                   |                                               |                        |                           |
 //! | IdentityClaim   | `IDCLAIM#<KIND>#<hmac>`      | `#IDCLAIM`                  |                   |                                               |                        |                           |
+//! | Funnel (event)  | `FUNNEL#<id>#<shard>`        | `<day>`                     |                   |                                               |                        |                           |
+//! | Funnel (code)   | `FUNNEL#<id>#CODE#<code>#<shard>` | `<day>`                |                   |                                               |                        |                           |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -28,8 +30,8 @@
 //! referee's profile is immediately followed by that referee's rewards.
 
 use crate::domain::{
-    AccountId, CopywritingItem, EventId, EventType, IdentityHash, IdentityKind, JkosId,
-    ReferralCode, ReferralSource, RewardId, RewardStatus, Side, WindowId,
+    AccountId, CopywritingItem, Day, EventId, EventType, FunnelScope, IdentityHash, IdentityKind,
+    JkosId, ReferralCode, ReferralSource, RewardId, RewardStatus, Side, WindowId,
 };
 use crate::time::{self, Instant};
 
@@ -182,6 +184,24 @@ pub const LIMIT_SK: &str = "#LIMIT";
 /// The table's TTL attribute (epoch seconds).
 pub const EXPIRES_AT: &str = "expires_at";
 
+/// How many counter items share the writes of one (funnel scope, day): a write picks one at
+/// random, so concurrent transactions rarely touch the same item (a `TransactionConflict`),
+/// and a read of a day range is this many Queries, summed (ADR 0008).
+pub const FUNNEL_SHARDS: u8 = 4;
+
+/// A funnel counter: one item per (event, or event and code; shard; day of the event's
+/// time zone), one number attribute per stage (`domain::FunnelStage::name`).
+pub fn funnel_pk(scope: &FunnelScope, shard: u8) -> String {
+    match scope {
+        FunnelScope::Event(event) => format!("FUNNEL#{event}#{shard}"),
+        FunnelScope::Code(event, code) => format!("FUNNEL#{event}#CODE#{code}#{shard}"),
+    }
+}
+/// A funnel counter's sort key: the day, `YYYY-MM-DD` (string order is day order).
+pub fn funnel_sk(day: &Day) -> String {
+    day.key()
+}
+
 /// A parked (unprocessable) Kafka record: one item per coordinates, listed newest last on GSI2.
 pub fn parked_pk(at: &crate::contracts::kafka::RecordCoordinates) -> String {
     format!("PARKED#{}#{}#{}", at.topic, at.partition, at.offset)
@@ -210,6 +230,14 @@ mod tests {
         let reward = RewardId::new(&acc, Side::Referee);
 
         assert_eq!(event_pk(&event), "EVENT#personal-2026");
+        let funnel_event = FunnelScope::Event(event.clone());
+        let funnel_code = FunnelScope::Code(event.clone(), code.clone());
+        assert_eq!(funnel_pk(&funnel_event, 0), "FUNNEL#personal-2026#0");
+        assert_eq!(
+            funnel_pk(&funnel_code, 3),
+            "FUNNEL#personal-2026#CODE#AB2CD3#3"
+        );
+        assert_eq!(funnel_sk(&Day::parse("2026-11-21").unwrap()), "2026-11-21");
         assert_eq!(event_type_gsi1pk(EventType::Personal), "EVENTTYPE#PERSONAL");
         assert_eq!(event_gsi1sk(&event), "EVENT#personal-2026");
         assert_eq!(

@@ -6,10 +6,11 @@
 use super::{Page, PageRequest, StoreError};
 use crate::contracts::kafka::ParkedRecord;
 use crate::domain::{
-    AccountId, ContentWindow, Copywriting, CopywritingItem, EventConfig, EventId, EventType,
-    FactKeys, JkosId, MemberProfile, NotificationOutcome, NotificationTemplate, ReasonCode,
-    ReferralCode, ReferralCodeRecord, ReferralEvent, ReferralSource, Reward, RewardId,
-    RewardStatus, RuleFacts, Settlement, Side, WindowId,
+    AccountId, ContentWindow, Copywriting, CopywritingItem, Day, EventConfig, EventId, EventType,
+    FactKeys, FunnelDelta, FunnelScope, JkosId, MemberProfile, NotificationOutcome,
+    NotificationTemplate, ReasonCode, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferralSource, Reward, RewardId, RewardStatus, RuleFacts, Settlement, Side, StageCounts,
+    WindowId,
 };
 use crate::time::Instant;
 use async_trait::async_trait;
@@ -147,6 +148,9 @@ pub struct MemberWrite<'a> {
     /// The version read; 0 = the profile did not exist (or predates versioning).
     pub expected_version: u64,
     pub settlement: &'a Settlement,
+    /// What the write adds to the funnel counters (`domain::funnel_delta` of the profile as
+    /// read and as written): ADD updates in the same transaction (ADR 0008).
+    pub funnel: &'a FunnelDelta,
 }
 
 /// What a consumer batch reads and writes.
@@ -335,6 +339,31 @@ pub trait Parking: Send + Sync {
     async fn parked_records(&self, page: PageRequest) -> Result<Page<ParkedRecord>, StoreError>;
 }
 
+/// The funnel counters (ADR 0008). The consumer's stages are written by
+/// [`MemberBatches::save_member`] (they ride in the member's own write); this port holds the
+/// code check's count and the reads.
+#[async_trait]
+pub trait FunnelCounts: Send + Sync {
+    /// One valid code check of `code` (of `event`) on `day`: `checks_valid` + 1 on the
+    /// event's and the code's counters of a random shard. 1 TransactWriteItems (2 ADD
+    /// updates), retried a few times on a `TransactionConflict`.
+    async fn count_valid_check(
+        &self,
+        event: &EventId,
+        code: &ReferralCode,
+        day: Day,
+    ) -> Result<(), StoreError>;
+    /// The counts of `scope` per day from `from` to `to` (inclusive), ascending, days
+    /// without counts left out. `FUNNEL_SHARDS` Queries (`SK BETWEEN`), run concurrently and
+    /// summed (more only past 1 MB per shard).
+    async fn funnel_days(
+        &self,
+        scope: &FunnelScope,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<(Day, StageCounts)>, StoreError>;
+}
+
 /// The request limiter shared by every Lambda instance.
 #[async_trait]
 pub trait RateLimits: Send + Sync {
@@ -408,5 +437,6 @@ port_sum!(
         + Parking
         + RateLimits
         + Registrations
+        + FunnelCounts
         + Fixtures;
 );

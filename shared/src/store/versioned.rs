@@ -5,7 +5,7 @@
 //! parking and metrics around it.
 
 use super::{Entity, MemberBatches, MemberWrite, Profiles, StoreError};
-use crate::domain::{AccountId, MemberProfile, Settlement};
+use crate::domain::{AccountId, FunnelDelta, MemberProfile, Settlement};
 
 /// What one attempt decided to write: the new profile (its `version` already
 /// `expected_version + 1`) and its settlement.
@@ -14,6 +14,9 @@ pub struct PlannedWrite {
     pub member: MemberProfile,
     pub settlement: Settlement,
     pub expected_version: u64,
+    /// What the write adds to the funnel (`domain::funnel_delta` of the profile as read and
+    /// `member`).
+    pub funnel: FunnelDelta,
 }
 
 /// What [`apply_versioned`] ended with.
@@ -58,6 +61,7 @@ where
             member: &planned.member,
             expected_version: planned.expected_version,
             settlement: &planned.settlement,
+            funnel: &planned.funnel,
         };
         match store.save_member(write).await {
             Ok(()) => {

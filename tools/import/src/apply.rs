@@ -4,7 +4,8 @@
 
 use crate::row::{MemberRow, Reason, Reject};
 use referral_shared::domain::{
-    EventConfig, EventId, MemberProfile, ReferralCode, RuleContext, Settlement, Step, settle,
+    EventConfig, EventId, LinkSettings, MemberProfile, ReferralCode, RuleContext, Settlement, Step,
+    funnel_delta, settle,
 };
 use referral_shared::store::{
     Applied, Entity, EventReads, MemberBatches, PlannedWrite, Profiles, StoreError, apply_versioned,
@@ -78,10 +79,25 @@ pub fn plan_row(
         return None;
     }
     member.version = expected_version + 1;
+    // The stages the row moves (KYC, device, qualification, a grant) are counted with the
+    // write, as the consumers count them (ADR 0008). The day is the code's event's when its
+    // configuration was read, else UTC.
+    let funnel = funnel_delta(
+        original.as_ref(),
+        &member,
+        &settlement.rewards,
+        |event, at| {
+            referral_config
+                .filter(|c| &c.event.event_id == event)
+                .map(|c| c.links.day_of(at))
+                .unwrap_or_else(|| LinkSettings::default().day_of(at))
+        },
+    );
     Some(PlannedWrite {
         member,
         settlement,
         expected_version,
+        funnel,
     })
 }
 
@@ -323,6 +339,7 @@ mod tests {
             code: code(),
             used_at: at(11),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Rejected {
                 reason: referral_shared::domain::RejectionReason::UnknownCode,
             },
@@ -395,6 +412,7 @@ mod tests {
             code: code(),
             used_at: at(1),
             referrer_phone: None,
+            event_id: None,
             outcome: ReferralOutcome::Accepted {
                 event_id: campaign.clone(),
                 referrer_source: ReferralSource::parse("member:jk-referrer").unwrap(),

@@ -465,7 +465,8 @@ where
             outcomes.push((row.line, Ok(RowOutcome::AlreadyPresent)));
             continue;
         };
-        let needs = 1 + planned.settlement.actions();
+        // The funnel's counter items: fewer once merged with the group's, never more.
+        let needs = 1 + planned.settlement.actions() + planned.funnel.len();
         let current = groups.last_mut().expect("one group at least");
         if current.len() >= options.group || actions + needs > MAX_GROUP_ACTIONS {
             groups.push(Vec::new());
@@ -486,6 +487,7 @@ where
                     member: &p.member,
                     expected_version: p.expected_version,
                     settlement: &p.settlement,
+                    funnel: &p.funnel,
                 })
                 .collect();
             match store.save_members_together(&writes).await {

@@ -679,10 +679,12 @@ async fn a_group_is_written_whole_or_not_at_all() {
     let (a, b) = (member("g-a"), member("g-b"));
     table.store.put_member(&b).await.unwrap(); // b exists: its create must fail
     let none = Settlement::default();
+    let uncounted = referral_shared::domain::FunnelDelta::default();
     let write = |m| MemberWrite {
         member: m,
         expected_version: 0,
         settlement: &none,
+        funnel: &uncounted,
     };
     let err = table
         .store

@@ -1,6 +1,6 @@
 //! The admin API (micro-admin web): events with their windows, campaign codes, overview and
 //! statistics per referrer and per code, rewards by status, the retry of FAIL rewards and the
-//! review of HELD ones (approve, reject).
+//! review of HELD ones (approve, reject), and the conversion funnel of an event and of a code.
 //! Every handler takes [`Admin`], so a token without the `referral.admin` scope gets 403.
 
 use super::openapi::{
@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, Page, PageRequest, Registrations,
-    RewardReads, RewardWrites, StoreError, create_unique_code,
+    Codes, CollectionEntry, Collections, EventReads, EventWrites, FunnelCounts, Page, PageRequest,
+    Registrations, RewardReads, RewardWrites, StoreError, create_unique_code,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
@@ -34,6 +34,7 @@ use utoipa_axum::routes;
 
 mod codes;
 mod events;
+mod funnel;
 mod if_match;
 mod members;
 mod overview;
@@ -41,6 +42,7 @@ mod rewards;
 
 use codes::*;
 use events::*;
+use funnel::*;
 use if_match::*;
 use members::*;
 use overview::*;
@@ -60,7 +62,8 @@ crate::store::port_sum!(
         + RewardReads
         + RewardWrites
         + Collections
-        + Registrations;
+        + Registrations
+        + FunnelCounts;
 );
 
 pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
@@ -76,10 +79,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/events/{event_id}"),
     ("PUT", "/admin/v1/events/{event_id}"),
     ("POST", "/admin/v1/events/{event_id}/codes"),
+    ("GET", "/admin/v1/events/{event_id}/funnel"),
     ("GET", "/admin/v1/referrers/{source}/referees"),
     ("GET", "/admin/v1/referrers/{source}/statistics"),
     ("GET", "/admin/v1/codes/{code}/referees"),
     ("GET", "/admin/v1/codes/{code}/statistics"),
+    ("GET", "/admin/v1/codes/{code}/funnel"),
     ("GET", "/admin/v1/rewards"),
     ("POST", "/admin/v1/rewards/{reward_id}/retry"),
     ("POST", "/admin/v1/rewards/{reward_id}/approve"),
@@ -97,6 +102,8 @@ fn routes() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(referrer_statistics))
         .routes(routes!(code_referees))
         .routes(routes!(code_statistics))
+        .routes(routes!(event_funnel))
+        .routes(routes!(code_funnel))
         .routes(routes!(list_rewards))
         .routes(routes!(retry_reward))
         .routes(routes!(approve_reward))

@@ -46,6 +46,7 @@ fn member(outcome: Option<ReferralOutcome>) -> MemberProfile {
         used_at: u(),
         outcome,
         referrer_phone: None,
+        event_id: None,
     });
     p
 }

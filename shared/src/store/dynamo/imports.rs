@@ -4,7 +4,8 @@
 //! are sent, never what may be written.
 
 use super::members::{member_write, settlement_writes};
-use super::{DynamoStore, Write};
+use super::{DynamoStore, Write, funnel};
+use crate::domain::FunnelDelta;
 use crate::store::{MAX_GROUP_ACTIONS, MemberGroups, MemberWrite, StoreError};
 use async_trait::async_trait;
 
@@ -13,23 +14,33 @@ impl MemberGroups for DynamoStore {
     async fn save_members_together(&self, writes: &[MemberWrite<'_>]) -> Result<(), StoreError> {
         const OP: &str = "save_members_together";
         let mut all: Vec<Write> = Vec::new();
+        // The members' funnel counts, merged: members of one event and day share counter
+        // items, and a transaction may touch an item only once.
+        let mut counts = FunnelDelta::default();
         for write in writes {
             all.push(member_write(write)?);
             all.extend(settlement_writes(write.settlement)?);
+            counts.merge(write.funnel);
         }
         if all.is_empty() {
             return Ok(());
         }
-        if all.len() > MAX_GROUP_ACTIONS {
+        if all.len() + counts.len() > MAX_GROUP_ACTIONS {
             return Err(StoreError::Rejected {
                 operation: OP,
-                message: format!("{} actions exceed {MAX_GROUP_ACTIONS}", all.len()),
+                message: format!(
+                    "{} actions exceed {MAX_GROUP_ACTIONS}",
+                    all.len() + counts.len()
+                ),
             });
         }
-        let actions = all
+        let mut actions = all
             .iter()
             .map(|w| w.transact_item(OP, &self.table))
             .collect::<Result<Vec<_>, _>>()?;
+        for update in funnel::counter_updates(&counts, funnel::random_shard()) {
+            actions.push(funnel::update_action(&update, OP, &self.table)?);
+        }
         self.transact(OP, actions, |reasons| {
             // Reasons come back in action order; name the first item at fault.
             let failed = reasons.iter().position(|r| {
@@ -38,7 +49,9 @@ impl MemberGroups for DynamoStore {
                     Some("ConditionalCheckFailed") | Some("TransactionConflict")
                 )
             })?;
-            Some(all[failed].conflict())
+            // A counter update (after the Puts) meets only concurrent transactions: the
+            // caller writes the members one by one, each re-read.
+            Some(all.get(failed).unwrap_or(&all[0]).conflict())
         })
         .await
     }

@@ -2,7 +2,7 @@
 //! which carries the settlement (a new code, rewards) in the same transaction.
 
 use super::attrs::{attr, classify, entity_of, from_attrs};
-use super::{DynamoStore, Index, SortKey, Write};
+use super::{DynamoStore, Index, SortKey, Write, funnel};
 use crate::domain::{
     AccountId, JkosId, MemberProfile, ReferralCode, ReferralCodeRecord, Reward, RewardGrant,
     RewardId, Settlement, Side,
@@ -196,16 +196,20 @@ impl MemberBatches for DynamoStore {
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {
         const OP: &str = "save_member";
         let member = member_write(&write)?;
-        if write.settlement.is_empty() {
+        if write.settlement.is_empty() && write.funnel.is_empty() {
             return self.put(OP, member).await;
         }
-        // Order matters: cancellation reasons come back in this order.
+        // Order matters: cancellation reasons come back in this order. The funnel's counter
+        // updates come last (they have no condition; they can only meet another transaction).
         let mut writes = vec![member];
         writes.extend(settlement_writes(write.settlement)?);
-        let actions = writes
+        let mut actions = writes
             .iter()
             .map(|w| w.transact_item(OP, &self.table))
             .collect::<Result<Vec<_>, _>>()?;
+        for update in funnel::counter_updates(write.funnel, funnel::random_shard()) {
+            actions.push(funnel::update_action(&update, OP, &self.table)?);
+        }
         self.transact(OP, actions, |reasons| {
             // A failed condition, or a concurrent transaction on one of the items (a hot
             // referrer's counters, typically): name the item, so the caller re-reads what it
@@ -221,6 +225,7 @@ impl MemberBatches for DynamoStore {
                         .filter(move |(_, r)| **r == Some(*code))
                         .map(|(i, _)| i)
                 })
+                .filter(|i| *i < writes.len())
                 .collect();
             let explains = |i: &&usize| {
                 matches!(
@@ -231,8 +236,8 @@ impl MemberBatches for DynamoStore {
             if let Some(at) = failed.iter().find(explains) {
                 return Some(writes[*at].conflict());
             }
-            // A concurrent transaction on another item: re-read and re-apply, as for the
-            // profile.
+            // A concurrent transaction on another item (a funnel counter too): re-read and
+            // re-apply, as for the profile; the retry picks another shard.
             if reasons.contains(&Some("TransactionConflict")) {
                 return Some(writes[0].conflict());
             }

@@ -12,6 +12,7 @@ mod codes;
 mod collection;
 mod events;
 mod fixtures;
+mod funnel;
 mod imports;
 mod limiter;
 mod members;

@@ -142,6 +142,8 @@ fn judge_referral_decides_every_branch() {
                 code: code("AB2CD3"),
                 used_at: t(case.used_at),
                 referrer_phone: None,
+                // The code's event, whatever the outcome, when the code exists.
+                event_id: stored.as_ref().map(|r| r.event_id.clone()),
                 outcome: case.expected,
             },
             "{}",

@@ -104,6 +104,7 @@ fn record_referral_keeps_the_first_accepted_code() {
         code: code(raw),
         used_at: t(2),
         referrer_phone: None,
+        event_id: None,
         outcome,
     };
     let rejected_use = || use_of("AAAA", rejected(RejectionReason::UnknownCode));

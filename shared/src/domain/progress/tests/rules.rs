@@ -20,6 +20,7 @@ fn referee() -> MemberProfile {
         code: code("AB2CD3"),
         used_at: t(1),
         referrer_phone: None,
+        event_id: None,
         outcome: accepted("member:jk-referrer"),
     });
     m.kyc_pass_time = Some(t(2));

@@ -110,6 +110,7 @@ impl SettleCase {
             code: code("AB2CD3"),
             used_at: t(1),
             referrer_phone: None,
+            event_id: None,
             outcome,
         });
         if self.granted_before {
