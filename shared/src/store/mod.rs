@@ -18,17 +18,17 @@ pub use items::Entity;
 pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, MAX_EVENT_WRITES,
-    MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberRewards, MemberWrite, Parking, Profiles,
-    ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites, RuleStates,
-    WindowMarks,
+    Clicks, Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures,
+    MAX_EVENT_WRITES, MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberRewards, MemberWrite,
+    Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, RewardReads, RewardWrites,
+    RuleStates, WindowMarks,
 };
 pub use versioned::{Applied, PlannedWrite, apply_versioned};
 
 /// Every port trait, for code that calls store methods on a concrete [`DynamoStore`].
 pub mod prelude {
     pub use super::{
-        Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, MemberGroups,
+        Clicks, Codes, Collections, EventReads, EventWrites, Fixtures, MemberBatches, MemberGroups,
         MemberRewards, Parking, Profiles, RateLimits, ReferralStore, RewardReads, RewardWrites,
         RuleStates, WindowMarks,
     };
