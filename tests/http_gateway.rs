@@ -12,6 +12,7 @@ async fn start(api: &Api, authorizer: Authorizer) -> String {
     let gateway = Gateway {
         app: api.app.clone(),
         admin: api.admin.clone(),
+        links: api.links.clone(),
         authorizer: Arc::new(authorizer),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -315,7 +316,8 @@ async fn claims_reach_the_function_as_api_gateway_renders_them() {
     let key = Authorizer::new(b"test-signing-key".to_vec());
     let gateway = Gateway {
         app: echo.clone(),
-        admin: echo,
+        admin: echo.clone(),
+        links: echo,
         authorizer: Arc::new(key.clone()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
