@@ -198,12 +198,26 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     seed_referrer(&api, "jk-bob", "BVB23456", 2, statuses).await;
 
     let alice = member("jk-alice");
+    // Three people and a link preview open Alice's share link.
+    for agent in ["Mozilla/5.0", "Mozilla/5.0", "curl/8", "WhatsApp/2.23"] {
+        let visit = referral_tests::http_support::call_with(
+            &api.links,
+            "GET",
+            "/r/ACE23456",
+            None,
+            None,
+            &[("user-agent", agent)],
+        )
+        .await;
+        assert_eq!(visit.status, 302);
+    }
     // Warm this instance's configuration cache; from then on a page is one Query.
     api.app("GET", "/v1/referral/subtitle", None, alice.clone())
         .await;
     let mut referees = Vec::new();
     let mut path = "/v1/referral/me?limit=2".to_owned();
     let mut pages = 0;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     loop {
         let (page, trips) = api
             .table
@@ -211,7 +225,27 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
             .during(api.app("GET", &path, None, alice.clone()))
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
-        assert_eq!(trips, 1, "one Query page per request (config cached)");
+        if pages == 0 {
+            // The first page also reads my code's clicks: one Query per click shard.
+            let shards = usize::from(referral_shared::store::keys::CLICK_SHARDS);
+            assert_eq!(
+                trips,
+                1 + shards,
+                "collection page + click shards (config cached)"
+            );
+            // The PERSONAL event has no time zone: days in UTC.
+            assert_eq!(
+                page.body["clicks"],
+                json!({"total": 3, "today": 3, "day": today})
+            );
+        } else {
+            assert_eq!(trips, 1, "one Query page per request (config cached)");
+            assert_eq!(
+                page.body["clicks"],
+                Value::Null,
+                "clicks on the first page only"
+            );
+        }
         pages += 1;
         assert!(page.body["referees"].as_array().unwrap().len() <= 2);
         assert_eq!(page.body["code"], "ACE23456");

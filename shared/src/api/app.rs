@@ -13,8 +13,8 @@ use crate::domain::{
 use crate::events_cache::ConfigCache;
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits, RewardReads,
-    RewardWrites, StoreError,
+    Clicks, Codes, CollectionEntry, Collections, EventReads, MemberRewards, RateLimits,
+    RewardReads, RewardWrites, StoreError,
 };
 
 use crate::time::Instant;
@@ -31,9 +31,11 @@ use utoipa_axum::routes;
 
 crate::store::port_sum!(
     /// What the app API reads and writes: codes, campaign configuration, a member's collection,
-    /// the shared request limiter, and the member's own rewards (read, claim, late expiry).
+    /// the shared request limiter, the member's own rewards (read, claim, late expiry) and
+    /// their code's share-link clicks.
     pub trait AppStore: Codes
         + EventReads
+        + Clicks
         + Collections
         + RateLimits
         + RewardReads
@@ -115,6 +117,30 @@ impl AppState {
             .get_many(self.store.as_ref(), std::slice::from_ref(event))
             .await?;
         Ok(found.remove(event))
+    }
+}
+
+impl AppState {
+    /// A code's clicks from its creation day to today, days in its event's time zone (UTC if
+    /// the event is gone): `CLICK_SHARDS` concurrent Queries (configuration cached).
+    async fn clicks_of(
+        &self,
+        record: &crate::domain::ReferralCodeRecord,
+        now: Instant,
+    ) -> Result<MyClicks, ApiError> {
+        let links = self
+            .config_of(&record.event_id)
+            .await?
+            .map(|c| c.links.clone())
+            .unwrap_or_default();
+        let today = links.day_of(now);
+        let from = links.day_of(record.created_at).min(today);
+        let days = self.store.code_clicks(&record.code, from, today).await?;
+        Ok(MyClicks {
+            total: days.values().sum(),
+            today: days.get(&today).copied().unwrap_or(0),
+            day: today.key(),
+        })
     }
 }
 
@@ -370,15 +396,33 @@ struct MyReferral {
     share_message: serde_json::Value,
     #[schema(value_type = Value)]
     reminder_message: serde_json::Value,
+    /// My code's share-link clicks; on the first page only (null on the next pages, and
+    /// until the member has a code).
+    #[schema(required = true)]
+    clicks: Option<MyClicks>,
     referees: Vec<MyReferee>,
     /// The cursor of the next page; null on the last one.
     #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
-/// My code, share link and message, reminder, and my referees' progress.
+/// The clicks on my share link (visits of `/r/{code}` by people; link previews and HEAD are
+/// not counted).
+#[derive(Debug, Serialize, ToSchema)]
+struct MyClicks {
+    /// Every click since the code was created.
+    total: u64,
+    /// Today's clicks, today being the calendar day in the code's event time zone.
+    today: u64,
+    /// That day, `YYYY-MM-DD`.
+    #[schema(value_type = String, example = "2026-11-22")]
+    day: String,
+}
+
+/// My code, share link and message, reminder, my code's clicks, and my referees' progress.
 ///
 /// One DynamoDB Query page of the caller's collection per request; `limit` counts referees.
+/// The first page also reads the code's clicks (one Query per click shard, concurrent).
 #[utoipa::path(
     get,
     path = "/v1/referral/me",
@@ -399,6 +443,7 @@ async fn my_referral(
 ) -> Result<Response, ApiError> {
     // The collection's page limit counts referees.
     let request = query.to_request()?;
+    let first_page = request.cursor.is_none();
     let page = state
         .store
         .referrer_collection(&ReferralSource::from(&member), request)
@@ -407,11 +452,13 @@ async fn my_referral(
     let now = chrono::Utc::now();
 
     let mut code = None;
+    let mut code_record = None;
     let mut referees: Vec<MyReferee> = Vec::new();
     for entry in &page.items {
         match entry {
             CollectionEntry::Code(record) => {
                 code.get_or_insert_with(|| record.code.clone());
+                code_record.get_or_insert(record);
             }
             CollectionEntry::Referee(profile) => {
                 let used = profile.referral.as_ref().map(|r| r.code.clone());
@@ -453,11 +500,16 @@ async fn my_referral(
         }
         _ => serde_json::Value::Null,
     };
+    let clicks = match code_record.filter(|_| first_page) {
+        Some(record) => Some(state.clicks_of(record, now).await?),
+        None => None,
+    };
     Ok(ok(MyReferral {
         code,
         share_link,
         share_message,
         reminder_message: copy(config.as_deref(), CopywritingItem::ReminderMessage, now),
+        clicks,
         referees,
         next_cursor: page.next.map(|c| c.token().to_owned()),
     }))
