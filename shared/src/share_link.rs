@@ -158,12 +158,16 @@ impl WriteLatency {
         Self(AtomicU64::new(Self::INITIAL.as_micros() as u64))
     }
 
-    /// Folds one measured write in (weight 1/8).
+    /// Folds one measured write in (weight 1/8). A sample counts for at most twice the current
+    /// estimate, so the typical write is what is tracked: an outlier (a slow request, a pause)
+    /// would otherwise leave the estimate high, and unknown codes waiting longer than known
+    /// ones take, until enough writes bring it back.
     pub fn record(&self, took: Duration) {
         let sample = took.min(Self::MAX).as_micros() as u64;
         let _ = self
             .0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                let sample = sample.min(old.saturating_mul(2)).max(1);
                 Some(old - old / 8 + sample / 8)
             });
     }
@@ -413,9 +417,20 @@ mod tests {
             now > Duration::from_millis(19) && now <= Duration::from_millis(20),
             "{now:?}"
         );
-        for _ in 0..64 {
+        // One slow write moves the estimate by at most 1/8 of it.
+        latency.record(Duration::from_secs(5));
+        assert!(
+            latency.current() <= now + now / 8,
+            "{:?}",
+            latency.current()
+        );
+        for _ in 0..200 {
             latency.record(Duration::from_secs(5));
         }
         assert!(latency.current() <= WriteLatency::MAX);
+        for _ in 0..200 {
+            latency.record(Duration::from_micros(100));
+        }
+        assert!(latency.current() < Duration::from_millis(1));
     }
 }
