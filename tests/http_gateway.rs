@@ -550,3 +550,55 @@ async fn the_sample_api_gateway_events_are_answered() {
         }
     }
 }
+
+/// The share link needs no token: the gateway hands `GET|HEAD /r/{code}` to the share-link
+/// router without reading `Authorization`, and the visitor gets its 302 (the README's curl).
+#[tokio::test]
+async fn the_local_gateway_serves_the_share_link_without_a_token() {
+    use referral_shared::store::prelude::*;
+    let api = Api::new().await;
+    let base = start(&api, Authorizer::new(b"test-signing-key".to_vec())).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let response = client
+            .request(method.clone(), format!("{base}/r/share-888"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "{method}");
+        // The sample PERSONAL campaign sets no landing page: the generic one.
+        assert_eq!(
+            response.headers()["location"],
+            referral_tests::http_support::GENERIC_LANDING,
+            "{method}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    // A bad token changes nothing: the route has no authorizer.
+    let response = client
+        .get(format!("{base}/r/SHARE888"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    // Other methods and deeper paths under /r/ are not routes of the HTTP API.
+    let response = client
+        .post(format!("{base}/r/SHARE888"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let code = referral_shared::ReferralCode::parse("SHARE888").unwrap();
+    let from = referral_shared::Day::parse("2000-01-01").unwrap();
+    let to = referral_shared::Day::parse("2100-01-01").unwrap();
+    let clicks = api.table.store.code_clicks(&code, from, to).await.unwrap();
+    assert_eq!(
+        clicks.values().sum::<u64>(),
+        2,
+        "the two GETs, not the HEAD"
+    );
+}
