@@ -13,7 +13,11 @@ use std::fmt;
 pub struct LinkSettings {
     /// IANA time zone of the event's days (click counts, funnel), e.g. `Asia/Taipei`.
     /// Absent = UTC.
-    #[serde(default, skip_serializing_if = "EventTimeZone::is_utc")]
+    #[serde(
+        default,
+        skip_serializing_if = "EventTimeZone::is_utc",
+        deserialize_with = "null_is_utc"
+    )]
     #[schema(value_type = Option<String>, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
     /// Where the share link sends a visitor: an `https://` URL or an app deep link
@@ -33,6 +37,11 @@ impl LinkSettings {
     pub fn day_of(&self, at: Instant) -> Day {
         Day(at.with_timezone(&self.time_zone.0).date_naive())
     }
+}
+
+/// `null` is "absent" (UTC), as the schema documents and as `landing_url: null` is none.
+fn null_is_utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventTimeZone, D::Error> {
+    Option::<EventTimeZone>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// An IANA time zone (`chrono_tz`), written as its name.
@@ -205,6 +214,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(s.time_zone.name(), "Asia/Taipei");
+        // null is absent, for both settings (the OpenAPI schema says both are nullable).
+        let nulls: LinkSettings =
+            serde_json::from_value(serde_json::json!({"time_zone": null, "landing_url": null}))
+                .unwrap();
+        assert_eq!(nulls, LinkSettings::default());
         let code = ReferralCode::parse("ab23cd45").unwrap();
         assert_eq!(
             s.landing_url.unwrap().with_code(&code),
