@@ -8,60 +8,20 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The share-link settings of one event. Absent = the defaults: days in UTC, and the
-/// service's generic landing page for every code of the event. Read from a JSON object (or a
-/// DynamoDB map) only, with no other field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// service's generic landing page for every code of the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkSettings {
     /// IANA time zone of the event's days (click counts, funnel), e.g. `Asia/Taipei`.
     /// Absent = UTC.
-    #[serde(skip_serializing_if = "EventTimeZone::is_utc")]
+    #[serde(default, skip_serializing_if = "EventTimeZone::is_utc")]
     #[schema(value_type = Option<String>, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
     /// Where the share link sends a visitor: an `https://` URL or an app deep link
     /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's
     /// generic landing page.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "https://pay.example.com/join?code={code}")]
     pub landing_url: Option<LandingUrl>,
-}
-
-/// The fields as read; `null` is "absent" for both, as the schema documents.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LinkFields {
-    #[serde(default, deserialize_with = "null_is_utc")]
-    time_zone: EventTimeZone,
-    #[serde(default)]
-    landing_url: Option<LandingUrl>,
-}
-
-fn null_is_utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventTimeZone, D::Error> {
-    Option::<EventTimeZone>::deserialize(d).map(Option::unwrap_or_default)
-}
-
-impl<'de> Deserialize<'de> for LinkSettings {
-    /// From a map only: serde's derive would also take a sequence (`[null, null]`, `[]`).
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct MapOnly;
-        impl<'de> serde::de::Visitor<'de> for MapOnly {
-            type Value = LinkFields;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<LinkFields, A::Error> {
-                LinkFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        let fields = d.deserialize_map(MapOnly)?;
-        Ok(Self {
-            time_zone: fields.time_zone,
-            landing_url: fields.landing_url,
-        })
-    }
 }
 
 impl LinkSettings {
@@ -245,22 +205,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(s.time_zone.name(), "Asia/Taipei");
-        // null is absent, for both settings (the OpenAPI schema says both are nullable).
-        let nulls: LinkSettings =
-            serde_json::from_value(serde_json::json!({"time_zone": null, "landing_url": null}))
-                .unwrap();
-        assert_eq!(nulls, LinkSettings::default());
-        // An object only, with no other field.
-        for bad in [
-            serde_json::json!([null, null]),
-            serde_json::json!([]),
-            serde_json::json!({"time_zone": "UTC", "extra": 1}),
-        ] {
-            assert!(
-                serde_json::from_value::<LinkSettings>(bad.clone()).is_err(),
-                "{bad}"
-            );
-        }
         let code = ReferralCode::parse("ab23cd45").unwrap();
         assert_eq!(
             s.landing_url.unwrap().with_code(&code),
