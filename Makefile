@@ -12,7 +12,7 @@ lint: ## rustfmt, clippy, cfn-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.tools/venv/bin/cfn-lint infra/template.yaml
-bench: ## consumer (rules off/on), payout and HTTP API throughput/latency, round trips, memory; member import vs its ceiling -> bench/reports/{consumers,rules,payout,http,import}.md
+bench: ## consumer (rules off/on), payout and HTTP API throughput/latency, round trips, memory; share-link latency, writes per click, clicks/s on one code; member import vs its ceiling -> bench/reports/{consumers,rules,payout,http,links,import}.md
 	./scripts/bench.sh
 bench-release: ## release-profile size/build-time comparison (~10 min) -> bench/reports/release-profile.md
 	./bench/release-profile.sh

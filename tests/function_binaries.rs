@@ -63,6 +63,7 @@ impl Stack {
                 ("PAYOUT_QUEUE_URL", self.queue.url.as_str()),
                 ("PERSONAL_EVENT_ID", "personal"),
                 ("IDENTITY_HASH_KEY", "function-binaries-test-identity-key"),
+                ("GENERIC_LANDING_URL", "https://pay.example.com/join"),
             ],
         )
     }
@@ -119,7 +120,7 @@ async fn http_functions_answer_an_undecodable_base64_body_with_400_and_serve_the
 async fn http_functions_refuse_events_that_are_not_api_gateway_payload_2() {
     let stack = Stack::new().await;
     let expected = "an API Gateway HTTP API event (payload version 2.0)";
-    for function in ["app-api", "admin-api"] {
+    for function in ["app-api", "admin-api", "share-link"] {
         let api = RuntimeApi::start().await;
         let mut process = stack.spawn(function, &api);
         for (event, got) in [
@@ -146,6 +147,66 @@ async fn http_functions_refuse_events_that_are_not_api_gateway_payload_2() {
             "{function} counts wrong events"
         );
     }
+}
+
+/// The share link's sample event: an unknown code (empty table) is the generic landing's 302,
+/// a known one of an event with a landing page goes there and counts, and the process lives on.
+#[tokio::test]
+async fn the_share_link_redirects_the_sample_event_and_counts_a_known_code() {
+    use referral_shared::store::prelude::*;
+    let stack = Stack::new().await;
+    let api = RuntimeApi::start().await;
+    let mut process = stack.spawn("share-link", &api);
+    let redirect = |outcome: &Outcome| {
+        let response = outcome.response();
+        (
+            response["statusCode"].as_u64().unwrap_or(0),
+            response["headers"]["location"].clone(),
+            response["headers"]["cache-control"].clone(),
+        )
+    };
+    let unknown = api.invoke(sample("apigw-share-link.json")).await;
+    assert_eq!(
+        redirect(&unknown),
+        (
+            302,
+            json!("https://pay.example.com/join"),
+            json!("no-store")
+        ),
+        "{unknown:?}"
+    );
+
+    let store = &stack.table.store;
+    let config = referral_tests::fixtures::linked_event(
+        "personal",
+        Some("https://pay.example.com/j/{code}"),
+        "UTC",
+    );
+    store.save_event_config(&config, None).await.unwrap();
+    store
+        .create_code(&referral_tests::fixtures::code_record(
+            "SHARE888",
+            "personal",
+            "demo-referrer",
+        ))
+        .await
+        .unwrap();
+    let known = api.invoke(sample("apigw-share-link.json")).await;
+    assert_eq!(
+        redirect(&known),
+        (
+            302,
+            json!("https://pay.example.com/j/SHARE888"),
+            json!("no-store")
+        ),
+        "{known:?}"
+    );
+    let code = referral_shared::ReferralCode::parse("SHARE888").unwrap();
+    let day = referral_shared::Day::parse("2000-01-01").unwrap();
+    let today = config.links.day_of(chrono::Utc::now());
+    let clicks = store.code_clicks(&code, day, today).await.unwrap();
+    assert_eq!(clicks.values().sum::<u64>(), 1, "{clicks:?}");
+    assert!(process.is_running(), "share-link died");
 }
 
 #[tokio::test]

@@ -1478,7 +1478,10 @@ async fn funnels_per_event_and_per_code_count_per_day_with_conversion_rates() {
         ))
         .await;
     assert_eq!(event.status, 200, "{}", event.body);
-    assert_eq!(trips, 5, "the event's Query + one Query per shard");
+    assert_eq!(
+        trips, 13,
+        "the event's Query + 4 counter shards + 8 click shards (GSI2)"
+    );
     assert_eq!(event.body["event_id"], "personal");
     assert_eq!(event.body.get("code"), None);
     assert_eq!(
@@ -1493,6 +1496,7 @@ async fn funnels_per_event_and_per_code_count_per_day_with_conversion_rates() {
     assert_eq!(
         event.body["conversion"],
         json!([
+            {"from": "clicks", "to": "checks_valid", "rate": null},
             {"from": "checks_valid", "to": "uses_accepted", "rate": null},
             {"from": "uses_accepted", "to": "kyc_passed", "rate": "1.0000"},
             {"from": "kyc_passed", "to": "device_bound", "rate": "0.0000"},
@@ -1500,7 +1504,19 @@ async fn funnels_per_event_and_per_code_count_per_day_with_conversion_rates() {
             {"from": "qualified", "to": "rewards_REFEREE", "rate": null},
         ])
     );
-    // Today's checks, on the code's funnel.
+    // Four visits of the share link today, and the two checks: on the code's funnel.
+    for _ in 0..4 {
+        let visit = referral_tests::http_support::call_with(
+            &api.links,
+            "GET",
+            "/r/SHARE888",
+            None,
+            None,
+            &[("user-agent", "Mozilla/5.0")],
+        )
+        .await;
+        assert_eq!(visit.status, 302);
+    }
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
@@ -1516,14 +1532,21 @@ async fn funnels_per_event_and_per_code_count_per_day_with_conversion_rates() {
         ))
         .await;
     assert_eq!(code.status, 200, "{}", code.body);
-    assert_eq!(trips, 5, "the code's GetItem + one Query per shard");
+    assert_eq!(
+        trips, 13,
+        "the code's GetItem + 4 counter shards + 8 click shards"
+    );
     assert_eq!(code.body["code"], "SHARE888");
     assert_eq!(code.body["event_id"], "personal");
     assert_eq!(
         code.body["days"],
-        json!([{"day": today, "counts": {"checks_valid": 2}}])
+        json!([{"day": today, "counts": {"checks_valid": 2, "clicks": 4}}])
     );
-    assert_eq!(code.body["conversion"][0]["rate"], "0.0000");
+    assert_eq!(
+        code.body["conversion"][0],
+        json!({"from": "clicks", "to": "checks_valid", "rate": "0.5000"})
+    );
+    assert_eq!(code.body["conversion"][1]["rate"], "0.0000");
 
     // Bad ranges: 400 naming the field; unknown event or code: 404.
     for (query, field) in [

@@ -236,6 +236,19 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     seed_referrer(&api, "jk-bob", "BVB23456", 2, statuses).await;
 
     let alice = member("jk-alice");
+    // Three people and a link preview open Alice's share link.
+    for agent in ["Mozilla/5.0", "Mozilla/5.0", "curl/8", "WhatsApp/2.23"] {
+        let visit = referral_tests::http_support::call_with(
+            &api.links,
+            "GET",
+            "/r/ACE23456",
+            None,
+            None,
+            &[("user-agent", agent)],
+        )
+        .await;
+        assert_eq!(visit.status, 302);
+    }
     // Warm this instance's configuration cache; from then on a page is one Query.
     api.app("GET", "/v1/referral/subtitle", None, alice.clone())
         .await;
@@ -247,6 +260,7 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     let mut referees = Vec::new();
     let mut path = "/v1/referral/me?limit=2".to_owned();
     let mut pages = 0;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     loop {
         let (page, trips) = api
             .table
@@ -255,20 +269,13 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
         if pages == 0 {
-            // The first page also reads my code's funnel: 4 Queries, one per shard.
-            assert_eq!(trips, 5, "one Query page + the funnel's 4 (config cached)");
-            let funnel = &page.body["funnel"];
-            assert_eq!(funnel["total"]["checks_valid"], 1, "{funnel}");
-            // Seeded referees were written by fixtures, not counted.
-            assert_eq!(funnel["total"]["uses_accepted"], 0, "{funnel}");
-            assert_eq!(
-                funnel["conversion"][0],
-                json!({"from": "checks_valid", "to": "uses_accepted", "rate": "0.0000"})
-            );
-            assert_eq!(funnel["conversion"][1]["rate"], Value::Null);
+            // The overview stays one Query page (DESIGN.md): clicks and funnel are
+            // /v1/referral/me/funnel's.
+            assert_eq!(trips, 1, "one Query page (config cached)");
+            assert_eq!(page.body.get("clicks"), None);
+            assert_eq!(page.body.get("funnel"), None);
         } else {
             assert_eq!(trips, 1, "one Query page per request (config cached)");
-            assert_eq!(page.body["funnel"], Value::Null);
         }
         pages += 1;
         assert!(page.body["referees"].as_array().unwrap().len() <= 2);
@@ -290,6 +297,53 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     }
     assert!(pages >= 3, "5 referees in pages of 2: {pages}");
     assert_eq!(referees.len(), 5);
+
+    // My code's clicks and funnel: my code (1 Query), then the counters' 4 shards and the
+    // clicks' 8, concurrently.
+    let (mine, trips) = api
+        .table
+        .round_trips
+        .during(api.app("GET", "/v1/referral/me/funnel", None, alice.clone()))
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let shards = usize::from(referral_shared::store::keys::CLICK_SHARDS);
+    assert_eq!(
+        trips,
+        1 + 4 + shards,
+        "my code + counter shards + click shards"
+    );
+    assert_eq!(mine.body["code"], "ACE23456");
+    // The PERSONAL event has no time zone: days in UTC. The preview was not counted.
+    assert_eq!(
+        mine.body["clicks"],
+        json!({"total": 3, "today": 3, "day": today})
+    );
+    let funnel = &mine.body["funnel"];
+    assert_eq!(funnel["total"]["clicks"], 3, "{funnel}");
+    assert_eq!(funnel["total"]["checks_valid"], 1, "{funnel}");
+    // Seeded referees were written by fixtures, not counted.
+    assert_eq!(funnel["total"]["uses_accepted"], 0, "{funnel}");
+    assert_eq!(
+        funnel["conversion"][0],
+        json!({"from": "clicks", "to": "checks_valid", "rate": "0.3333"})
+    );
+    assert_eq!(
+        funnel["conversion"][1],
+        json!({"from": "checks_valid", "to": "uses_accepted", "rate": "0.0000"})
+    );
+    assert_eq!(funnel["conversion"][2]["rate"], Value::Null);
+    // A member without a code: nulls, after one Query.
+    let (none, trips) = api
+        .table
+        .round_trips
+        .during(api.app("GET", "/v1/referral/me/funnel", None, member("jk-nobody")))
+        .await;
+    assert_eq!(none.status, 200, "{}", none.body);
+    assert_eq!(trips, 1);
+    assert_eq!(
+        none.body,
+        json!({"code": null, "clicks": null, "funnel": null})
+    );
     for (i, r) in referees.iter().enumerate() {
         assert_eq!(r["phone"], "0912***678");
         assert_eq!(r["code"], "ACE23456");

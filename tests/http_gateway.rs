@@ -12,6 +12,7 @@ async fn start(api: &Api, authorizer: Authorizer) -> String {
     let gateway = Gateway {
         app: api.app.clone(),
         admin: api.admin.clone(),
+        links: api.links.clone(),
         authorizer: Arc::new(authorizer),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -315,7 +316,8 @@ async fn claims_reach_the_function_as_api_gateway_renders_them() {
     let key = Authorizer::new(b"test-signing-key".to_vec());
     let gateway = Gateway {
         app: echo.clone(),
-        admin: echo,
+        admin: echo.clone(),
+        links: echo,
         authorizer: Arc::new(key.clone()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -547,4 +549,56 @@ async fn the_sample_api_gateway_events_are_answered() {
             assert_eq!(body, expect, "{file}");
         }
     }
+}
+
+/// The share link needs no token: the gateway hands `GET|HEAD /r/{code}` to the share-link
+/// router without reading `Authorization`, and the visitor gets its 302 (the README's curl).
+#[tokio::test]
+async fn the_local_gateway_serves_the_share_link_without_a_token() {
+    use referral_shared::store::prelude::*;
+    let api = Api::new().await;
+    let base = start(&api, Authorizer::new(b"test-signing-key".to_vec())).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let response = client
+            .request(method.clone(), format!("{base}/r/share-888"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "{method}");
+        // The sample PERSONAL campaign sets no landing page: the generic one.
+        assert_eq!(
+            response.headers()["location"],
+            referral_tests::http_support::GENERIC_LANDING,
+            "{method}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    // A bad token changes nothing: the route has no authorizer.
+    let response = client
+        .get(format!("{base}/r/SHARE888"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    // Other methods and deeper paths under /r/ are not routes of the HTTP API.
+    let response = client
+        .post(format!("{base}/r/SHARE888"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let code = referral_shared::ReferralCode::parse("SHARE888").unwrap();
+    let from = referral_shared::Day::parse("2000-01-01").unwrap();
+    let to = referral_shared::Day::parse("2100-01-01").unwrap();
+    let clicks = api.table.store.code_clicks(&code, from, to).await.unwrap();
+    assert_eq!(
+        clicks.values().sum::<u64>(),
+        2,
+        "the two GETs, not the HEAD"
+    );
 }

@@ -986,7 +986,7 @@ async fn reward_rule_state_is_read_in_one_batch_and_written_only_under_its_condi
     );
 }
 
-/// #32 and #33: a referee's registration by jkos id (GSI3, profile first) and by account id
+/// #32 and #33 (docs/data-model.md): a referee's registration by jkos id (GSI3, profile first) and by account id
 /// (one BatchGetItem of the profile and both rewards).
 #[tokio::test]
 async fn a_registration_is_read_by_jkos_id_in_one_query_and_by_account_id_in_one_batch() {
@@ -1063,4 +1063,83 @@ async fn a_registration_is_read_by_jkos_id_in_one_query_and_by_account_id_in_one
     assert_eq!(t.store.registration(&nobody).await.unwrap(), None);
     let stranger = JkosId::parse("jk-nobody").unwrap();
     assert_eq!(t.store.my_registration(&stranger).await.unwrap(), None);
+}
+
+/// The share link's counters: a click is 1 UpdateItem; a code's days are `CLICK_SHARDS`
+/// Queries of the base table, an event's `CLICK_SHARDS` Queries on GSI2, both summed over
+/// shards (and codes), bounded by the range on both ends, and blind to other codes and events.
+#[tokio::test]
+async fn clicks_are_one_update_each_and_read_back_per_code_and_per_event_over_a_range() {
+    use referral_shared::store::keys::CLICK_SHARDS;
+    use std::collections::BTreeMap;
+    let t = TestTable::create().await;
+    let day = |raw: &str| Day::parse(raw).unwrap();
+    let code = |raw: &str| ReferralCode::parse(raw).unwrap();
+    let spring = EventId::parse("spring").unwrap();
+    let autumn = EventId::parse("autumn").unwrap();
+    // (code, event, day, clicks)
+    let clicks = [
+        ("AAA2345", &spring, "2026-11-20", 3u64),
+        ("AAA2345", &spring, "2026-11-21", 5),
+        ("AAA2345", &spring, "2026-11-23", 2),
+        ("BBB2345", &spring, "2026-11-21", 4),
+        ("CCC2345", &autumn, "2026-11-21", 7),
+    ];
+    for (c, event, d, n) in clicks {
+        for _ in 0..n {
+            let ((), trips) = t
+                .round_trips
+                .during(async { t.store.count_click(&code(c), event, day(d)).await.unwrap() })
+                .await;
+            assert_eq!(trips, 1, "one UpdateItem per click");
+        }
+    }
+
+    let (by_day, trips) = t
+        .round_trips
+        .during(
+            t.store
+                .code_clicks(&code("AAA2345"), day("2026-11-21"), day("2026-11-23")),
+        )
+        .await;
+    assert_eq!(trips, usize::from(CLICK_SHARDS));
+    assert_eq!(
+        by_day.unwrap(),
+        BTreeMap::from([(day("2026-11-21"), 5), (day("2026-11-23"), 2)])
+    );
+
+    let (by_day, trips) = t
+        .round_trips
+        .during(
+            t.store
+                .event_clicks(&spring, day("2026-11-20"), day("2026-11-21")),
+        )
+        .await;
+    assert_eq!(trips, usize::from(CLICK_SHARDS));
+    assert_eq!(
+        by_day.unwrap(),
+        BTreeMap::from([(day("2026-11-20"), 3), (day("2026-11-21"), 9)]),
+        "AAA + BBB on the 21st; not the 23rd; not the autumn code"
+    );
+    let whole = t
+        .store
+        .event_clicks(&autumn, day("2026-01-01"), day("2026-12-31"))
+        .await
+        .unwrap();
+    assert_eq!(whole, BTreeMap::from([(day("2026-11-21"), 7)]));
+    // An empty or reversed range reads nothing.
+    let (none, trips) = t
+        .round_trips
+        .during(
+            t.store
+                .code_clicks(&code("AAA2345"), day("2026-11-23"), day("2026-11-20")),
+        )
+        .await;
+    assert_eq!((none.unwrap().len(), trips), (0, 0));
+    let nobody = t
+        .store
+        .code_clicks(&code("ZZZ2345"), day("2026-11-01"), day("2026-11-30"))
+        .await
+        .unwrap();
+    assert!(nobody.is_empty());
 }

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod partners;
 pub mod payout;
 pub mod queue;
+pub mod share_link;
 pub mod store;
 pub mod sweeper;
 pub mod telemetry;

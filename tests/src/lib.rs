@@ -223,6 +223,22 @@ pub mod fixtures {
         }
     }
 
+    /// A PERSONAL event's whole configuration with share-link settings (landing URL with
+    /// `{code}`, IANA time zone) and no window.
+    pub fn linked_event(id: &str, landing_url: Option<&str>, time_zone: &str) -> EventConfig {
+        EventConfig {
+            event: event(id, EventType::Personal),
+            contents: Vec::new(),
+            copywriting: Vec::new(),
+            notifications: Vec::new(),
+            rules: Default::default(),
+            links: LinkSettings {
+                time_zone: EventTimeZone::parse(time_zone).unwrap(),
+                landing_url: landing_url.map(|u| LandingUrl::parse(u).unwrap()),
+            },
+        }
+    }
+
     pub fn window(start: Instant, end: Instant) -> TimeWindow {
         TimeWindow::new(start, end).unwrap()
     }
@@ -991,9 +1007,14 @@ pub mod http_support {
         pub queue: TestQueue,
         pub app: Router,
         pub admin: Router,
+        /// The share link (`GET|HEAD /r/{code}`), generic landing [`GENERIC_LANDING`].
+        pub links: Router,
     }
 
     pub const CHECK_LIMIT: u32 = 5;
+
+    /// The share link's generic landing page in the tests.
+    pub const GENERIC_LANDING: &str = "https://app.example.com/join";
 
     impl Api {
         /// Table, queue, the sample PERSONAL campaign (config/campaigns/personal.json, code
@@ -1014,12 +1035,30 @@ pub mod http_support {
                 Arc::new(table.store.clone()),
                 Arc::new(queue.payout_queue()),
             );
+            let links = Self::link_router(&table, Arc::new(chrono::Utc::now));
             Api {
                 table,
                 queue,
                 app,
                 admin,
+                links,
             }
+        }
+
+        /// A share-link "instance" over `table` (own configuration cache), its clicks counted
+        /// on the days of `clock`.
+        pub fn link_router(table: &TestTable, clock: referral_shared::share_link::Clock) -> Router {
+            referral_shared::share_link::router_with_clock(
+                Arc::new(table.store.clone()),
+                referral_shared::share_link::ShareLinkSettings {
+                    generic_landing: referral_shared::share_link::GenericLanding::parse(
+                        GENERIC_LANDING,
+                    )
+                    .unwrap(),
+                    config_cache_seconds: 60,
+                },
+                clock,
+            )
         }
 
         /// Both routers over `table`, sending payout messages to `queue` (e.g. a payout

@@ -15,8 +15,8 @@ use crate::domain::{
 use crate::events_cache::ConfigCache;
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, FunnelCounts, MemberRewards, RateLimits,
-    Registrations, RewardReads, RewardWrites, StoreError,
+    Clicks, Codes, CollectionEntry, Collections, EventReads, FunnelCounts, MemberRewards,
+    RateLimits, Registrations, RewardReads, RewardWrites, StoreError,
 };
 
 use crate::time::Instant;
@@ -34,9 +34,10 @@ use utoipa_axum::routes;
 crate::store::port_sum!(
     /// What the app API reads and writes: codes, campaign configuration, a member's collection,
     /// the shared request limiter, the member's own rewards (read, claim, late expiry) and
-    /// their own registration (the checklist).
+    /// their own registration (the checklist), their code's share-link clicks and funnel.
     pub trait AppStore: Codes
         + EventReads
+        + Clicks
         + Collections
         + RateLimits
         + RewardReads
@@ -90,6 +91,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/referral/event"),
     ("GET", "/v1/referral/me"),
     ("GET", "/v1/referral/me/registration"),
+    ("GET", "/v1/referral/me/funnel"),
     ("GET", "/v1/referral/rewards"),
     ("POST", "/v1/referral/rewards/{reward_id}/claim"),
 ];
@@ -102,6 +104,7 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(event_detail))
         .routes(routes!(my_referral))
         .routes(routes!(my_registration))
+        .routes(routes!(my_funnel))
         .routes(routes!(my_rewards))
         .routes(routes!(claim_reward))
 }
@@ -122,6 +125,33 @@ impl AppState {
             .get_many(self.store.as_ref(), std::slice::from_ref(event))
             .await?;
         Ok(found.remove(event))
+    }
+}
+
+impl AppState {
+    /// A code's clicks from its creation day to today, days in its event's time zone (UTC if
+    /// the event is gone): `CLICK_SHARDS` concurrent Queries (configuration cached).
+    async fn clicks_of(
+        &self,
+        record: &crate::domain::ReferralCodeRecord,
+        now: Instant,
+    ) -> Result<CodeClicks, ApiError> {
+        let links = self
+            .config_of(&record.event_id)
+            .await?
+            .map(|c| c.links.clone())
+            .unwrap_or_default();
+        let today = links.day_of(now);
+        let from = links.day_of(record.created_at).min(today);
+        let days = self.store.code_clicks(&record.code, from, today).await?;
+        Ok(CodeClicks {
+            summary: MyClicks {
+                total: days.values().sum(),
+                today: days.get(&today).copied().unwrap_or(0),
+                day: today.key(),
+            },
+            per_day: days,
+        })
     }
 }
 
@@ -403,19 +433,35 @@ struct MyReferral {
     #[schema(value_type = Value)]
     reminder_message: serde_json::Value,
     referees: Vec<MyReferee>,
-    /// My referees' funnel, all days: every stage's total and the conversion rates (as the
-    /// admin's code funnel). On the first page, once the member has a code; null otherwise.
-    #[schema(required = true)]
-    funnel: Option<FunnelTotals>,
     /// The cursor of the next page; null on the last one.
     #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
-/// My code, share link and message, reminder, and my referees' progress.
+/// A code's clicks since it was created: per day, and summed for the member.
+struct CodeClicks {
+    summary: MyClicks,
+    per_day: std::collections::BTreeMap<Day, u64>,
+}
+
+/// The clicks on my share link (visits of `/r/{code}` by people; link previews and HEAD are
+/// not counted).
+#[derive(Debug, Serialize, ToSchema)]
+struct MyClicks {
+    /// Every click since the code was created.
+    total: u64,
+    /// Today's clicks, today being the calendar day in the code's event time zone.
+    today: u64,
+    /// That day, `YYYY-MM-DD`.
+    #[schema(value_type = String, example = "2026-11-22")]
+    day: String,
+}
+
+/// My code, share link and message, reminder, my code's clicks, and my referees' progress.
 ///
 /// One DynamoDB Query page of the caller's collection per request; `limit` counts referees.
-/// The first page also reads the funnel of the caller's code (4 concurrent Queries).
+/// My code's clicks and funnel are `GET /v1/referral/me/funnel`: this overview stays one Query
+/// (DESIGN.md's budget), the screen that shows them asks for them.
 #[utoipa::path(
     get,
     path = "/v1/referral/me",
@@ -436,7 +482,6 @@ async fn my_referral(
 ) -> Result<Response, ApiError> {
     // The collection's page limit counts referees.
     let request = query.to_request()?;
-    let first_page = request.cursor.is_none();
     let page = state
         .store
         .referrer_collection(&ReferralSource::from(&member), request)
@@ -509,26 +554,85 @@ async fn my_referral(
         }
         _ => serde_json::Value::Null,
     };
-    // The member's own code is a PERSONAL code: its funnel is kept under the PERSONAL event.
-    let funnel = match (&code, first_page) {
-        (Some(c), true) => {
-            let scope = FunnelScope::Code(state.settings.personal_event.clone(), c.clone());
-            let days = state
-                .store
-                .funnel_days(&scope, Day::FIRST, Day::LAST)
-                .await?;
-            Some(FunnelTotals::of(days.iter().map(|(_, counts)| counts)))
-        }
-        _ => None,
-    };
     Ok(ok(MyReferral {
-        funnel,
         code,
         share_link,
         share_message,
         reminder_message: copy(config.as_deref(), CopywritingItem::ReminderMessage, now),
         referees,
         next_cursor: page.next.map(|c| c.token().to_owned()),
+    }))
+}
+
+/// My code's share-link clicks and my referees' funnel.
+#[derive(Debug, Serialize, ToSchema)]
+struct MyFunnel {
+    /// My code; null until I qualified (then everything else is null too).
+    #[schema(required = true)]
+    code: Option<ReferralCode>,
+    /// My share link's clicks, in total and today.
+    #[schema(required = true)]
+    clicks: Option<MyClicks>,
+    /// My code's funnel over all days, from the clicks to my referees' rewards: every
+    /// stage's total and the conversion rates (as the admin's code funnel).
+    #[schema(required = true)]
+    funnel: Option<FunnelTotals>,
+}
+
+/// My code's clicks and my referees' funnel.
+///
+/// The screen behind "how is my code doing": 1 Query of my collection's first item (my code,
+/// GSI1), then my code's funnel counters (4 Queries) and clicks (8 Queries), concurrently. Kept
+/// out of `/v1/referral/me`, whose overview stays one Query (DESIGN.md).
+#[utoipa::path(
+    get,
+    path = "/v1/referral/me/funnel",
+    tag = "app",
+    security(("jwt" = [])),
+    responses(
+        (status = 200, description = "my code's clicks and funnel (nulls until I have a code)", body = MyFunnel),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn my_funnel(
+    State(state): State<Arc<AppState>>,
+    Member(member): Member,
+) -> Result<Response, ApiError> {
+    // My code sorts first in my collection (`CODE#<code>#`, before my referees).
+    let page = state
+        .store
+        .referrer_collection(
+            &ReferralSource::from(&member),
+            crate::store::PageRequest::first(1),
+        )
+        .await?;
+    let record = page.items.into_iter().find_map(|entry| match entry {
+        CollectionEntry::Code(record) => Some(record),
+        _ => None,
+    });
+    let Some(record) = record else {
+        return Ok(ok(MyFunnel {
+            code: None,
+            clicks: None,
+            funnel: None,
+        }));
+    };
+    let now = chrono::Utc::now();
+    let scope = FunnelScope::Code(record.event_id.clone(), record.code.clone());
+    let (clicks, days) = futures::try_join!(state.clicks_of(&record, now), async {
+        Ok::<_, ApiError>(
+            state
+                .store
+                .funnel_days(&scope, Day::FIRST, Day::LAST)
+                .await?,
+        )
+    },)?;
+    let per_day = crate::api::funnel::with_clicks(days, clicks.per_day.clone());
+    Ok(ok(MyFunnel {
+        code: Some(record.code.clone()),
+        funnel: Some(FunnelTotals::of(per_day.iter().map(|(_, counts)| counts))),
+        clicks: Some(clicks.summary),
     }))
 }
 

@@ -2,8 +2,9 @@
 //! counts per day, the total, and the conversion rates along the funnel's main line.
 
 use super::ApiError;
-use crate::domain::{Day, FUNNEL_LINE, StageCounts, conversion_rate};
+use crate::domain::{CLICKS_STAGE, Day, FUNNEL_LINE, StageCounts, conversion_rate};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 /// The longest range a funnel query may span, both days included.
@@ -42,6 +43,23 @@ impl FunnelQuery {
     }
 }
 
+/// The funnel's days with the share link's clicks merged in as the `clicks` stage (a day with
+/// clicks only is added; zero is left out, as for every stage).
+pub fn with_clicks(
+    days: Vec<(Day, StageCounts)>,
+    clicks: BTreeMap<Day, u64>,
+) -> Vec<(Day, StageCounts)> {
+    let mut merged: BTreeMap<Day, StageCounts> = days.into_iter().collect();
+    for (day, n) in clicks.into_iter().filter(|(_, n)| *n > 0) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        merged
+            .entry(day)
+            .or_default()
+            .insert(CLICKS_STAGE.to_owned(), n);
+    }
+    merged.into_iter().collect()
+}
+
 /// One step of the main line: `to` / `from`.
 #[derive(Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Conversion {
@@ -60,14 +78,14 @@ pub struct Conversion {
 pub struct FunnelDay {
     #[schema(example = "2026-11-21")]
     pub day: String,
-    /// Stage name → count: `checks_valid`, `uses_accepted`, `uses_rejected_<REASON>`,
+    /// Stage name → count: `clicks` (the share link's), `checks_valid`, `uses_accepted`, `uses_rejected_<REASON>`,
     /// `kyc_passed`, `device_bound`, `qualified`, `withheld_<REASON>`,
     /// `rewards_<SIDE>_<STATUS>` (docs/api.md).
     pub counts: StageCounts,
 }
 
 /// Totals over a range and the conversion rates between consecutive stages of the main line
-/// (`checks_valid → uses_accepted → kyc_passed → device_bound → qualified →
+/// (`clicks → checks_valid → uses_accepted → kyc_passed → device_bound → qualified →
 /// rewards_REFEREE`, the last being the referee side's rewards in every status).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FunnelTotals {

@@ -9,6 +9,7 @@
 //! | reward-payout                                 | [`PayoutConfig`]              | `payout.rs`   |
 //! | reward-sweeper                                | [`SweeperConfig`]             | `sweeper.rs`  |
 //! | app-api, admin-api                            | [`AppApiConfig`], [`AdminApiConfig`] | `api.rs` |
+//! | share-link                                    | [`ShareLinkConfig`]           | `link.rs`     |
 //!
 //! Every variable is read in exactly one place: the variables several functions share have
 //! one reader each below ([`table_name`], [`payout_queue_url`], [`personal_event`],
@@ -18,11 +19,13 @@
 
 mod api;
 mod consumer;
+mod link;
 mod payout;
 mod sweeper;
 
 pub use api::{AdminApiConfig, AppApiConfig};
 pub use consumer::ConsumerConfig;
+pub use link::ShareLinkConfig;
 pub use payout::PayoutConfig;
 pub use sweeper::SweeperConfig;
 
@@ -130,7 +133,7 @@ fn personal_event(env: Env<'_>) -> Result<EventId, ConfigError> {
 }
 
 /// `CONFIG_CACHE_SECONDS` (default 60): how stale a cached event configuration may be
-/// (consumers, payout, app API).
+/// (consumers, payout, app API, share link).
 fn config_cache_ttl(env: Env<'_>) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(optional_in(
         env,
@@ -188,6 +191,7 @@ mod tests {
         ("PAYOUT_DLQ_URL", "http://q-dlq"),
         ("PERSONAL_EVENT_ID", "personal"),
         ("IDENTITY_HASH_KEY", "0123456789abcdef0123456789abcdef"),
+        ("GENERIC_LANDING_URL", "https://pay.example.com/join"),
     ];
 
     fn vars(changes: &[(&str, &str)]) -> HashMap<String, String> {
@@ -213,6 +217,7 @@ mod tests {
         SweeperConfig::from_vars(&env)?;
         AppApiConfig::from_vars(&env)?;
         AdminApiConfig::from_vars(&env)?;
+        ShareLinkConfig::from_vars(&env)?;
         Ok(())
     }
 
@@ -290,6 +295,21 @@ mod tests {
             ),
             ("CHECK_LIMIT_PER_MINUTE", "0", None),
             (
+                "GENERIC_LANDING_URL",
+                "",
+                Some("environment variable GENERIC_LANDING_URL is required"),
+            ),
+            (
+                "GENERIC_LANDING_URL",
+                "https://pay.example.com/join?code={code}",
+                Some("GENERIC_LANDING_URL is invalid: must not contain {code}"),
+            ),
+            (
+                "GENERIC_LANDING_URL",
+                "http://pay.example.com/join",
+                Some("GENERIC_LANDING_URL is invalid"),
+            ),
+            (
                 "CHECK_LIMIT_PER_MINUTE",
                 "x",
                 Some("CHECK_LIMIT_PER_MINUTE is invalid"),
@@ -333,5 +353,11 @@ mod tests {
             app.settings.share_link_template,
             "https://example.invalid/r/{code}"
         );
+        let link = ShareLinkConfig::from_vars(&env).unwrap();
+        assert_eq!(
+            link.settings.generic_landing.as_str(),
+            "https://pay.example.com/join"
+        );
+        assert_eq!(link.settings.config_cache_seconds, 60);
     }
 }

@@ -56,9 +56,14 @@ impl FunnelStage {
     }
 }
 
+/// The stage of share-link clicks: counted by the share link (`store::Clicks`, one write per
+/// click), not by the funnel's counters; the funnel's answers merge it in.
+pub const CLICKS_STAGE: &str = "clicks";
+
 /// The main line of the funnel, in order: conversion rates are given between consecutive
 /// entries. `rewards_REFEREE` is the sum of the referee side's rewards in every status.
-pub const FUNNEL_LINE: [&str; 6] = [
+pub const FUNNEL_LINE: [&str; 7] = [
+    CLICKS_STAGE,
     "checks_valid",
     "uses_accepted",
     "kyc_passed",

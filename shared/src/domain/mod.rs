@@ -31,8 +31,8 @@ pub use copy::{
 pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
 pub use funnel::{
-    FUNNEL_LINE, FunnelDelta, FunnelScope, FunnelStage, StageAt, StageCounts, conversion_rate,
-    funnel_delta, member_stages, reward_stage,
+    CLICKS_STAGE, FUNNEL_LINE, FunnelDelta, FunnelScope, FunnelStage, StageAt, StageCounts,
+    conversion_rate, funnel_delta, member_stages, reward_stage,
 };
 pub use identity::{DeviceId, IdentityHash, IdentityKey};
 pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};

@@ -4,8 +4,8 @@
 use super::keys;
 use crate::domain::{
     ContentWindow, Copywriting, Day, EventId, FunnelScope, IdentityClaim, LinkSettings,
-    MemberProfile, NotificationTemplate, ReferralCodeRecord, ReferralEvent, ReferrerStats, Reward,
-    RewardRules, StageCounts,
+    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
+    ReferrerStats, Reward, RewardRules, StageCounts,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,8 @@ pub enum Entity {
     IdentityClaim,
     /// A funnel counter (ADR 0008): written only by ADD updates.
     Funnel,
+    /// One shard of a code's clicks on one day (the share link's counter).
+    ClickCount,
 }
 
 impl std::fmt::Display for Entity {
@@ -339,6 +341,30 @@ pub fn identity_claim_item(claim: &IdentityClaim) -> Item<&IdentityClaim> {
     )
 }
 
+/// One shard of a code's click counter for one day. Never Put: the share link's one
+/// UpdateItem per click sets every attribute of this shape but `clicks` and ADDs 1 to
+/// `clicks` (`store/dynamo/clicks.rs` builds its expression from this item), so the first
+/// click of a day creates the item and the others only count. No IP, no user agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClickCount {
+    pub event_id: EventId,
+    pub code: ReferralCode,
+    pub clicks: u64,
+}
+
+pub fn click_item(count: &ClickCount, day: Day, shard: u8) -> Item<&ClickCount> {
+    Item::new(
+        Entity::ClickCount,
+        keys::click_pk(&count.code, shard),
+        keys::click_sk(day),
+        count,
+    )
+    .gsi2(
+        keys::event_clicks_gsi2pk(&count.event_id, shard),
+        keys::event_clicks_gsi2sk(day, &count.code),
+    )
+}
+
 pub fn parked_item(
     record: &crate::contracts::kafka::ParkedRecord,
 ) -> Item<&crate::contracts::kafka::ParkedRecord> {
@@ -405,6 +431,31 @@ pub(crate) mod tests {
         assert_eq!(attrs, expected);
         let back: Item<ReferralEvent> = serde_dynamo::from_item(attrs).unwrap();
         assert_eq!(back.data, event);
+    }
+
+    #[test]
+    fn click_count_item_shape() {
+        let count = ClickCount {
+            event_id: EventId::parse("personal").unwrap(),
+            code: ReferralCode::parse("ab2cd3").unwrap(),
+            clicks: 0,
+        };
+        let day = Day::parse("2026-11-22").unwrap();
+        let attrs = to_attrs(&click_item(&count, day, 3));
+        let expected: Attrs = [
+            ("PK", s("CLICKS#AB2CD3#3")),
+            ("SK", s("2026-11-22")),
+            ("GSI2PK", s("CLICKS#personal#3")),
+            ("GSI2SK", s("2026-11-22#AB2CD3")),
+            ("entity", s("ClickCount")),
+            ("event_id", s("personal")),
+            ("code", s("AB2CD3")),
+            ("clicks", AttributeValue::N("0".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(attrs, expected);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! | IdentityClaim   | `IDCLAIM#<KIND>#<hmac>`      | `#IDCLAIM`                  |                   |                                               |                        |                           |
 //! | Funnel (event)  | `FUNNEL#<id>#<shard>`        | `<day>`                     |                   |                                               |                        |                           |
 //! | Funnel (code)   | `FUNNEL#<id>#CODE#<code>#<shard>` | `<day>`                |                   |                                               |                        |                           |
+//! | ClickCount      | `CLICKS#<code>#<shard>` | `<day>`                          |                   |                                               | `CLICKS#<event>#<shard>` | `<day>#<code>`          |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -202,6 +203,33 @@ pub fn funnel_sk(day: &Day) -> String {
     day.key()
 }
 
+/// How many counter items one code's clicks of one day are spread over. A click adds 1 to one
+/// shard picked at random, so a viral code's writes land on this many base-table partitions
+/// and this many GSI2 partitions (1,000 clicks/s on one code = 125 writes/s per shard, well
+/// under a partition's 1,000 WCU/s); reading a range costs this many Queries, run
+/// concurrently. Changing it strands the counts of the shards it drops: only ever raise it.
+pub const CLICK_SHARDS: u8 = 8;
+
+/// One shard of a code's daily click counters (sort key: the day, [`click_sk`]).
+pub fn click_pk(code: &ReferralCode, shard: u8) -> String {
+    format!("CLICKS#{code}#{shard}")
+}
+/// `YYYY-MM-DD` in the event's time zone: string order is day order.
+pub fn click_sk(day: Day) -> String {
+    day.key()
+}
+/// The same counter in its event's shard on GSI2 (every code of the event, day by day).
+pub fn event_clicks_gsi2pk(event: &EventId, shard: u8) -> String {
+    format!("CLICKS#{event}#{shard}")
+}
+pub fn event_clicks_gsi2sk(day: Day, code: &ReferralCode) -> String {
+    format!("{}#{code}", day.key())
+}
+/// GSI2 sort-key range of the days `from..=to` (every code of each day).
+pub fn event_clicks_range(from: Day, to: Day) -> (String, String) {
+    (from.key(), format!("{}{HIGH}", to.key()))
+}
+
 /// A parked (unprocessable) Kafka record: one item per coordinates, listed newest last on GSI2.
 pub fn parked_pk(at: &crate::contracts::kafka::RecordCoordinates) -> String {
     format!("PARKED#{}#{}#{}", at.topic, at.partition, at.offset)
@@ -295,6 +323,15 @@ mod tests {
             limit_pk("check#jkos-1", "2026-11-01T00:00"),
             "LIMIT#check#jkos-1#2026-11-01T00:00"
         );
+        let day = Day::parse("2026-11-22").unwrap();
+        assert_eq!(click_pk(&code, 7), "CLICKS#AB2CD3#7");
+        assert_eq!(click_sk(day), "2026-11-22");
+        assert_eq!(event_clicks_gsi2pk(&event, 0), "CLICKS#personal-2026#0");
+        assert_eq!(event_clicks_gsi2sk(day, &code), "2026-11-22#AB2CD3");
+        let (low, high) = event_clicks_range(day, Day::parse("2026-11-23").unwrap());
+        assert_eq!((low.as_str(), high.as_str()), ("2026-11-22", "2026-11-23~"));
+        assert!(low.as_str() <= "2026-11-22#AB2CD3" && "2026-11-23#ZZZZZZZZZZ" < high.as_str());
+        assert!("2026-11-24#2222" > high.as_str() && "2026-11-21#ZZZZ" < low.as_str());
         assert_eq!(reward_pk(&reward), "REWARD#acc-9-referee");
         assert_eq!(
             reward_status_gsi2pk(RewardStatus::Fail),

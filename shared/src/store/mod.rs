@@ -18,7 +18,7 @@ pub use items::Entity;
 pub use paging::{Cursor, Page, PageRequest};
 pub(crate) use ports::port_sum;
 pub use ports::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, FunnelCounts,
+    Clicks, Codes, CollectionEntry, Collections, EventReads, EventWrites, Fixtures, FunnelCounts,
     MAX_EVENT_WRITES, MAX_GROUP_ACTIONS, MemberBatches, MemberGroups, MemberRewards, MemberWrite,
     Parking, Profiles, ProfilesAndCodes, RateLimits, ReferralStore, Registration, Registrations,
     RewardReads, RewardWrites, RuleStates, WindowMarks,
@@ -28,7 +28,7 @@ pub use versioned::{Applied, PlannedWrite, apply_versioned};
 /// Every port trait, for code that calls store methods on a concrete [`DynamoStore`].
 pub mod prelude {
     pub use super::{
-        Codes, Collections, EventReads, EventWrites, Fixtures, FunnelCounts, MemberBatches,
+        Clicks, Codes, Collections, EventReads, EventWrites, Fixtures, FunnelCounts, MemberBatches,
         MemberGroups, MemberRewards, Parking, Profiles, RateLimits, ReferralStore, Registrations,
         RewardReads, RewardWrites, RuleStates, WindowMarks,
     };

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::time::Instant;
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Reads of campaign configuration (the event item and its windows).
 #[async_trait]
@@ -379,6 +379,39 @@ pub trait RateLimits: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// The share link's click counters (`keys::CLICK_SHARDS` shards per code and day; the days
+/// are the event's, `LinkSettings::day_of`).
+#[async_trait]
+pub trait Clicks: Send + Sync {
+    /// Counts one click of `code` (of `event`) on `day`: 1 UpdateItem (ADD clicks 1) on one
+    /// shard picked at random, creating the day's counter with its first click. Nothing else
+    /// is written, and nothing about the visitor.
+    async fn count_click(
+        &self,
+        code: &ReferralCode,
+        event: &EventId,
+        day: Day,
+    ) -> Result<(), StoreError>;
+    /// `code`'s clicks per day over `from..=to` (days without clicks are absent), summed over
+    /// its shards: `CLICK_SHARDS` Queries of the base table, concurrent (more only past 1 MB
+    /// per shard, i.e. never for a range of years).
+    async fn code_clicks(
+        &self,
+        code: &ReferralCode,
+        from: Day,
+        to: Day,
+    ) -> Result<BTreeMap<Day, u64>, StoreError>;
+    /// Every code of `event`: clicks per day over `from..=to`, summed over codes and shards:
+    /// `CLICK_SHARDS` Queries on GSI2, concurrent, each paged (one item per code and day of
+    /// its shard).
+    async fn event_clicks(
+        &self,
+        event: &EventId,
+        from: Day,
+        to: Day,
+    ) -> Result<BTreeMap<Day, u64>, StoreError>;
+}
+
 /// What the devkit and the tests use and no function does: unconditional writes of single
 /// items (a function writes through the conditional operations above), and lookups only a test
 /// needs.
@@ -438,5 +471,6 @@ port_sum!(
         + RateLimits
         + Registrations
         + FunnelCounts
+        + Clicks
         + Fixtures;
 );

@@ -318,11 +318,14 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One HTTP API in front of both functions, as `infra/template.yaml` declares it.
+/// One HTTP API in front of the three HTTP functions, as `infra/template.yaml` declares it:
+/// `/v1/…` (app, JWT), `/admin/v1/…` (admin, JWT + scope) and `GET|HEAD /r/{code}` (the share
+/// link, no authorizer).
 #[derive(Clone)]
 pub struct Gateway {
     pub app: Router,
     pub admin: Router,
+    pub links: Router,
     pub authorizer: Arc<Authorizer>,
 }
 
@@ -360,6 +363,9 @@ impl Gateway {
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
+        if is_share_link_route(&parts.method, path) {
+            return self.share_link(parts).await;
+        }
         let (function, route_scopes): (_, &[&str]) = if path.starts_with("/admin/v1/") {
             (&self.admin, ADMIN_ROUTE_SCOPES)
         } else if path.starts_with("/v1/") {
@@ -412,6 +418,28 @@ impl Gateway {
         }
     }
 
+    /// The share link's routes have no authorizer: no token is read and the event carries
+    /// no claims, as API Gateway sends it.
+    async fn share_link(&self, parts: axum::http::request::Parts) -> Response<Body> {
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let request = match lambda_request(&parts.method, path_and_query, &parts.headers, &[], None)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the Lambda event");
+                return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+        };
+        match self.links.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
     /// Serves until the process ends.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<()> {
         let gateway = Arc::new(self);
@@ -424,20 +452,31 @@ impl Gateway {
     }
 }
 
-/// Both routers wired from the environment, as the functions wire themselves (their typed
-/// configs, one SDK load).
+/// The template's share-link routes: `GET /r/{code}` and `HEAD /r/{code}` (one path segment).
+/// Any other method or path under `/r/` is not a route of the HTTP API.
+pub fn is_share_link_route(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && path
+            .strip_prefix("/r/")
+            .is_some_and(|code| !code.is_empty() && !code.contains('/'))
+}
+
+/// The three routers wired from the environment, as the functions wire themselves (their
+/// typed configs, one SDK load).
 pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
     use referral_shared::api::{admin, app};
-    use referral_shared::config::{AdminApiConfig, AppApiConfig, Clients};
+    use referral_shared::config::{AdminApiConfig, AppApiConfig, Clients, ShareLinkConfig};
     let app_config = AppApiConfig::from_env()?;
     let admin_config = AdminApiConfig::from_env()?;
+    let link_config = ShareLinkConfig::from_env()?;
     let clients = Clients::load().await;
     let store = Arc::new(clients.store(&app_config.table_name));
     let queue = Arc::new(clients.payout_queue(&admin_config.payout_queue_url));
     let app_queue = Arc::new(clients.payout_queue(&app_config.payout_queue_url));
     Ok(Gateway {
         app: app::router(store.clone(), app_queue, app_config.settings),
-        admin: admin::router(store, queue),
+        admin: admin::router(store.clone(), queue),
+        links: referral_shared::share_link::router(store, link_config.settings),
         authorizer: Arc::new(authorizer),
     })
 }

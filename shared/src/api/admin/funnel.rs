@@ -1,13 +1,15 @@
 //! The conversion funnel of an event and of a code (ADR 0008).
 
 use super::*;
-use crate::api::funnel::{FunnelQuery, FunnelReport};
+use crate::api::funnel::{FunnelQuery, FunnelReport, with_clicks};
 use crate::domain::FunnelScope;
 
 /// An event's funnel over a range of days.
 ///
 /// Counts per day of the event's time zone and in total, with the conversion rates along the
-/// funnel's main line. 1 Query for the event + `FUNNEL_SHARDS` (4) concurrent Queries.
+/// funnel's main line, from the share link's clicks on. 1 Query for the event, then
+/// `FUNNEL_SHARDS` (4) Queries of the counters and `CLICK_SHARDS` (8) of the clicks (GSI2), all
+/// concurrent.
 #[utoipa::path(
     get,
     path = "/admin/v1/events/{event_id}/funnel",
@@ -37,7 +39,11 @@ pub(super) async fn event_funnel(
         .await?
         .ok_or(ApiError::NotFound { what: "event" })?;
     let scope = FunnelScope::Event(event_id.clone());
-    let days = state.store.funnel_days(&scope, range.0, range.1).await?;
+    let (days, clicks) = futures::try_join!(
+        state.store.funnel_days(&scope, range.0, range.1),
+        state.store.event_clicks(&event_id, range.0, range.1),
+    )?;
+    let days = with_clicks(days, clicks);
     Ok(ok(FunnelReport::new(
         event_id.to_string(),
         None,
@@ -48,8 +54,8 @@ pub(super) async fn event_funnel(
 
 /// A code's funnel over a range of days.
 ///
-/// As the event's, for the referees of one code (its event's time zone). 1 GetItem for the
-/// code + 4 concurrent Queries.
+/// As the event's, for the clicks and referees of one code (its event's time zone). 1 GetItem
+/// for the code, then 4 + 8 concurrent Queries (counters, clicks).
 #[utoipa::path(
     get,
     path = "/admin/v1/codes/{code}/funnel",
@@ -79,7 +85,11 @@ pub(super) async fn code_funnel(
         .await?
         .ok_or(ApiError::NotFound { what: "code" })?;
     let scope = FunnelScope::Code(record.event_id.clone(), code.clone());
-    let days = state.store.funnel_days(&scope, range.0, range.1).await?;
+    let (days, clicks) = futures::try_join!(
+        state.store.funnel_days(&scope, range.0, range.1),
+        state.store.code_clicks(&code, range.0, range.1),
+    )?;
+    let days = with_clicks(days, clicks);
     Ok(ok(FunnelReport::new(
         record.event_id.to_string(),
         Some(code.to_string()),

@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::queue::PayoutQueue;
 use crate::store::{
-    Codes, CollectionEntry, Collections, EventReads, EventWrites, FunnelCounts, Page, PageRequest,
-    Registrations, RewardReads, RewardWrites, StoreError, create_unique_code,
+    Clicks, Codes, CollectionEntry, Collections, EventReads, EventWrites, FunnelCounts, Page,
+    PageRequest, Registrations, RewardReads, RewardWrites, StoreError, create_unique_code,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
@@ -63,7 +63,8 @@ crate::store::port_sum!(
         + RewardWrites
         + Collections
         + Registrations
-        + FunnelCounts;
+        + FunnelCounts
+        + Clicks;
 );
 
 pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {

@@ -4,10 +4,12 @@
 //! one key-condition builder, paging, BatchGetItem and transactions. `attrs.rs` converts items
 //! and classifies SDK errors (the one place they become [`StoreError`]s). Each other file
 //! implements the ports of one aggregate: `events.rs`, `codes.rs`, `members.rs`, `rewards.rs`,
-//! `collection.rs` (a referrer's collection), `parked.rs`, `limiter.rs`, and `fixtures.rs`
+//! `collection.rs` (a referrer's collection), `parked.rs`, `limiter.rs`, `clicks.rs` (the share
+//! link's sharded click counters), and `fixtures.rs`
 //! (what only tools and tests use).
 
 mod attrs;
+mod clicks;
 mod codes;
 mod collection;
 mod events;
