@@ -208,6 +208,7 @@ mod tests {
     #[test]
     fn totals_sum_the_days_and_rates_follow_the_main_line() {
         let day1 = StageCounts::from([
+            ("clicks".to_owned(), 8),
             ("checks_valid".to_owned(), 4),
             ("uses_accepted".to_owned(), 2),
             ("uses_rejected_OWN_CODE".to_owned(), 1),
@@ -231,11 +232,41 @@ mod tests {
         assert_eq!(
             rates,
             vec![
+                ("clicks", "checks_valid", Some("0.5000")),
                 ("checks_valid", "uses_accepted", Some("0.7500")),
                 ("uses_accepted", "kyc_passed", Some("0.3333")),
                 ("kyc_passed", "device_bound", Some("0.0000")),
                 ("device_bound", "qualified", None),
                 ("qualified", "rewards_REFEREE", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn clicks_join_the_counters_day_by_day_and_zero_days_stay_out() {
+        let day = |d: &str| Day::parse(d).unwrap();
+        let counted = vec![(
+            day("2026-11-02"),
+            StageCounts::from([("checks_valid".to_owned(), 2)]),
+        )];
+        let clicks = BTreeMap::from([
+            (day("2026-11-01"), 5),
+            (day("2026-11-02"), 3),
+            (day("2026-11-03"), 0),
+        ]);
+        let merged = with_clicks(counted, clicks);
+        let keys: Vec<_> = merged.iter().map(|(d, c)| (d.key(), c.clone())).collect();
+        assert_eq!(
+            keys,
+            vec![
+                (
+                    "2026-11-01".to_owned(),
+                    StageCounts::from([("clicks".to_owned(), 5)])
+                ),
+                (
+                    "2026-11-02".to_owned(),
+                    StageCounts::from([("checks_valid".to_owned(), 2), ("clicks".to_owned(), 3)])
+                ),
             ]
         );
     }
