@@ -298,8 +298,8 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
     assert!(pages >= 3, "5 referees in pages of 2: {pages}");
     assert_eq!(referees.len(), 5);
 
-    // My code's clicks and funnel: my code (1 Query), then the counters' 4 shards and the
-    // clicks' 8, concurrently.
+    // My code's clicks and funnel: my code (1 Query), then the counters' and the clicks'
+    // shards, concurrently.
     let (mine, trips) = api
         .table
         .round_trips
@@ -307,9 +307,10 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
         .await;
     assert_eq!(mine.status, 200, "{}", mine.body);
     let shards = usize::from(referral_shared::store::keys::CLICK_SHARDS);
+    let counters = usize::from(referral_shared::store::keys::FUNNEL_SHARDS);
     assert_eq!(
         trips,
-        1 + 4 + shards,
+        1 + counters + shards,
         "my code + counter shards + click shards"
     );
     assert_eq!(mine.body["code"], "ACE23456");
@@ -332,6 +333,11 @@ async fn my_referral_pages_through_my_referees_only_with_masked_phones() {
         json!({"from": "checks_valid", "to": "uses_accepted", "rate": "0.0000"})
     );
     assert_eq!(funnel["conversion"][2]["rate"], Value::Null);
+    let stages = funnel["total"].as_object().unwrap();
+    assert!(
+        stages.keys().all(|s| !s.starts_with("rewards_REFEREE_")),
+        "my referees' own rewards are not mine to see: {funnel}"
+    );
     // A member without a code: nulls, after one Query.
     let (none, trips) = api
         .table

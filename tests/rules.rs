@@ -718,11 +718,37 @@ async fn a_claim_is_released_when_its_referee_reward_ends_unpaid() {
         })
     ));
 
-    // Rejected: the phone and the device are free again. Two referees with them at once.
+    // The referee reward rejected, the referrer's for that referee still open (HELD, it may be
+    // approved): releasing the claim could pay the referrer twice for one phone. Still taken.
+    let farmed = ReasonCode::parse("FARMED").unwrap();
+    store
+        .reject_reward(&first.reward_id, &farmed, "admin@example.com", at(5, 0))
+        .await
+        .unwrap();
+    deliver(
+        5,
+        referee_records(
+            "while-referrer-held",
+            "SHARE888",
+            Some(phone),
+            Some("dev-y"),
+            at(5, 0),
+        ),
+    )
+    .await;
+    assert!(matches!(
+        h.member("while-referrer-held").await.unwrap().reward_grant,
+        Some(RewardGrant::Withheld {
+            reason: RuleReason::PhoneAlreadyRewarded,
+            ..
+        })
+    ));
+    // Both rejected: the phone and the device are free again. Two referees with them at once.
+    let referrer_side = h.reward("first", Side::Referrer).await.unwrap();
     store
         .reject_reward(
-            &first.reward_id,
-            &ReasonCode::parse("FARMED").unwrap(),
+            &referrer_side.reward_id,
+            &farmed,
             "admin@example.com",
             at(5, 0),
         )

@@ -110,7 +110,8 @@ pub const PREVIEW_AGENTS: &[&str] = &[
     "facebot",
     "facebookcatalog",
     "telegrambot",
-    "line/",
+    // LINE's preview fetcher; not "line/", which LINE's in-app browser sends for a person's tap.
+    "line-poker",
     "linespider",
     "twitterbot",
     "applebot",
@@ -342,7 +343,7 @@ mod tests {
             "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
             "facebookexternalhit/1.1 Facebot Twitterbot/1.0",
             "TelegramBot (like TwitterBot)",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Line/13.16.0",
+            "facebookexternalhit/1.1;line-poker/1.0",
             "Twitterbot/1.0",
             "Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17 Safari/605.1.15 (Applebot/0.1)",
             "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
@@ -354,6 +355,9 @@ mod tests {
             assert!(is_link_preview(Some(agent)), "{agent}");
         }
         let people = [
+            // A person tapping the link inside LINE (its in-app browser), the most common way
+            // a link is opened in Taiwan: counted.
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Safari Line/13.16.0",
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
             "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0",

@@ -574,7 +574,8 @@ struct MyFunnel {
     #[schema(required = true)]
     clicks: Option<MyClicks>,
     /// My code's funnel over all days, from the clicks to my referees' rewards: every
-    /// stage's total and the conversion rates (as the admin's code funnel).
+    /// stage's total and the conversion rates (as the admin's code funnel), without the
+    /// statuses of my referees' own rewards (theirs, not mine).
     #[schema(required = true)]
     funnel: Option<FunnelTotals>,
 }
@@ -582,7 +583,7 @@ struct MyFunnel {
 /// My code's clicks and my referees' funnel.
 ///
 /// The screen behind "how is my code doing": 1 Query of my collection's first item (my code,
-/// GSI1), then my code's funnel counters (4 Queries) and clicks (8 Queries), concurrently. Kept
+/// GSI1), then my code's funnel counters (16 Queries) and clicks (8 Queries), concurrently. Kept
 /// out of `/v1/referral/me`, whose overview stays one Query (DESIGN.md).
 #[utoipa::path(
     get,
@@ -629,9 +630,15 @@ async fn my_funnel(
         )
     },)?;
     let per_day = crate::api::funnel::with_clicks(days, clicks.per_day.clone());
+    let mut funnel = FunnelTotals::of(per_day.iter().map(|(_, counts)| counts));
+    // My referees' own rewards are theirs (the checklist does not show them to me either):
+    // their statuses stay out; the main line's last rate (qualified → rewarded) stays.
+    funnel
+        .total
+        .retain(|stage, _| !stage.starts_with("rewards_REFEREE_"));
     Ok(ok(MyFunnel {
         code: Some(record.code.clone()),
-        funnel: Some(FunnelTotals::of(per_day.iter().map(|(_, counts)| counts))),
+        funnel: Some(funnel),
         clicks: Some(clicks.summary),
     }))
 }

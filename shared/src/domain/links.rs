@@ -9,21 +9,19 @@ use std::fmt;
 
 /// The share-link settings of one event. Absent = the defaults: days in UTC, and the
 /// service's generic landing page for every code of the event.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Read from a JSON object (or a DynamoDB map) only, with no other field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkSettings {
     /// IANA time zone of the event's days (click counts, funnel), e.g. `Asia/Taipei`.
     /// Absent = UTC.
-    #[serde(
-        default,
-        skip_serializing_if = "EventTimeZone::is_utc",
-        deserialize_with = "null_is_utc"
-    )]
+    #[serde(skip_serializing_if = "EventTimeZone::is_utc")]
     #[schema(schema_with = time_zone_schema, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
     /// Where the share link sends a visitor: an `https://` URL or an app deep link
     /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's
     /// generic landing page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = nullable_landing_url_schema, example = "https://pay.example.com/join?code={code}")]
     pub landing_url: Option<LandingUrl>,
 }
@@ -42,6 +40,41 @@ impl LinkSettings {
 /// `null` is absent (UTC), as the schema says and as `landing_url: null` is none.
 fn null_is_utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventTimeZone, D::Error> {
     Option::<EventTimeZone>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// The fields as read: absent or `null` is the default for both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFields {
+    #[serde(default, deserialize_with = "null_is_utc")]
+    time_zone: EventTimeZone,
+    #[serde(default)]
+    landing_url: Option<LandingUrl>,
+}
+
+impl<'de> Deserialize<'de> for LinkSettings {
+    /// From a map only: serde's derive would also read a struct from a sequence
+    /// (`"links": [null, null]`), which the schema does not allow.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapOnly;
+        impl<'de> serde::de::Visitor<'de> for MapOnly {
+            type Value = LinkFields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<LinkFields, A::Error> {
+                LinkFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let fields = d.deserialize_map(MapOnly)?;
+        Ok(Self {
+            time_zone: fields.time_zone,
+            landing_url: fields.landing_url,
+        })
+    }
 }
 
 /// An IANA time zone (`chrono_tz`), written as its name.
@@ -276,6 +309,17 @@ mod tests {
             serde_json::from_value(serde_json::json!({"time_zone": null, "landing_url": null}))
                 .unwrap();
         assert_eq!(nulls, LinkSettings::default());
+        // An object only, and only these fields.
+        for bad in [
+            serde_json::json!([null, null]),
+            serde_json::json!([]),
+            serde_json::json!({"time_zone": "UTC", "other": 1}),
+        ] {
+            assert!(
+                serde_json::from_value::<LinkSettings>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
         let code = ReferralCode::parse("ab23cd45").unwrap();
         assert_eq!(
             s.landing_url.unwrap().with_code(&code),

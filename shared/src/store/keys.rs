@@ -188,7 +188,7 @@ pub const EXPIRES_AT: &str = "expires_at";
 /// How many counter items share the writes of one (funnel scope, day): a write picks one at
 /// random, so concurrent transactions rarely touch the same item (a `TransactionConflict`),
 /// and a read of a day range is this many Queries, summed (ADR 0008).
-pub const FUNNEL_SHARDS: u8 = 4;
+pub const FUNNEL_SHARDS: u8 = 16;
 
 /// A funnel counter: one item per (event, or event and code; shard; day of the event's
 /// time zone), one number attribute per stage (`domain::FunnelStage::name`).

@@ -8,7 +8,7 @@ use crate::domain::FunnelScope;
 ///
 /// Counts per day of the event's time zone and in total, with the conversion rates along the
 /// funnel's main line, from the share link's clicks on. 1 Query for the event, then
-/// `FUNNEL_SHARDS` (4) Queries of the counters and `CLICK_SHARDS` (8) of the clicks (GSI2), all
+/// `FUNNEL_SHARDS` (16) Queries of the counters and `CLICK_SHARDS` (8) of the clicks (GSI2), all
 /// concurrent.
 #[utoipa::path(
     get,
@@ -55,7 +55,7 @@ pub(super) async fn event_funnel(
 /// A code's funnel over a range of days.
 ///
 /// As the event's, for the clicks and referees of one code (its event's time zone). 1 GetItem
-/// for the code, then 4 + 8 concurrent Queries (counters, clicks).
+/// for the code, then 16 + 8 concurrent Queries (counters, clicks).
 #[utoipa::path(
     get,
     path = "/admin/v1/codes/{code}/funnel",

@@ -203,11 +203,49 @@ impl MemberBatches for DynamoStore {
         // updates come last (they have no condition; they can only meet another transaction).
         let mut writes = vec![member];
         writes.extend(settlement_writes(write.settlement)?);
+        // A transaction that met another only on a funnel counter (every member write of an
+        // event shares its day's few counter items) is sent again at once on other shards, after
+        // a short random pause: nothing it decided from changed, so re-reading the member would
+        // only cost a batch retry under load. The profile's condition still guards each attempt.
+        let mut attempt = 1;
+        loop {
+            let counter_only = std::sync::atomic::AtomicBool::new(false);
+            let result = self
+                .save_member_once(&writes, write.funnel, &counter_only)
+                .await;
+            if result.is_ok()
+                || !counter_only.load(std::sync::atomic::Ordering::Relaxed)
+                || attempt >= COUNTER_CONFLICT_ATTEMPTS
+            {
+                return result;
+            }
+            let pause = rand::random_range(5..=20u64) * u64::from(attempt);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Attempts at a member's transaction that conflicted on funnel counters only (see
+/// `save_member`), before the conflict goes to the caller (who re-reads and re-applies).
+const COUNTER_CONFLICT_ATTEMPTS: u32 = 8;
+
+impl DynamoStore {
+    /// One attempt at a member's transaction: the writes, then the funnel's counter updates on
+    /// a random shard. `counter_only` is set when it was cancelled only by another transaction
+    /// on a counter item.
+    async fn save_member_once(
+        &self,
+        writes: &[Write],
+        funnel_delta: &crate::domain::FunnelDelta,
+        counter_only: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "save_member";
         let mut actions = writes
             .iter()
             .map(|w| w.transact_item(OP, &self.table))
             .collect::<Result<Vec<_>, _>>()?;
-        for update in funnel::counter_updates(write.funnel, funnel::random_shard()) {
+        for update in funnel::counter_updates(funnel_delta, funnel::random_shard()) {
             actions.push(funnel::update_action(&update, OP, &self.table)?);
         }
         self.transact(OP, actions, |reasons| {
@@ -236,9 +274,18 @@ impl MemberBatches for DynamoStore {
             if let Some(at) = failed.iter().find(explains) {
                 return Some(writes[*at].conflict());
             }
-            // A concurrent transaction on another item (a funnel counter too): re-read and
-            // re-apply, as for the profile; the retry picks another shard.
+            // A concurrent transaction on another item only: when every conflict is on a
+            // funnel counter, `save_member` sends it again on other shards; otherwise re-read
+            // and re-apply, as for the profile.
             if reasons.contains(&Some("TransactionConflict")) {
+                let on_counters = reasons
+                    .iter()
+                    .enumerate()
+                    .all(|(i, r)| i >= writes.len() || !matches!(r, Some(c) if *c != "None"));
+                counter_only.store(
+                    failed.is_empty() && on_counters,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 return Some(writes[0].conflict());
             }
             failed.first().map(|at| writes[*at].conflict())

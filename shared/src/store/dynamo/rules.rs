@@ -132,9 +132,11 @@ impl DynamoStore {
         ))
     }
 
-    /// The accounts among `claims` whose referee reward ended unpaid. A claim is written in the
-    /// same transaction as that reward, so the reward exists; one still open (or paid) keeps the
-    /// claim counting.
+    /// The accounts among `claims` whose rewards all ended unpaid: the referee reward the claim
+    /// was written with, and the referrer's reward for that referee if there is one (a claim
+    /// released while the referrer was paid for that referee would pay the referrer twice for
+    /// one phone or device). A claim is written in the same transaction as the referee reward,
+    /// so that reward exists; any reward still open (or paid) keeps the claim counting.
     async fn released_claims(
         &self,
         claims: &[(IdentityKind, AccountId)],
@@ -144,18 +146,26 @@ impl DynamoStore {
         }
         let rewards = claims
             .iter()
-            .map(|(_, account)| {
-                let id = RewardId::new(account, Side::Referee);
-                (keys::reward_pk(&id), keys::REWARD_SK)
-            })
+            .flat_map(|(_, account)| Side::BOTH.map(|side| RewardId::new(account, side)))
+            .map(|id| (keys::reward_pk(&id), keys::REWARD_SK))
             .collect();
-        let mut released = Vec::new();
+        // Per claimed account: (its referee reward ended unpaid, none of its rewards is open).
+        let mut ended: std::collections::HashMap<AccountId, (bool, bool)> = Default::default();
         for attrs in self.batch_get("released_claims", rewards).await? {
             let reward = from_attrs::<Item<Reward>>(attrs)?.data;
-            if reward.status.ended_unpaid() {
-                released.push(reward.referee_account_id.clone());
+            let unpaid = reward.status.ended_unpaid();
+            let entry = ended
+                .entry(reward.referee_account_id.clone())
+                .or_insert((false, true));
+            if reward.side == Side::Referee {
+                entry.0 = unpaid;
             }
+            entry.1 &= unpaid;
         }
-        Ok(released)
+        Ok(ended
+            .into_iter()
+            .filter(|(_, (referee_unpaid, all_unpaid))| *referee_unpaid && *all_unpaid)
+            .map(|(account, _)| account)
+            .collect())
     }
 }
