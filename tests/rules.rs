@@ -401,33 +401,7 @@ async fn a_referee_with_the_code_owners_phone_is_a_self_referral() {
         Some(identity_key().phone(&PhoneNumber::parse("0955555555").unwrap()))
     );
 
-    let mut values = referee_records(
-        "second-account",
-        code.as_str(),
-        Some("0955555555"),
-        None,
-        at(3, 0),
-    );
-    values.extend(referee_records(
-        "a-friend",
-        code.as_str(),
-        Some("0966666666"),
-        None,
-        at(3, 0),
-    ));
-    consumer
-        .handle(&msk::event(&on_partition(1, &values)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        h.member("second-account").await.unwrap().reward_grant,
-        Some(RewardGrant::Withheld {
-            reason: RuleReason::SelfReferral,
-            ..
-        })
-    ));
-    assert!(h.reward("second-account", Side::Referrer).await.is_none());
-    assert!(h.reward("a-friend", Side::Referrer).await.is_some());
+    owners_second_account_and_a_friend_use(&h, &consumer, &code).await;
 }
 
 #[tokio::test]
@@ -915,6 +889,17 @@ async fn self_referral_is_judged_from_the_owners_profile_when_the_code_recorded_
     assert_eq!(stored.owner_phone, None, "a code without its owner's phone");
 
     let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
+    owners_second_account_and_a_friend_use(&h, &consumer, &code).await;
+}
+
+/// The code's owner (phone 0955555555) registers a second account with their own code, and a
+/// friend uses it too: the second account is a self-referral (no reward on either side), the
+/// friend's referral is rewarded.
+async fn owners_second_account_and_a_friend_use(
+    h: &Harness,
+    consumer: &TestConsumer,
+    code: &ReferralCode,
+) {
     let mut values = referee_records(
         "second-account",
         code.as_str(),
@@ -940,6 +925,8 @@ async fn self_referral_is_judged_from_the_owners_profile_when_the_code_recorded_
             ..
         })
     ));
-    assert!(h.reward("second-account", Side::Referee).await.is_none());
+    for side in Side::BOTH {
+        assert!(h.reward("second-account", side).await.is_none(), "{side:?}");
+    }
     assert!(h.reward("a-friend", Side::Referrer).await.is_some());
 }
