@@ -372,24 +372,7 @@ async fn a_referee_with_the_code_owners_phone_is_a_self_referral() {
     .await;
     let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
     // The owner qualifies through the consumer: their code records their phone's hash.
-    let owner = vec![
-        registration_of(
-            "KYC_PASSED",
-            "owner",
-            None,
-            Some("0955555555"),
-            None,
-            at(2, 0),
-        ),
-        registration_of(
-            "DEVICE_BOUND",
-            "owner",
-            None,
-            Some("0955555555"),
-            None,
-            at(2, 0),
-        ),
-    ];
+    let owner = owner_qualifies();
     consumer
         .handle(&msk::event(&on_partition(0, &owner)))
         .await
@@ -862,24 +845,7 @@ async fn self_referral_is_judged_from_the_owners_profile_when_the_code_recorded_
         ..RewardRules::default()
     })
     .await;
-    let owner = vec![
-        registration_of(
-            "KYC_PASSED",
-            "owner",
-            None,
-            Some("0955555555"),
-            None,
-            at(2, 0),
-        ),
-        registration_of(
-            "DEVICE_BOUND",
-            "owner",
-            None,
-            Some("0955555555"),
-            None,
-            at(2, 0),
-        ),
-    ];
+    let owner = owner_qualifies();
     h.consumer(TOPIC_REGISTRATION)
         .handle(&msk::event(&on_partition(0, &owner)))
         .await
@@ -890,6 +856,14 @@ async fn self_referral_is_judged_from_the_owners_profile_when_the_code_recorded_
 
     let consumer = h.rules_consumer(TOPIC_REGISTRATION, 16);
     owners_second_account_and_a_friend_use(&h, &consumer, &code).await;
+}
+
+/// The code's owner ("owner", phone 0955555555) passes KYC and binds a device: qualified, with
+/// their own code.
+fn owner_qualifies() -> Vec<Value> {
+    ["KYC_PASSED", "DEVICE_BOUND"]
+        .map(|kind| registration_of(kind, "owner", None, Some("0955555555"), None, at(2, 0)))
+        .to_vec()
 }
 
 /// The code's owner (phone 0955555555) registers a second account with their own code, and a

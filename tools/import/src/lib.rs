@@ -23,6 +23,17 @@ pub mod progress;
 pub mod row;
 pub mod settle;
 
+/// The operator tools' logging (`referral-import`, `referral-backfill`, `referral-settle`): to
+/// stderr (stdout stays for results), `RUST_LOG` or warnings and worse.
+pub fn init_cli_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+}
+
 use anyhow::Context;
 use apply::{RowOutcome, apply_row};
 use checkpoint::{Checkpoint, Counters, InputId};

@@ -75,12 +75,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    referral_import::init_cli_logging();
     let args = Args::parse();
     let mut options = ImportOptions::for_input(&args.input);
     let Some(format) = args.format.or(Format::from_path(&args.input)) else {

@@ -38,12 +38,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    referral_import::init_cli_logging();
     let args = Args::parse();
     let Some(table) = args.table else {
         eprintln!("referral-backfill: --table (or TABLE_NAME) is required");
