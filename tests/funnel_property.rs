@@ -5,8 +5,11 @@
 //! ground truth computed from the stored profiles and rewards — for the event and for every
 //! code. The population mixes accepted uses, rejected ones (an ended campaign's code, some
 //! later replaced by an accepted code: the counter moves), unknown codes (in no funnel) and
-//! members who used none; the PERSONAL event counts its days in Asia/Taipei. One run with no
-//! reward rules, one with every rule on (withheld grants, HELD rewards, milestone bonuses).
+//! members who used none; the PERSONAL event counts its days in Asia/Taipei. Then every reward
+//! lives on: paid, failed, retried, claimed, expired, approved, rejected — each change asked
+//! twice at once, rewards in parallel — and the counters must have followed each change
+//! exactly once. One run with no reward rules, one with every rule on (withheld grants, HELD
+//! and CLAIMABLE rewards, milestone bonuses).
 //!
 //! Replay a failure with `REFERRAL_PROPTEST_SEED=<seed printed below> cargo test --test
 //! funnel_property` (and `REFERRAL_PROPTEST_MEMBERS` to change the population, default 220).
@@ -14,7 +17,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use referral_shared::contracts::kafka::TOPIC_REGISTRATION;
-use referral_shared::store::prelude::*;
+use referral_shared::store::{DynamoStore, PageRequest, StoreError, prelude::*};
 use referral_shared::time::Instant;
 use referral_shared::*;
 use referral_tests::fixtures::{self, at};
@@ -198,6 +201,9 @@ async fn run(rules_on: bool) {
         started.elapsed()
     );
 
+    let applied = change_statuses(store, &mut rng, seed).await;
+    println!("status changes applied: {applied:?}");
+
     // The ground truth: the stages of every stored profile and reward, on their days.
     let configs: HashMap<EventId, EventConfig> = [
         (
@@ -240,7 +246,9 @@ async fn run(rules_on: bool) {
         let id = RewardId::parse(item["reward_id"].as_s().unwrap().as_str()).unwrap();
         let reward = store.get_reward(&id).await.unwrap().unwrap();
         rewards += 1;
-        count(reward_stage(&reward));
+        let (day, stage) = reward_stage(&reward)
+            .unwrap_or_else(|| panic!("seed {seed}: {id} was granted without a funnel day"));
+        truth.add(&reward.event_id, &reward.code, day, stage, 1);
     }
 
     // The counters, read as the routes read them, scope by scope: equal to the truth.
@@ -297,15 +305,210 @@ async fn run(rules_on: bool) {
         totals.keys().any(|k| k.starts_with("rewards_REFEREE_")),
         "seed {seed}"
     );
+    // Rewards moved on after their creation, and the counters followed.
+    let moved = |status: &str| {
+        stage(&format!("rewards_REFEREE_{status}")) + stage(&format!("rewards_REFERRER_{status}"))
+    };
+    assert!(moved("SUCCESS") > 0 && applied["paid"] > 0, "seed {seed}");
+    if !rules_on {
+        // Every reward started PENDING: paid, failed, retried.
+        assert!(moved("FAIL") > 0 && applied["reopen"] > 0, "seed {seed}");
+    }
     if rules_on {
         assert!(
             totals.keys().any(|k| k.starts_with("withheld_")),
             "seed {seed}"
         );
         assert!(
-            stage("rewards_REFEREE_HELD") + stage("rewards_REFERRER_HELD") > 0,
+            moved("HELD") + moved("REJECTED") > 0 && applied["approve"] > 0,
             "seed {seed}"
         );
+        assert!(
+            moved("EXPIRED") > 0 && applied["claim"] > 0 && applied["reject"] > 0,
+            "seed {seed}"
+        );
+    }
+}
+
+/// One status change, as its caller asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The payout: finance paid (from PENDING, or from FAIL after a late answer).
+    Paid,
+    /// The payout: finance refused for good.
+    Failed,
+    /// The payout: a retryable failure (the status stays PENDING: no count moves).
+    Attempt,
+    /// The admin's retry of a FAIL reward.
+    Reopen,
+    /// The payee's claim, before the deadline.
+    Claim,
+    /// The sweeper, at the deadline.
+    Expire,
+    Approve,
+    Reject,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Paid => "paid",
+            Step::Failed => "failed",
+            Step::Attempt => "attempt",
+            Step::Reopen => "reopen",
+            Step::Claim => "claim",
+            Step::Expire => "expire",
+            Step::Approve => "approve",
+            Step::Reject => "reject",
+        }
+    }
+}
+
+/// The lives of rewards starting in `status`, handed out in turn (the first ones first, so
+/// that even a few rewards meet the changes the property needs): steps that apply, and some
+/// that the lifecycle refuses by then (a claim after the expiry, an approval after the
+/// rejection, a failure after the payment).
+fn lives(status: RewardStatus) -> &'static [&'static [Step]] {
+    use self::Step::*;
+    match status {
+        RewardStatus::Pending => &[
+            &[Failed, Reopen, Paid],
+            &[Paid],
+            &[Failed],
+            &[Attempt, Paid],
+            &[Failed, Paid],
+            &[Paid, Failed],
+            &[],
+        ],
+        RewardStatus::Held => &[
+            &[Approve, Paid],
+            &[Reject],
+            &[Reject, Approve],
+            &[Approve],
+            &[],
+        ],
+        RewardStatus::Claimable => &[&[Expire, Claim], &[Claim, Failed], &[Claim], &[Expire], &[]],
+        _ => &[&[]],
+    }
+}
+
+/// Moves every stored reward along a life, in random order, the way payouts, members, admins and the
+/// sweeper do: each step asked twice at once (a duplicated message, a double click) with the
+/// reward as read before the life began (stale after the first step: the store reads it
+/// again), 16 rewards at a time (their counter items are shared). A status change applies at
+/// most once of the two; the counters must follow every change exactly once. Returns how many
+/// calls applied, per step.
+async fn change_statuses(
+    store: &DynamoStore,
+    rng: &mut StdRng,
+    seed: u64,
+) -> BTreeMap<&'static str, usize> {
+    use futures::StreamExt;
+    use rand::seq::SliceRandom;
+    let mut planned = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    for status in [
+        RewardStatus::Pending,
+        RewardStatus::Held,
+        RewardStatus::Claimable,
+    ] {
+        let mut turn = 0;
+        loop {
+            let found = store.rewards_by_status(status, page).await.unwrap();
+            for reward in found.items {
+                let life = lives(status);
+                planned.push((reward, life[turn % life.len()].to_vec()));
+                turn += 1;
+            }
+            match found.next {
+                Some(cursor) => page = PageRequest::after(PageRequest::MAX_LIMIT, cursor),
+                None => break,
+            }
+        }
+        page = PageRequest::first(PageRequest::MAX_LIMIT);
+    }
+    planned.shuffle(rng);
+    let applied: Vec<Vec<(Step, usize)>> = futures::stream::iter(planned)
+        .map(|(read, steps)| async move {
+            let mut out = Vec::new();
+            for step in steps {
+                let (a, b) = tokio::join!(apply(store, &read, step), apply(store, &read, step));
+                let ok = usize::from(a) + usize::from(b);
+                if step != Step::Attempt {
+                    assert!(
+                        ok <= 1,
+                        "seed {seed}: {step:?} of {} applied twice",
+                        read.reward_id
+                    );
+                }
+                out.push((step, ok));
+            }
+            out
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut counts: BTreeMap<&'static str, usize> = [
+        Step::Paid,
+        Step::Failed,
+        Step::Attempt,
+        Step::Reopen,
+        Step::Claim,
+        Step::Expire,
+        Step::Approve,
+        Step::Reject,
+    ]
+    .into_iter()
+    .map(|s| (s.name(), 0))
+    .collect();
+    for (step, ok) in applied.into_iter().flatten() {
+        *counts.get_mut(step.name()).unwrap() += ok;
+    }
+    counts
+}
+
+/// One call of `step` on `read`: true if it applied, false if the lifecycle refused it. A
+/// call that kept meeting concurrent transactions (Unavailable) is asked again, as its caller
+/// would (a payout message comes back, an admin clicks again).
+async fn apply(store: &DynamoStore, read: &Reward, step: Step) -> bool {
+    let id = &read.reward_id;
+    let now = chrono::Utc::now();
+    let reason = ReasonCode::parse("FRAUD_RING").unwrap();
+    loop {
+        let result = match step {
+            Step::Paid => store.mark_reward_paid(read, "cmp-1", now).await,
+            Step::Failed => {
+                store
+                    .record_payout_failure(read, "finance 422", true, now)
+                    .await
+            }
+            Step::Attempt => {
+                store
+                    .record_payout_failure(read, "finance 503", false, now)
+                    .await
+            }
+            Step::Reopen => store.reopen_failed_reward(id, now).await,
+            Step::Claim => store.claim_reward(read, now).await,
+            Step::Expire => {
+                store
+                    .expire_reward(read, read.claim_deadline.unwrap())
+                    .await
+            }
+            Step::Approve => store.approve_reward(id, "admin@example.com", now).await,
+            Step::Reject => {
+                store
+                    .reject_reward(id, &reason, "admin@example.com", now)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => return true,
+            Err(StoreError::Conflict { .. }) => return false,
+            Err(StoreError::Unavailable { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{step:?} of {id}: {e}"),
+        }
     }
 }
 
@@ -339,6 +542,7 @@ fn every_rule() -> RewardRules {
                 reward: coin("40"),
             },
         ],
-        claim_days: None,
+        // The rewards not HELD are CLAIMABLE, to be claimed or expired.
+        claim_days: Some(7),
     }
 }

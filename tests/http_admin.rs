@@ -674,8 +674,8 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
         ))
         .await;
     assert_eq!(
-        trips, 1,
-        "a FAIL reward is reopened with one conditional write"
+        trips, 2,
+        "a FAIL reward is read, then reopened with one transaction (its funnel count moves)"
     );
     assert_eq!(retry.status, 202, "{}", retry.body);
     assert_eq!(retry.body["status"], "PENDING");

@@ -289,14 +289,16 @@ async fn a_fail_reward_refuses_late_attempts_and_a_second_fail() {
     let id = &rewards[0].reward_id;
     let store = bench.store();
     let at = chrono::Utc::now();
+    // The late deliveries pass the reward as they read it, PENDING: the store reads it again.
+    let read = &rewards[0];
     store
-        .record_payout_failure(id, "finance 422 ACCOUNT_FROZEN", true, at)
+        .record_payout_failure(read, "finance 422 ACCOUNT_FROZEN", true, at)
         .await
         .unwrap();
     for terminal in [false, true] {
         let late = store
             .record_payout_failure(
-                id,
+                read,
                 "gave up after 5 attempts; last error: 500",
                 terminal,
                 at,
@@ -554,7 +556,7 @@ async fn a_paid_reward_whose_notifier_died_is_notified_by_a_later_duplicate() {
     bench
         .store()
         .mark_reward_paid(
-            id,
+            &rewards[0],
             "cmp-earlier",
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )

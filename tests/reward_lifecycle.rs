@@ -550,8 +550,8 @@ async fn an_approved_reward_is_paid_exactly_once_and_a_rejected_one_never() {
         .await;
     assert_eq!(ok.status, 202, "{}", ok.body);
     assert_eq!(
-        trips, 1,
-        "an approval of a HELD reward is one conditional UpdateItem"
+        trips, 2,
+        "an approval of a HELD reward is a read, then one transaction (its funnel count moves)"
     );
     assert_eq!(ok.body["status"], "PENDING");
     assert_eq!(ok.body["queued"], true);

@@ -65,9 +65,9 @@ pub struct SweepReport {
 const EXPIRY_CONCURRENCY: usize = 8;
 
 /// Moves CLAIMABLE rewards whose deadline is at or before `now` to EXPIRED, at most `max` per
-/// run. 1 Query per 200 rewards + 1 conditional UpdateItem each; a reward claimed (or expired)
-/// in the meantime fails the condition and is left as it is, so a run can be repeated or
-/// overlap another.
+/// run. 1 Query per 200 rewards + 1 conditional TransactWriteItems each (the reward and its
+/// funnel count); a reward claimed (or expired) in the meantime fails the condition and is
+/// left as it is, so a run can be repeated or overlap another.
 pub async fn expire_due<S>(store: &S, now: Instant, max: u64) -> Result<(u64, u64), SweepError>
 where
     S: RewardReads + RewardWrites + ?Sized,
@@ -104,7 +104,7 @@ where
 /// Re-queues PENDING rewards created and last updated before `now - stale_after`, at most
 /// `max` of them per run (the rest wait for the next run), then expires the CLAIMABLE rewards
 /// whose deadline passed ([`expire_due`], at most `max` too). 1 Query per 200 rewards + 1
-/// SendMessageBatch per 10 + 1 UpdateItem per expiry.
+/// SendMessageBatch per 10 + 1 TransactWriteItems per expiry.
 pub async fn sweep<S, Q>(
     store: &S,
     queue: &Q,

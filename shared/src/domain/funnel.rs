@@ -2,9 +2,11 @@
 //! are at each stage, per calendar day of the event's time zone.
 //!
 //! Counting is state-based: [`member_stages`] says which stages a stored profile stands at
-//! (and on which instant it reached each), [`reward_stage`] which stage a reward counts in.
-//! What one conditional write adds to the counters is [`funnel_delta`]: the stages of the
-//! profile after the write minus those before, plus the rewards it creates. The write carries
+//! (and on which instant it reached each), [`reward_stage`] which stage a reward counts in
+//! (its side and current status, on the day it was created). What one conditional write adds
+//! to the counters is [`funnel_delta`]: the stages of the profile after the write minus those
+//! before, plus the rewards it creates; a reward's status change adds
+//! [`reward_status_delta`] (-1 the old status, +1 the new). The write carries
 //! that delta, so a write that commits counts exactly once and a duplicate, reordered or
 //! conflicting record that changes nothing counts nothing: the counters always equal what
 //! [`member_stages`] and [`reward_stage`] say of the stored items.
@@ -141,14 +143,29 @@ pub fn member_stages(member: &MemberProfile) -> Vec<StageAt> {
     out
 }
 
-/// The stage a reward counts in: its side and status, on the day it was created.
-pub fn reward_stage(reward: &Reward) -> StageAt {
-    StageAt {
-        event_id: reward.event_id.clone(),
-        code: reward.code.clone(),
-        at: reward.created_at,
-        stage: FunnelStage::Rewards(reward.side, reward.status),
+/// The stage a reward counts in (its side and status) and the day it counts on (its
+/// `funnel_day`, stamped at creation); None for a reward no counted write created, which is
+/// in no funnel.
+pub fn reward_stage(reward: &Reward) -> Option<(Day, FunnelStage)> {
+    reward
+        .funnel_day
+        .map(|day| (day, FunnelStage::Rewards(reward.side, reward.status)))
+}
+
+/// What a status change of `reward` (as stored before it) to `to` adds to the funnel: -1 on
+/// its side's old status, +1 on the new one, on its funnel day, for the event and the code.
+/// Empty when the status does not change (a retryable payout attempt) or the reward is in no
+/// funnel. The store writes it in the transaction of the status change, conditioned on the
+/// stored status being `reward.status`, so a change counts exactly once however many times it
+/// is asked for.
+pub fn reward_status_delta(reward: &Reward, to: RewardStatus) -> FunnelDelta {
+    let mut delta = FunnelDelta::default();
+    if let Some((day, old)) = reward_stage(reward) {
+        let new = FunnelStage::Rewards(reward.side, to);
+        delta.add(&reward.event_id, &reward.code, day, old, -1);
+        delta.add(&reward.event_id, &reward.code, day, new, 1);
     }
+    delta
 }
 
 /// A counter item's scope: an event as a whole, or one code of it.
@@ -253,7 +270,9 @@ pub fn funnel_delta(
         count(s, 1);
     }
     for r in new_rewards {
-        count(reward_stage(r), 1);
+        if let Some((day, stage)) = reward_stage(r) {
+            delta.add(&r.event_id, &r.code, day, stage, 1);
+        }
     }
     delta
 }

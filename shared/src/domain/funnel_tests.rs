@@ -78,7 +78,7 @@ fn rewards(m: &MemberProfile) -> Vec<Reward> {
         reward_type: RewardType::Coin,
         amount: RewardAmount::parse("50").unwrap(),
     };
-    vec![
+    let mut rewards = vec![
         Reward::pending(m, Side::Referrer, terms, t(3), t(4)).unwrap(),
         Reward::held(
             m,
@@ -89,7 +89,12 @@ fn rewards(m: &MemberProfile) -> Vec<Reward> {
             ReasonCode::parse("REVIEW_VELOCITY").unwrap(),
         )
         .unwrap(),
-    ]
+    ];
+    // As the grant stamps them (`progress::settle`).
+    for r in &mut rewards {
+        r.funnel_day = Some(LinkSettings::default().day_of(r.created_at));
+    }
+    rewards
 }
 
 /// The code-level counts of `delta` as `(day, stage) → n`, after checking that the event
@@ -358,6 +363,69 @@ fn each_stage_lands_on_its_day_in_the_events_time_zone() {
     );
     // Two items per (event, day): the event's and the code's.
     assert_eq!(delta.len(), 4);
+}
+
+#[test]
+fn a_status_change_moves_one_count_on_the_day_the_reward_was_created() {
+    let granted = qualified(accepted("AB2CD3"));
+    let [mut paid, held]: [Reward; 2] = rewards(&granted).try_into().unwrap();
+    // Created on the 21st in UTC; stamped as if the event's zone then had made it the 22nd:
+    // the stamp, not the creation instant, says where the count is.
+    paid.funnel_day = Some(Day::parse("2026-11-22").unwrap());
+    let cases = [
+        (
+            "PENDING → SUCCESS",
+            paid.clone(),
+            RewardStatus::Success,
+            vec![
+                row("AB2CD3", "2026-11-22", "rewards_REFERRER_PENDING", -1),
+                row("AB2CD3", "2026-11-22", "rewards_REFERRER_SUCCESS", 1),
+            ],
+        ),
+        (
+            "HELD → REJECTED",
+            held.clone(),
+            RewardStatus::Rejected,
+            vec![
+                row("AB2CD3", "2026-11-21", "rewards_REFEREE_HELD", -1),
+                row("AB2CD3", "2026-11-21", "rewards_REFEREE_REJECTED", 1),
+            ],
+        ),
+        (
+            "a retryable attempt stays PENDING",
+            paid.clone(),
+            RewardStatus::Pending,
+            vec![],
+        ),
+    ];
+    for (name, reward, to, expected) in cases {
+        let delta = reward_status_delta(&reward, to);
+        assert_eq!(code_counts(&delta), expected, "{name}");
+    }
+    // The creation's count and the change's add up to one count, in the new status.
+    let mut created = funnel_delta(
+        Some(&granted),
+        &granted,
+        std::slice::from_ref(&held),
+        |_, at| LinkSettings::default().day_of(at),
+    );
+    created.merge(&reward_status_delta(&held, RewardStatus::Pending));
+    assert_eq!(
+        code_counts(&created),
+        vec![row("AB2CD3", "2026-11-21", "rewards_REFEREE_PENDING", 1)]
+    );
+    // A reward no counted write created (no stamp) is in no funnel, and neither are its changes.
+    let mut unstamped = held;
+    unstamped.funnel_day = None;
+    assert_eq!(reward_stage(&unstamped), None);
+    assert!(reward_status_delta(&unstamped, RewardStatus::Rejected).is_empty());
+    assert!(
+        funnel_delta(None, &granted, &[unstamped], |_, at| LinkSettings::default(
+        )
+        .day_of(at))
+        .items()
+        .all(|(_, _, counts)| counts.keys().all(|k| !k.starts_with("rewards_")))
+    );
 }
 
 #[test]

@@ -392,6 +392,12 @@ pub fn settle(
     });
     let milestone_id = milestone.as_ref().map(|r| r.reward_id.clone());
     out.rewards.extend(milestone);
+    // Counted on the day of their creation in the event's time zone, now and at every later
+    // status change (ADR 0008).
+    let funnel_day = config.links.day_of(now);
+    for reward in &mut out.rewards {
+        reward.funnel_day = Some(funnel_day);
+    }
     out.rule_writes = grant.writes;
     out.granted_under = Some((event_id.clone(), window.window_id.clone()));
     let waiting = out

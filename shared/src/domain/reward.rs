@@ -2,8 +2,8 @@
 
 use super::newtype::string_newtype;
 use super::{
-    AccountId, EventId, JkosId, MemberProfile, ReferralCode, ReferralSource, RewardTerms, Side,
-    ValidationError, WindowId,
+    AccountId, Day, EventId, JkosId, MemberProfile, ReferralCode, ReferralSource, RewardTerms,
+    Side, ValidationError, WindowId,
 };
 use crate::time::{self, Instant};
 use serde::{Deserialize, Serialize};
@@ -228,6 +228,13 @@ pub struct Reward {
     pub created_at: Instant,
     #[serde(with = "time::millis")]
     pub updated_at: Instant,
+    /// The funnel day the reward is counted on (ADR 0008): its creation's calendar day in the
+    /// event's time zone, stamped by the grant that creates it, so every later status change
+    /// moves the count on the same counter item whatever the event's time zone says by then.
+    /// Absent on a reward no counted write created (test fixtures): such a reward is in no
+    /// funnel, and its status changes move no counter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funnel_day: Option<Day>,
 }
 
 impl Reward {
@@ -331,6 +338,7 @@ impl Reward {
             notification: None,
             created_at: now,
             updated_at: now,
+            funnel_day: None,
         })
     }
 }

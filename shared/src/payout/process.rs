@@ -101,7 +101,7 @@ where
                 Action::MarkPaid(compensation_id) => {
                     let marked = self
                         .store
-                        .mark_reward_paid(&reward_id, &compensation_id, now)
+                        .mark_reward_paid(&reward, &compensation_id, now)
                         .await;
                     let next = decide(Fact::MarkedPaid(&marked), attempt);
                     match &marked {
@@ -124,7 +124,7 @@ where
                 Action::RecordFailure { reason, last, then } => {
                     let recorded = self
                         .store
-                        .record_payout_failure(&reward_id, &reason, last, now)
+                        .record_payout_failure(&reward, &reason, last, now)
                         .await;
                     let next = decide(
                         Fact::FailureRecorded {

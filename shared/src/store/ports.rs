@@ -244,9 +244,15 @@ pub trait RewardWrites: Send + Sync {
     /// SUCCESS with finance's compensation id and the time. [`StoreError::Conflict`] if it was
     /// already SUCCESS (someone else recorded it: that caller notifies, not this one) or does
     /// not exist.
+    ///
+    /// Every status change also moves the reward's funnel count from the old status to the
+    /// new one in the same transaction (ADR 0008); the methods that take the reward as read
+    /// start from its status (a stale one is read again), the others read it first. A change
+    /// that keeps meeting concurrent transactions on the counters ends in
+    /// [`StoreError::Unavailable`]: nothing was written, try again later.
     async fn mark_reward_paid(
         &self,
-        reward: &RewardId,
+        reward: &Reward,
         compensation_id: &str,
         at: Instant,
     ) -> Result<(), StoreError>;
@@ -257,7 +263,7 @@ pub trait RewardWrites: Send + Sync {
     /// FAIL reward's reason or attempts.
     async fn record_payout_failure(
         &self,
-        reward: &RewardId,
+        reward: &Reward,
         error: &str,
         terminal: bool,
         at: Instant,

@@ -84,8 +84,8 @@ pub(super) async fn retry_reward(
     Path(reward_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let reward_id = RewardId::parse(&reward_id)?;
-    // The usual case, a FAIL reward, is one conditional write; any other state is read once
-    // to say why the write did not apply.
+    // The usual case, a FAIL reward, is one read and one transaction (the store's); any other
+    // state is read once more to say why the write did not apply.
     match state
         .store
         .reopen_failed_reward(&reward_id, chrono::Utc::now())
@@ -161,8 +161,9 @@ pub(super) struct RejectRequest {
     reason: crate::domain::ReasonCode,
 }
 
-/// Applies `review` to a reward: the conditional write first (the usual case, HELD, is one
-/// UpdateItem); when it does not apply, one read says why, from the lifecycle's table.
+/// Applies `review` to a reward: the conditional write first (the usual case, HELD, is the
+/// store's read and one transaction); when it does not apply, one read says why, from the
+/// lifecycle's table.
 async fn review(
     state: &AdminState,
     admin: &Admin,

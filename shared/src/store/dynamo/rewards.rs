@@ -1,18 +1,20 @@
-//! Rewards (`REWARD#<id>`): reads, and every status change as one conditional UpdateItem whose
+//! Rewards (`REWARD#<id>`): reads, and every status change as one conditional write whose
 //! condition is built from the lifecycle (`domain/lifecycle.rs`, docs/reward-lifecycle.md), so
-//! a change the lifecycle does not allow is refused by DynamoDB whatever races with it.
+//! a change the lifecycle does not allow is refused by DynamoDB whatever races with it. A
+//! change that moves the reward between funnel counters (ADR 0008) is a TransactWriteItems of
+//! the reward's update and the counters' -1/+1, conditioned on the status read.
 
 use super::attrs::{Attrs, failure, n, s};
-use super::{DynamoStore, Index, SortKey};
+use super::{DynamoStore, Index, SortKey, funnel};
 use crate::domain::{
     DeadlineRule, JkosId, NotificationOutcome, ReasonCode, Reward, RewardId, RewardStatus,
-    RewardTransition,
+    RewardTransition, reward_status_delta,
 };
 use crate::store::items::Entity;
 use crate::store::{MemberRewards, Page, PageRequest, RewardReads, RewardWrites, StoreError, keys};
 use crate::time::{self, Instant};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 #[async_trait]
 impl RewardReads for DynamoStore {
@@ -76,34 +78,52 @@ struct RewardUpdate {
     values: Attrs,
 }
 
-impl RewardUpdate {
-    /// A status change (docs/reward-lifecycle.md): sets the status and the GSI2 partition
-    /// listing rewards by status, plus `set`/`remove`, on condition that the stored status is
-    /// one the lifecycle allows `transition` from and, for the claim step, that the stored
-    /// claim deadline is on the side of `at` the lifecycle asks for
-    /// ([`RewardTransition::deadline`]).
-    fn transition(
+/// A status change as asked: the transition, its instant, and what it sets and removes
+/// besides the status. [`Change::update`] builds the write for the statuses it may start from.
+struct Change {
+    transition: RewardTransition,
+    at: Instant,
+    set: &'static str,
+    remove: &'static [&'static str],
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Change {
+    fn new(
         transition: RewardTransition,
         at: Instant,
-        set: &str,
-        remove: &[&str],
+        set: &'static str,
         values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
     ) -> Self {
-        let to = transition.to();
-        let from: Vec<(String, AttributeValue)> = transition
-            .from()
+        Self {
+            transition,
+            at,
+            set,
+            remove: &[],
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// The write (docs/reward-lifecycle.md): sets the status and the GSI2 partition listing
+    /// rewards by status, plus `set`/`remove`, on condition that the stored status is one of
+    /// `from` (the lifecycle's [`RewardTransition::from`], or the one status read when the
+    /// write also moves funnel counters) and, for the claim step, that the stored claim
+    /// deadline is on the side of `at` the lifecycle asks for ([`RewardTransition::deadline`]).
+    fn update(&self, from: &[RewardStatus]) -> RewardUpdate {
+        let to = self.transition.to();
+        let from: Vec<(String, AttributeValue)> = from
             .iter()
             .enumerate()
             .map(|(i, status)| (format!(":from{i}"), s(status.as_str())))
             .collect();
         let names: Vec<&str> = from.iter().map(|(name, _)| name.as_str()).collect();
-        let mut update = format!("SET #status = :to, GSI2PK = :to_pk, {set}");
-        if !remove.is_empty() {
-            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        let mut update = format!("SET #status = :to, GSI2PK = :to_pk, {}", self.set);
+        if !self.remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", self.remove.join(", ")));
         }
         let mut condition = format!("#status IN ({})", names.join(", "));
         // Instants are stored in one fixed-width text form, so string order is time order.
-        let deadline = match transition.deadline() {
+        let deadline = match self.transition.deadline() {
             DeadlineRule::Ignored => None,
             DeadlineRule::Before => Some("claim_deadline > :deadline_at"),
             DeadlineRule::AtOrAfter => Some("claim_deadline <= :deadline_at"),
@@ -112,23 +132,29 @@ impl RewardUpdate {
             condition.push_str(" AND ");
             condition.push_str(rule);
         }
-        let values = values
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
+        let values = self
+            .values
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .chain([
                 (":to".to_owned(), s(to.as_str())),
                 (":to_pk".to_owned(), s(&keys::reward_status_gsi2pk(to))),
             ])
-            .chain(deadline.map(|_| (":deadline_at".to_owned(), s(&time::format(&at)))))
+            .chain(deadline.map(|_| (":deadline_at".to_owned(), s(&time::format(&self.at)))))
             .chain(from)
             .collect();
-        Self {
+        RewardUpdate {
             update,
             condition,
             values,
         }
     }
 }
+
+/// Attempts at a status change that met a concurrent transaction (on a funnel counter item,
+/// typically: every change of an event's rewards on one day shares a few), before the caller
+/// is told to try again later ([`StoreError::Unavailable`]).
+const STATUS_CHANGE_ATTEMPTS: u32 = 8;
 
 impl DynamoStore {
     /// Sends `change`; a failed condition is a `Reward` conflict.
@@ -158,22 +184,152 @@ impl DynamoStore {
             })?;
         Ok(())
     }
+
+    /// A status change of `reward_id` and its funnel count in one transaction (ADR 0008):
+    /// the reward's update, conditioned on the stored status being the one read, plus -1 on
+    /// that status's counter and +1 on the new one ([`reward_status_delta`]) on a random
+    /// shard. `known` is the reward as the caller read it (None: read here). A change that
+    /// moves no count (a retryable attempt, a reward in no funnel) is the single conditional
+    /// UpdateItem it always was.
+    ///
+    /// [`StoreError::Conflict`] when the stored reward does not allow the transition (absent,
+    /// another status, the claim deadline on the wrong side); a stale `known` is read again
+    /// and the change decided again from what is stored. [`StoreError::Unavailable`] after
+    /// [`STATUS_CHANGE_ATTEMPTS`] meetings with concurrent transactions.
+    async fn change_status(
+        &self,
+        operation: &'static str,
+        reward_id: &RewardId,
+        known: Option<&Reward>,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        let transition = change.transition;
+        let conflict = || StoreError::Conflict {
+            entity: Entity::Reward,
+            key: keys::reward_pk(reward_id),
+        };
+        if transition.from() == [transition.to()] {
+            return self
+                .update_reward(operation, reward_id, change.update(transition.from()))
+                .await;
+        }
+        let (mut current, mut fresh) = match known {
+            Some(reward) => (reward.clone(), false),
+            None => (
+                self.get_reward(reward_id).await?.ok_or_else(conflict)?,
+                true,
+            ),
+        };
+        let mut attempt = 1;
+        loop {
+            if !transition.allowed_from(current.status) {
+                if fresh {
+                    return Err(conflict());
+                }
+                // The caller's copy may be older than the stored reward.
+                current = self.get_reward(reward_id).await?.ok_or_else(conflict)?;
+                fresh = true;
+                continue;
+            }
+            let delta = reward_status_delta(&current, transition.to());
+            if delta.is_empty() {
+                return self
+                    .update_reward(operation, reward_id, change.update(transition.from()))
+                    .await;
+            }
+            let read = current.status;
+            let mut actions =
+                vec![self.reward_action(operation, reward_id, change.update(&[read]))?];
+            for update in funnel::counter_updates(&delta, funnel::random_shard()) {
+                actions.push(funnel::update_action(&update, operation, &self.table)?);
+            }
+            let busy = StoreError::Conflict {
+                entity: Entity::Funnel,
+                key: keys::reward_pk(reward_id),
+            };
+            let result = self
+                .transact(operation, actions, |reasons| {
+                    // The reward's update comes first; the counters cannot fail a condition.
+                    if reasons.first() == Some(&Some("ConditionalCheckFailed")) {
+                        Some(conflict())
+                    } else if reasons.contains(&Some("TransactionConflict")) {
+                        Some(busy)
+                    } else {
+                        None
+                    }
+                })
+                .await;
+            let refused = match result {
+                Err(StoreError::Conflict {
+                    entity: Entity::Reward,
+                    ..
+                }) => true,
+                Err(StoreError::Conflict {
+                    entity: Entity::Funnel,
+                    ..
+                }) => false,
+                other => return other,
+            };
+            if !refused {
+                if attempt >= STATUS_CHANGE_ATTEMPTS {
+                    return Err(StoreError::Unavailable {
+                        operation,
+                        message: format!(
+                            "{attempt} attempts met concurrent transactions on the funnel counters"
+                        ),
+                    });
+                }
+                attempt += 1;
+                let pause = rand::random_range(5..=20u64) * u64::from(attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            // Decide again from what is stored: a refused condition with the status read
+            // unchanged was the claim deadline's.
+            current = self.get_reward(reward_id).await?.ok_or_else(conflict)?;
+            fresh = true;
+            if refused && current.status == read {
+                return Err(conflict());
+            }
+        }
+    }
+
+    /// A reward update as an action of a transaction.
+    fn reward_action(
+        &self,
+        operation: &'static str,
+        reward_id: &RewardId,
+        change: RewardUpdate,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(&keys::reward_pk(reward_id)))
+            .key(keys::SK, s(keys::REWARD_SK))
+            .update_expression(change.update)
+            .condition_expression(change.condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(change.values))
+            .build()
+            .map_err(|e| StoreError::Rejected {
+                operation,
+                message: e.to_string(),
+            })?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
 }
 
 #[async_trait]
 impl RewardWrites for DynamoStore {
     async fn mark_reward_paid(
         &self,
-        reward: &RewardId,
+        reward: &Reward,
         compensation_id: &str,
         at: Instant,
     ) -> Result<(), StoreError> {
-        let change = RewardUpdate::transition(
+        let mut change = Change::new(
             RewardTransition::Paid,
             at,
             "compensation_id = :compensation, paid_at = :at, updated_at = :at, \
              attempts = if_not_exists(attempts, :zero) + :one",
-            &["last_error"],
             [
                 (":compensation", s(compensation_id)),
                 (":at", s(&time::format(&at))),
@@ -181,12 +337,14 @@ impl RewardWrites for DynamoStore {
                 (":one", n(1)),
             ],
         );
-        self.update_reward("mark_reward_paid", reward, change).await
+        change.remove = &["last_error"];
+        self.change_status("mark_reward_paid", &reward.reward_id, Some(reward), change)
+            .await
     }
 
     async fn record_payout_failure(
         &self,
-        reward: &RewardId,
+        reward: &Reward,
         error: &str,
         terminal: bool,
         at: Instant,
@@ -196,12 +354,11 @@ impl RewardWrites for DynamoStore {
         } else {
             RewardTransition::AttemptFailed
         };
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             transition,
             at,
             "attempts = if_not_exists(attempts, :zero) + :one, last_error = :error, \
              updated_at = :at",
-            &[],
             [
                 (":error", s(error)),
                 (":at", s(&time::format(&at))),
@@ -209,8 +366,13 @@ impl RewardWrites for DynamoStore {
                 (":one", n(1)),
             ],
         );
-        self.update_reward("record_payout_failure", reward, change)
-            .await
+        self.change_status(
+            "record_payout_failure",
+            &reward.reward_id,
+            Some(reward),
+            change,
+        )
+        .await
     }
 
     async fn record_notification(
@@ -237,41 +399,38 @@ impl RewardWrites for DynamoStore {
     }
 
     async fn reopen_failed_reward(&self, reward: &RewardId, at: Instant) -> Result<(), StoreError> {
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             RewardTransition::Reopened,
             at,
             "updated_at = :at",
-            &[],
             [(":at", s(&time::format(&at)))],
         );
-        self.update_reward("reopen_failed_reward", reward, change)
+        self.change_status("reopen_failed_reward", reward, None, change)
             .await
     }
 
     async fn claim_reward(&self, reward: &Reward, at: Instant) -> Result<(), StoreError> {
         // Back among PENDING rewards by creation time (CLAIMABLE ones sort by deadline).
         let sk = keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id);
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             RewardTransition::Claimed,
             at,
             "claimed_at = :at, updated_at = :at, GSI2SK = :sk",
-            &[],
             [(":at", s(&time::format(&at))), (":sk", s(&sk))],
         );
-        self.update_reward("claim_reward", &reward.reward_id, change)
+        self.change_status("claim_reward", &reward.reward_id, Some(reward), change)
             .await
     }
 
     async fn expire_reward(&self, reward: &Reward, now: Instant) -> Result<(), StoreError> {
         let sk = keys::reward_status_gsi2sk(&reward.created_at, &reward.reward_id);
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             RewardTransition::Expired,
             now,
             "updated_at = :at, GSI2SK = :sk",
-            &[],
             [(":at", s(&time::format(&now))), (":sk", s(&sk))],
         );
-        self.update_reward("expire_reward", &reward.reward_id, change)
+        self.change_status("expire_reward", &reward.reward_id, Some(reward), change)
             .await
     }
 
@@ -281,14 +440,14 @@ impl RewardWrites for DynamoStore {
         admin: &str,
         at: Instant,
     ) -> Result<(), StoreError> {
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             RewardTransition::Approved,
             at,
             "reviewed_at = :at, reviewed_by = :admin, updated_at = :at",
-            &[],
             [(":at", s(&time::format(&at))), (":admin", s(admin))],
         );
-        self.update_reward("approve_reward", reward, change).await
+        self.change_status("approve_reward", reward, None, change)
+            .await
     }
 
     async fn reject_reward(
@@ -298,17 +457,17 @@ impl RewardWrites for DynamoStore {
         admin: &str,
         at: Instant,
     ) -> Result<(), StoreError> {
-        let change = RewardUpdate::transition(
+        let change = Change::new(
             RewardTransition::Rejected,
             at,
             "reason = :reason, reviewed_at = :at, reviewed_by = :admin, updated_at = :at",
-            &[],
             [
                 (":reason", s(reason.as_str())),
                 (":at", s(&time::format(&at))),
                 (":admin", s(admin)),
             ],
         );
-        self.update_reward("reject_reward", reward, change).await
+        self.change_status("reject_reward", reward, None, change)
+            .await
     }
 }
