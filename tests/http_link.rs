@@ -112,6 +112,13 @@ async fn a_known_code_goes_to_its_events_landing_page_normalized_and_counts_one_
 
 #[tokio::test]
 async fn unknown_malformed_and_landing_less_codes_all_get_the_same_generic_redirect() {
+    capture::install();
+    let unknown_visits = || {
+        capture::metric_lines()
+            .iter()
+            .filter(|l| l.contains("\"UnknownCodeVisits\":1") && l.contains("share-link"))
+            .count()
+    };
     let api = seeded().await;
     let known = visit(&api, "GET", "/r/WNK23456", BROWSER).await;
     // Warm the configuration cache for the event without a landing page too.
@@ -132,6 +139,7 @@ async fn unknown_malformed_and_landing_less_codes_all_get_the_same_generic_redir
         ("POST", "/r/WNK23456", 0),
         ("DELETE", "/r/NPE23456", 0),
     ];
+    let visits_before = unknown_visits();
     for (method, path, expected_trips) in cases {
         let (answer, trips) = api
             .table
@@ -149,6 +157,21 @@ async fn unknown_malformed_and_landing_less_codes_all_get_the_same_generic_redir
         );
         assert_eq!(trips, *expected_trips, "{method} {shown}");
     }
+    // Each GET of `/r/{code}` with an unknown or malformed code is one `UnknownCodeVisits` (6
+    // of the cases: the paths outside the route never reach the function behind API Gateway;
+    // other tests of this binary may add theirs), and no metric names a code.
+    assert!(
+        unknown_visits() >= visits_before + 6,
+        "{:?}",
+        capture::metric_lines()
+    );
+    assert!(
+        capture::metric_lines()
+            .iter()
+            .all(|l| !l.contains("NPE23456") && !l.contains("0O1IL")),
+        "{:?}",
+        capture::metric_lines()
+    );
     // Only the two known codes have counters; the unknown one none.
     assert_eq!(total_clicks(&api, "NPE23456").await, 0);
     assert_eq!(total_clicks(&api, "BAR23456").await, 2);

@@ -269,12 +269,16 @@ async fn share_link(
         return generic();
     }
     let Some(code) = code_in_path(uri.path()) else {
+        if countable {
+            count_metric(UNKNOWN_CODE_VISITS);
+        }
         return generic();
     };
     let record = match state.store.get_code(&code).await {
         Ok(Some(record)) => record,
         Ok(None) => {
             if countable {
+                count_metric(UNKNOWN_CODE_VISITS);
                 tokio::time::sleep(state.latency.current()).await;
             }
             return generic();
@@ -321,6 +325,10 @@ async fn share_link(
     }
     redirect(location)
 }
+
+/// Visits (GET, not a link preview) of a malformed or unknown code: a broken link in a
+/// campaign, or someone trying codes. A count only: neither the code nor the visitor is in it.
+const UNKNOWN_CODE_VISITS: &str = "UnknownCodeVisits";
 
 fn count_metric(metric: &'static str) {
     telemetry::emit(&telemetry::emf(

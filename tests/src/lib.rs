@@ -312,6 +312,8 @@ pub mod fixtures {
         };
         Reward {
             status,
+            // Stamped as a grant stamps it (UTC: the fixtures' events have no time zone).
+            funnel_day: Some(LinkSettings::default().day_of(created_at)),
             ..Reward::pending(referee, side, terms, created_at, created_at)
                 .expect("an accepted referral, of a member's code for the referrer side")
         }
@@ -943,7 +945,11 @@ pub mod payout_support {
             },
         };
         let referee = referee(account, "AB2CD3", "jk-referrer");
-        Reward::create(&referee, side, terms, now, now, start).expect("an accepted member's code")
+        let mut reward = Reward::create(&referee, side, terms, now, now, start)
+            .expect("an accepted member's code");
+        // Stamped as a grant stamps it, so its status changes move funnel counts (ADR 0008).
+        reward.funnel_day = Some(LinkSettings::default().day_of(now));
+        reward
     }
 }
 

@@ -152,6 +152,16 @@ pub fn reward_stage(reward: &Reward) -> Option<(Day, FunnelStage)> {
         .map(|day| (day, FunnelStage::Rewards(reward.side, reward.status)))
 }
 
+/// What creating `reward` adds to the funnel: +1 in its side and status on its funnel day, for
+/// the event and the code (nothing for a reward in no funnel).
+pub fn new_reward_delta(reward: &Reward) -> FunnelDelta {
+    let mut delta = FunnelDelta::default();
+    if let Some((day, stage)) = reward_stage(reward) {
+        delta.add(&reward.event_id, &reward.code, day, stage, 1);
+    }
+    delta
+}
+
 /// What a status change of `reward` (as stored before it) to `to` adds to the funnel: -1 on
 /// its side's old status, +1 on the new one, on its funnel day, for the event and the code.
 /// Empty when the status does not change (a retryable payout attempt) or the reward is in no
@@ -270,9 +280,7 @@ pub fn funnel_delta(
         count(s, 1);
     }
     for r in new_rewards {
-        if let Some((day, stage)) = reward_stage(r) {
-            delta.add(&r.event_id, &r.code, day, stage, 1);
-        }
+        delta.merge(&new_reward_delta(r));
     }
     delta
 }

@@ -32,7 +32,8 @@ pub use error::ValidationError;
 pub use event::{EventConfig, EventType, ReferralEvent};
 pub use funnel::{
     CLICKS_STAGE, FUNNEL_LINE, FunnelDelta, FunnelScope, FunnelStage, StageAt, StageCounts,
-    conversion_rate, funnel_delta, member_stages, reward_stage, reward_status_delta,
+    conversion_rate, funnel_delta, member_stages, new_reward_delta, reward_stage,
+    reward_status_delta,
 };
 pub use identity::{DeviceId, IdentityHash, IdentityKey};
 pub use lifecycle::{ClaimStep, DeadlineRule, Delivery, Review, ReviewStep, RewardTransition};

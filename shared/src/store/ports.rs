@@ -444,7 +444,8 @@ pub trait Fixtures: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Creates or replaces a member profile. 1 PutItem.
     async fn put_member(&self, member: &MemberProfile) -> Result<(), StoreError>;
-    /// Creates a reward; [`StoreError::Conflict`] if one exists for that referee and side.
+    /// Creates a reward, counted in the funnel when it carries a funnel day (as a grant counts
+    /// it); [`StoreError::Conflict`] if one exists for that referee and side.
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError>;
 }
 

@@ -1,9 +1,10 @@
 //! What only the devkit and the tests use ([`Fixtures`]): unconditional single-item writes and
 //! a lookup no function needs.
 
-use super::{DynamoStore, Write};
+use super::{DynamoStore, Write, funnel};
 use crate::domain::{
-    ContentWindow, Copywriting, EventId, MemberProfile, NotificationTemplate, ReferralEvent, Reward,
+    ContentWindow, Copywriting, EventId, MemberProfile, NotificationTemplate, ReferralEvent,
+    Reward, new_reward_delta,
 };
 use crate::store::{Fixtures, StoreError, items, keys};
 use crate::time::Instant;
@@ -60,8 +61,23 @@ impl Fixtures for DynamoStore {
     }
 
     async fn create_reward(&self, reward: &Reward) -> Result<(), StoreError> {
+        const OP: &str = "create_reward";
         let item = items::reward_item(reward);
-        self.put("create_reward", Write::of(&item)?.if_absent())
-            .await
+        let write = Write::of(&item)?.if_absent();
+        // Counted as a grant counts it (ADR 0008), so the status changes that follow move
+        // counts that exist.
+        let delta = new_reward_delta(reward);
+        if delta.is_empty() {
+            return self.put(OP, write).await;
+        }
+        let mut actions = vec![write.transact_item(OP, &self.table)?];
+        for update in funnel::counter_updates(&delta, funnel::random_shard()) {
+            actions.push(funnel::update_action(&update, OP, &self.table)?);
+        }
+        let exists = write.conflict();
+        self.transact(OP, actions, |reasons| {
+            (reasons.first() == Some(&Some("ConditionalCheckFailed"))).then_some(exists)
+        })
+        .await
     }
 }
