@@ -3,7 +3,10 @@
 //! stand-ins in their own process, finance answering after 50 ms:
 //! - sequential: one message at a time (PAYOUT_CONCURRENCY = 1), one invocation at a time;
 //! - concurrent: 10 messages of a batch at once (the default), one invocation at a time;
-//! - 3 instances: as above, three invocations at once (Lambda scaling out on the queue).
+//! - 3 instances: as above, three invocations at once (Lambda scaling out on the queue);
+//! - the same, with rewards in no funnel: the status change without its funnel count (one
+//!   UpdateItem instead of a TransactWriteItems of 3 items), the baseline of what counting
+//!   costs (ADR 0008 §5).
 //!
 //! SQS itself is left out (events are built in memory, nothing to delete: no failures): moto
 //! serves one request at a time and would measure itself. Memory is this process's peak
@@ -118,10 +121,14 @@ async fn main() {
     let rss_before = memory_kib("VmRSS:");
 
     let mut runs = Vec::new();
-    for (label, concurrency, instances) in [
-        ("sequential", 1usize, 1usize),
-        ("concurrent (10 per batch)", 10, 1),
-        ("3 instances x 10", 10, 3),
+    // The last run is the baseline of the funnel's cost: the same rewards without a funnel day,
+    // so each status change is the single conditional UpdateItem it was before ADR 0008 §5
+    // instead of a transaction with two counter items.
+    for (label, concurrency, instances, counted) in [
+        ("sequential", 1usize, 1usize, true),
+        ("concurrent (10 per batch)", 10, 1, true),
+        ("3 instances x 10", 10, 3, true),
+        ("3 instances x 10, no funnel count (baseline)", 10, 3, false),
     ] {
         // Fresh rewards per run: ids carry the run's label.
         let mut ids = Vec::with_capacity(REWARDS);
@@ -131,7 +138,10 @@ async fn main() {
             } else {
                 Side::Referee
             };
-            let r = reward(&format!("b{}-{i}", runs.len()), side);
+            let mut r = reward(&format!("b{}-{i}", runs.len()), side);
+            if !counted {
+                r.funnel_day = None;
+            }
             ids.push(r.reward_id.clone());
             store.create_reward(&r).await.unwrap();
         }
@@ -201,6 +211,15 @@ async fn main() {
         "Concurrent vs sequential: {:.1}x; 3 instances vs sequential: {:.1}x.",
         sequential / runs[1].seconds,
         sequential / runs[2].seconds
+    );
+    println!(
+        "Funnel count on each status change (3 instances x 10): {:.0} rewards/s against {:.0} \
+         without it in this run ({:+.0}%), {:.2} against {:.2} round trips per reward.",
+        f64::from(runs[2].paid) / runs[2].seconds,
+        f64::from(runs[3].paid) / runs[3].seconds,
+        (runs[3].seconds / runs[2].seconds - 1.0) * 100.0,
+        runs[2].round_trips as f64 / f64::from(runs[2].paid.max(1)),
+        runs[3].round_trips as f64 / f64::from(runs[3].paid.max(1)),
     );
     println!();
     println!(

@@ -248,6 +248,12 @@ async fn run(rules_on: bool) {
         rewards += 1;
         let (day, stage) = reward_stage(&reward)
             .unwrap_or_else(|| panic!("seed {seed}: {id} was granted without a funnel day"));
+        // Stamped with the creation's day in the event's time zone (Taipei for PERSONAL).
+        assert_eq!(
+            day,
+            day_of(&reward.event_id, reward.created_at),
+            "seed {seed}: {id}"
+        );
         truth.add(&reward.event_id, &reward.code, day, stage, 1);
     }
 
@@ -387,7 +393,14 @@ fn lives(status: RewardStatus) -> &'static [&'static [Step]] {
             &[Approve],
             &[],
         ],
-        RewardStatus::Claimable => &[&[Expire, Claim], &[Claim, Failed], &[Claim], &[Expire], &[]],
+        RewardStatus::Claimable => &[
+            &[Claim, Paid],
+            &[Expire, Claim],
+            &[Claim, Failed],
+            &[Expire],
+            &[Claim],
+            &[],
+        ],
         _ => &[&[]],
     }
 }

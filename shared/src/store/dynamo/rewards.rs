@@ -156,6 +156,28 @@ impl Change {
 /// is told to try again later ([`StoreError::Unavailable`]).
 const STATUS_CHANGE_ATTEMPTS: u32 = 8;
 
+/// What became of a status change's transaction, from its cancellation reasons (in action
+/// order: the reward's update first, then the counters, which have no condition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Not cancelled (or cancelled for a reason that is not ours to retry: throttling).
+    Written,
+    /// The reward's condition failed: its status (or claim deadline) is not what was read.
+    Refused,
+    /// A concurrent transaction on the reward or a counter item: try again.
+    Busy,
+}
+
+fn outcome_of(reasons: &[Option<&str>]) -> Outcome {
+    if reasons.first() == Some(&Some("ConditionalCheckFailed")) {
+        Outcome::Refused
+    } else if reasons.contains(&Some("TransactionConflict")) {
+        Outcome::Busy
+    } else {
+        Outcome::Written
+    }
+}
+
 impl DynamoStore {
     /// Sends `change`; a failed condition is a `Reward` conflict.
     async fn update_reward(
@@ -243,51 +265,40 @@ impl DynamoStore {
             for update in funnel::counter_updates(&delta, funnel::random_shard()) {
                 actions.push(funnel::update_action(&update, operation, &self.table)?);
             }
-            let busy = StoreError::Conflict {
-                entity: Entity::Funnel,
-                key: keys::reward_pk(reward_id),
-            };
+            let mut outcome = Outcome::Written;
             let result = self
                 .transact(operation, actions, |reasons| {
-                    // The reward's update comes first; the counters cannot fail a condition.
-                    if reasons.first() == Some(&Some("ConditionalCheckFailed")) {
-                        Some(conflict())
-                    } else if reasons.contains(&Some("TransactionConflict")) {
-                        Some(busy)
-                    } else {
-                        None
-                    }
+                    outcome = outcome_of(reasons);
+                    (outcome != Outcome::Written).then(conflict)
                 })
                 .await;
-            let refused = match result {
-                Err(StoreError::Conflict {
-                    entity: Entity::Reward,
-                    ..
-                }) => true,
-                Err(StoreError::Conflict {
-                    entity: Entity::Funnel,
-                    ..
-                }) => false,
-                other => return other,
-            };
-            if !refused {
-                if attempt >= STATUS_CHANGE_ATTEMPTS {
-                    return Err(StoreError::Unavailable {
-                        operation,
-                        message: format!(
-                            "{attempt} attempts met concurrent transactions on the funnel counters"
-                        ),
-                    });
-                }
-                attempt += 1;
+            match (result, outcome) {
+                (Ok(()), _) => return Ok(()),
+                (Err(StoreError::Conflict { .. }), Outcome::Refused | Outcome::Busy) => {}
+                (Err(e), _) => return Err(e),
+            }
+            if attempt >= STATUS_CHANGE_ATTEMPTS {
+                return Err(StoreError::Unavailable {
+                    operation,
+                    message: format!(
+                        "{attempt} attempts met concurrent changes of the reward or its counters"
+                    ),
+                });
+            }
+            attempt += 1;
+            if outcome == Outcome::Busy {
                 let pause = rand::random_range(5..=20u64) * u64::from(attempt);
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
-            // Decide again from what is stored: a refused condition with the status read
-            // unchanged was the claim deadline's.
+            // Decide again from what is stored. Refused with the status read unchanged: the
+            // claim deadline's refusal for a transition that has one; for the others the
+            // reward changed and came back (PENDING → FAIL → PENDING), so try again.
             current = self.get_reward(reward_id).await?.ok_or_else(conflict)?;
             fresh = true;
-            if refused && current.status == read {
+            if outcome == Outcome::Refused
+                && current.status == read
+                && transition.deadline() != DeadlineRule::Ignored
+            {
                 return Err(conflict());
             }
         }
@@ -469,5 +480,46 @@ impl RewardWrites for DynamoStore {
         );
         self.change_status("reject_reward", reward, None, change)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, outcome_of};
+
+    #[test]
+    fn a_cancelled_status_change_is_refused_by_the_reward_or_busy_on_any_item() {
+        let rows: [(&[Option<&str>], Outcome); 6] = [
+            (
+                &[Some("ConditionalCheckFailed"), Some("None"), Some("None")],
+                Outcome::Refused,
+            ),
+            // The reward's refusal explains the rest, whatever the counters met.
+            (
+                &[
+                    Some("ConditionalCheckFailed"),
+                    Some("TransactionConflict"),
+                    None,
+                ],
+                Outcome::Refused,
+            ),
+            (
+                &[Some("None"), Some("TransactionConflict"), Some("None")],
+                Outcome::Busy,
+            ),
+            (
+                &[Some("TransactionConflict"), Some("None"), Some("None")],
+                Outcome::Busy,
+            ),
+            // Throttling is the caller's (`transact` makes it Unavailable).
+            (
+                &[Some("None"), Some("ThrottlingError"), Some("None")],
+                Outcome::Written,
+            ),
+            (&[], Outcome::Written),
+        ];
+        for (reasons, expected) in rows {
+            assert_eq!(outcome_of(reasons), expected, "{reasons:?}");
+        }
     }
 }
