@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth (see README).
-.PHONY: dev test stop lint bench bench-release bench-panic import-sample
+.PHONY: dev test stop lint bench bench-release bench-cold-start bench-panic import-sample
 dev:  ## start the local stack, create the table, load the sample campaign
 	./scripts/dev.sh
 test: ## the full test suite (what CI runs)
@@ -16,5 +16,7 @@ bench: ## consumer (rules off/on), payout and HTTP API throughput/latency, round
 	./scripts/bench.sh
 bench-release: ## release-profile size/build-time comparison (~10 min) -> bench/reports/release-profile.md
 	./bench/release-profile.sh
+bench-cold-start: ## share-link vs app-api: release size and cold start (~10 min) -> bench/reports/cold-start.md
+	./bench/cold-start.sh
 bench-panic: ## panic=unwind vs abort: release size and cold start of app-api and reward-payout (~30 min) -> bench/reports/panic-strategy.md
 	./bench/panic-strategy.sh

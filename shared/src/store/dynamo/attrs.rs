@@ -62,6 +62,17 @@ pub(super) fn corrupt(attrs: &Attrs, message: String) -> StoreError {
     }
 }
 
+/// A request the SDK's builder refused (a required field missing: a bug of ours), as the
+/// store error of `operation`.
+pub(super) fn unbuilt(
+    operation: &'static str,
+) -> impl Fn(aws_sdk_dynamodb::error::BuildError) -> StoreError + Copy {
+    move |e| StoreError::Rejected {
+        operation,
+        message: e.to_string(),
+    }
+}
+
 /// What an SDK error means to the store: a condition that did not hold (the caller knows
 /// which item and what that means), or a [`StoreError`].
 pub(super) enum Failure {

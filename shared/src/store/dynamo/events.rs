@@ -207,10 +207,7 @@ impl EventWrites for DynamoStore {
                 ),
             });
         }
-        let rejected = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Rejected {
-            operation: OP,
-            message: e.to_string(),
-        };
+        let rejected = super::attrs::unbuilt(OP);
         let mut actions = puts
             .iter()
             .map(|p| p.transact_item(OP, &self.table))

@@ -2,7 +2,7 @@
 //! the transaction of the transition they count (`members.rs`, `imports.rs`) or, for a valid
 //! code check, on their own; and the day-range reads, one Query per shard, summed.
 
-use super::attrs::{Attrs, attr, classify, n, s};
+use super::attrs::{Attrs, attr, classify, n, s, unbuilt};
 use super::{DynamoStore, Index, SortKey};
 use crate::domain::{
     Day, EventId, FunnelDelta, FunnelScope, FunnelStage, ReferralCode, StageCounts,
@@ -49,10 +49,7 @@ pub(super) fn update_action(
         .set_expression_attribute_names(Some(names))
         .set_expression_attribute_values(Some(values))
         .build()
-        .map_err(|e| StoreError::Rejected {
-            operation,
-            message: e.to_string(),
-        })?;
+        .map_err(unbuilt(operation))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 

@@ -25,7 +25,7 @@ mod rules;
 use super::items::{Entity, Item};
 use super::paging::{Cursor, Page, PageRequest};
 use super::{StoreError, keys};
-use attrs::{Attrs, classify, failure, from_attrs, s, to_attrs};
+use attrs::{Attrs, classify, failure, from_attrs, s, to_attrs, unbuilt};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -177,10 +177,7 @@ impl Write {
             .set_condition_expression(self.condition.clone())
             .set_expression_attribute_values((!self.values.is_empty()).then(|| self.values.clone()))
             .build()
-            .map_err(|e| StoreError::Rejected {
-                operation,
-                message: e.to_string(),
-            })?;
+            .map_err(unbuilt(operation))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
@@ -370,10 +367,7 @@ impl DynamoStore {
                 ))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| StoreError::Rejected {
-                    operation,
-                    message: e.to_string(),
-                })?;
+                .map_err(unbuilt(operation))?;
             for attempt in 0..6u32 {
                 let out = self
                     .client

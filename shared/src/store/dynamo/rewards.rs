@@ -4,7 +4,7 @@
 //! change that moves the reward between funnel counters (ADR 0008) is a TransactWriteItems of
 //! the reward's update and the counters' -1/+1, conditioned on the status read.
 
-use super::attrs::{Attrs, failure, n, s};
+use super::attrs::{Attrs, failure, n, s, unbuilt};
 use super::{DynamoStore, Index, SortKey, funnel};
 use crate::domain::{
     DeadlineRule, JkosId, NotificationOutcome, ReasonCode, Reward, RewardId, RewardStatus,
@@ -320,10 +320,7 @@ impl DynamoStore {
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(change.values))
             .build()
-            .map_err(|e| StoreError::Rejected {
-                operation,
-                message: e.to_string(),
-            })?;
+            .map_err(unbuilt(operation))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 }
