@@ -22,34 +22,14 @@ use std::time::Instant;
 const RECORDS: usize = 1000;
 
 fn records() -> Vec<Outgoing> {
-    let mut values = Vec::new();
-    let mut member = 0;
-    while values.len() < RECORDS {
+    referral_tests::workload::member_stream(RECORDS, |member| {
         let account = format!("bench-{member}");
-        for v in [
+        vec![
             registration("REFERRAL_CODE_USED", &account, Some("SHARE888"), at(3, 0)),
             registration("KYC_PASSED", &account, None, at(3, 1)),
             registration("DEVICE_BOUND", &account, None, at(3, 2)),
-        ] {
-            if values.len() < RECORDS {
-                values.push(v);
-            }
-        }
-        member += 1;
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let account = v["account_id"].as_str().unwrap();
-            Outgoing::json(
-                TOPIC_REGISTRATION,
-                msk::partition_for(account, 3),
-                i as i64,
-                v,
-            )
-        })
-        .collect()
+        ]
+    })
 }
 
 struct Run {

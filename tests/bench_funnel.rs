@@ -162,35 +162,15 @@ fn code_of(referrer: usize) -> String {
 }
 
 fn records() -> Vec<Outgoing> {
-    let mut values = Vec::new();
-    let mut member = 0;
-    while values.len() < RECORDS {
+    referral_tests::workload::member_stream(RECORDS, |member| {
         let account = format!("bench-{member}");
         let code = code_of(member % REFERRERS);
-        for v in [
+        vec![
             registration("REFERRAL_CODE_USED", &account, Some(&code), at(3, 0)),
             registration("KYC_PASSED", &account, None, at(3, 1)),
             registration("DEVICE_BOUND", &account, None, at(3, 2)),
-        ] {
-            if values.len() < RECORDS {
-                values.push(v);
-            }
-        }
-        member += 1;
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let account = v["account_id"].as_str().unwrap();
-            Outgoing::json(
-                TOPIC_REGISTRATION,
-                msk::partition_for(account, 3),
-                i as i64,
-                v,
-            )
-        })
-        .collect()
+        ]
+    })
 }
 
 async fn consumer_run(batch_size: usize, concurrency: usize) -> (String, usize, u64, f64) {

@@ -35,14 +35,12 @@ fn code_of(referrer: usize) -> String {
 }
 
 fn records(referrers: usize) -> Vec<Outgoing> {
-    let mut values = Vec::new();
-    let mut member = 0;
-    while values.len() < RECORDS {
+    referral_tests::workload::member_stream(RECORDS, |member| {
         let account = format!("bench-{member}");
         let code = code_of(member % referrers);
         let phone = format!("09{member:08}");
         let device = format!("device-{member}");
-        for v in [
+        vec![
             registration_of(
                 "REFERRAL_CODE_USED",
                 &account,
@@ -60,26 +58,8 @@ fn records(referrers: usize) -> Vec<Outgoing> {
                 Some(&device),
                 at(3, 2),
             ),
-        ] {
-            if values.len() < RECORDS {
-                values.push(v);
-            }
-        }
-        member += 1;
-    }
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let account = v["account_id"].as_str().unwrap();
-            Outgoing::json(
-                TOPIC_REGISTRATION,
-                msk::partition_for(account, 3),
-                i as i64,
-                v,
-            )
-        })
-        .collect()
+        ]
+    })
 }
 
 /// Every rule on, with thresholds this workload never reaches (the same rewards are granted).

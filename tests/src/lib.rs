@@ -1327,6 +1327,29 @@ pub mod workload {
 
     pub const PARTITIONS: i64 = 3;
 
+    /// A benchmark's stream: the first `n` records of members 0, 1, 2… (`member_records` gives
+    /// each member's, in order), as the registration topic delivers them once each: offsets in
+    /// stream order, every record on its account's partition.
+    pub fn member_stream(
+        n: usize,
+        member_records: impl FnMut(usize) -> Vec<Value>,
+    ) -> Vec<Outgoing> {
+        let values: Vec<Value> = (0..).flat_map(member_records).take(n).collect();
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let account = v["account_id"].as_str().unwrap();
+                Outgoing::json(
+                    TOPIC_REGISTRATION,
+                    msk::partition_for(account, PARTITIONS),
+                    i as i64,
+                    v,
+                )
+            })
+            .collect()
+    }
+
     /// One member's records as the topic delivers them: each 1 to 3 times, shuffled, then
     /// interleaved at random positions into the stream of the member's partition (keeping their
     /// relative order there).
