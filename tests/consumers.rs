@@ -501,6 +501,176 @@ async fn two_concurrent_invocations_of_the_same_batch_grant_once() {
     }
 }
 
+/// Records of `account` that carry `jkos_id` (not the account's usual one).
+fn as_jkos(mut value: serde_json::Value, jkos_id: &str) -> serde_json::Value {
+    value["jkos_id"] = serde_json::json!(jkos_id);
+    value
+}
+
+/// The parked records' (offset, reason kind, reason text), by offset.
+async fn parked_reasons(h: &Harness) -> Vec<(i64, String, String)> {
+    let mut found: Vec<_> = h
+        .table
+        .store
+        .parked_records(PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| (p.offset, p.reason_kind.to_string(), p.reason.to_string()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The codes whose source is `source`, and the rewards paid to `payee` (a Scan).
+async fn codes_and_rewards_of(h: &Harness, source: &str, payee: &str) -> (usize, usize) {
+    let items = h.scan().await;
+    let count = |entity: &str, attr: &str, value: &str| {
+        items
+            .iter()
+            .filter(|i| i["entity"].as_s().unwrap() == entity)
+            .filter(|i| i.get(attr).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(value))
+            .count()
+    };
+    (
+        count("Code", "source", source),
+        count("Reward", "member_jkos_id", payee),
+    )
+}
+
+#[tokio::test]
+async fn one_jkos_id_is_one_member_a_second_account_carrying_it_is_parked_never_rewarded() {
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.consumer(TOPIC_REGISTRATION);
+    let info = h.consumer(TOPIC_MEMBER_INFO);
+    let qualify = |account: &str| {
+        vec![
+            registration("REFERRAL_CODE_USED", account, Some("SHARE888"), at(5, 0)),
+            registration("KYC_PASSED", account, None, at(6, 0)),
+            registration("DEVICE_BOUND", account, None, at(7, 0)),
+        ]
+    };
+    let report = consumer
+        .handle(&msk::event(&reg_records(0, &qualify("acc-1"))))
+        .await
+        .unwrap();
+    assert_eq!(report.qualified, 1);
+    assert_eq!(
+        codes_and_rewards_of(&h, "member:jk-acc-1", "jk-acc-1").await,
+        (1, 1)
+    );
+    h.queue.drain().await;
+
+    // A new account carrying acc-1's jkos id: member info, a code use, KYC, device.
+    info.handle(&msk::event(&info_records(
+        0,
+        &[as_jkos(member_info("acc-x", at(4, 0)), "jk-acc-1")],
+    )))
+    .await
+    .unwrap();
+    let records: Vec<_> = qualify("acc-x")
+        .into_iter()
+        .map(|v| as_jkos(v, "jk-acc-1"))
+        .collect();
+    let report = consumer
+        .handle(&msk::event(&reg_records(10, &records)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.qualified, report.rewards_created, report.parked),
+        (0, 0, 3)
+    );
+    assert_eq!(
+        h.member("acc-x").await,
+        None,
+        "no second profile for the jkos id"
+    );
+    assert!(h.queue.drain().await.is_empty());
+    // Still one code and one referee reward for jk-acc-1; the referrer was paid once.
+    assert_eq!(
+        codes_and_rewards_of(&h, "member:jk-acc-1", "jk-acc-1").await,
+        (1, 1)
+    );
+    assert_eq!(codes_and_rewards_of(&h, "", "jk-referrer").await.1, 1);
+    let taken = "jkos_id_taken".to_owned();
+    let other_account = "the jkos id (field jkos_id) belongs to another account".to_owned();
+    assert_eq!(
+        parked_reasons(&h).await,
+        [0, 10, 11, 12].map(|o| (o, taken.clone(), other_account.clone())),
+        "the member info (offset 0) and the three registration records, each with its reason"
+    );
+    // Redelivered: parked again on the same coordinates, still nothing granted.
+    consumer
+        .handle(&msk::event(&reg_records(10, &records)))
+        .await
+        .unwrap();
+    assert_eq!(parked_reasons(&h).await.len(), 4);
+    // The member's own screen reads their one profile.
+    let mine = h
+        .table
+        .store
+        .my_registration(&JkosId::parse("jk-acc-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mine.profile.account_id.as_str(), "acc-1");
+
+    // acc-1's own records naming another jkos id: parked, the profile keeps its jkos id.
+    let before = h.member("acc-1").await.unwrap();
+    let moved = as_jkos(member_info("acc-1", at(4, 0)), "jk-elsewhere");
+    let report = info
+        .handle(&msk::event(&info_records(20, &[moved])))
+        .await
+        .unwrap();
+    assert_eq!((report.parked, report.members_written), (1, 0));
+    assert_eq!(h.member("acc-1").await.unwrap(), before);
+    let last = parked_reasons(&h).await.pop().unwrap();
+    assert_eq!(
+        last,
+        (
+            20,
+            taken,
+            "the account (field account_id) belongs to another jkos id (field jkos_id)".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn two_new_accounts_racing_for_one_jkos_id_end_with_one_member() {
+    for round in 0..4 {
+        let h = Harness::new().await;
+        h.referrer_code("SHARE888", "jk-referrer").await;
+        let records = |account: &str| {
+            let values: Vec<_> = [
+                registration("REFERRAL_CODE_USED", account, Some("SHARE888"), at(5, 0)),
+                registration("KYC_PASSED", account, None, at(6, 0)),
+                registration("DEVICE_BOUND", account, None, at(7, 0)),
+            ]
+            .into_iter()
+            .map(|v| as_jkos(v, "jk-shared"))
+            .collect();
+            msk::event(&reg_records(0, &values))
+        };
+        let (a, b) = (
+            h.consumer(TOPIC_REGISTRATION),
+            h.consumer(TOPIC_REGISTRATION),
+        );
+        let (ea, eb) = (records("acc-a"), records("acc-b"));
+        let (ra, rb) = tokio::join!(a.handle(&ea), b.handle(&eb));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.qualified + rb.qualified, 1, "round {round}");
+        assert_eq!(ra.parked + rb.parked, 3, "round {round}");
+        let profiles = [h.member("acc-a").await, h.member("acc-b").await];
+        assert_eq!(profiles.iter().flatten().count(), 1, "round {round}");
+        assert_eq!(
+            codes_and_rewards_of(&h, "member:jk-shared", "jk-shared").await,
+            (1, 1)
+        );
+    }
+}
+
 #[tokio::test]
 async fn members_are_applied_concurrently_up_to_the_bound() {
     let h = Harness::new().await;

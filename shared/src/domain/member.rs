@@ -55,6 +55,12 @@ pub struct MemberProfile {
     /// What became of the two-sided rewards; set once, when they fell due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_grant: Option<RewardGrant>,
+    /// Whether the `JKOS#<jkos id>` item binding this jkos id to this account was written with
+    /// the profile (one jkos id is one member, ADR 0009). The store writes the binding, on
+    /// condition that it is absent or names this account, with every profile write that finds
+    /// this false: a profile's first write, or the first write of one stored before bindings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub jkos_id_bound: bool,
     /// Optimistic-lock counter: every write of the profile is conditional on it.
     #[serde(default)]
     pub version: u64,
@@ -79,6 +85,7 @@ impl MemberProfile {
             qualified_at: None,
             own_code: None,
             reward_grant: None,
+            jkos_id_bound: false,
             version: 0,
             created_at: now,
             updated_at: now,

@@ -44,6 +44,8 @@ pub(super) enum MemberOutcome {
         written: bool,
         settlement: Box<Settlement>,
         member: Box<MemberProfile>,
+        /// The records that carried another jkos id than the profile's: parked.
+        foreign: Vec<ParkedRecord>,
     },
     Parked(Vec<ParkedRecord>),
 }
@@ -107,13 +109,16 @@ where
                     "the event's reward rules need IDENTITY_HASH_KEY, which this function lacks; the grant stays due"
                 );
             }
+            let foreign = || plan::foreign_records(&planned.member, &records, now);
             let Some(expected_version) = planned.write_over else {
                 return Ok(MemberOutcome::Done {
                     written: false,
+                    foreign: foreign(),
                     settlement: Box::new(planned.settlement),
                     member: Box::new(planned.member),
                 });
             };
+            let foreign = foreign();
             let (member, settlement, funnel) = (planned.member, planned.settlement, planned.funnel);
             if let Some((event, window)) = &settlement.granted_under
                 && let Err(e) = self.mark_window_in_use(event, window).await
@@ -133,6 +138,7 @@ where
                     }
                     return Ok(MemberOutcome::Done {
                         written: true,
+                        foreign,
                         settlement: Box::new(settlement),
                         member: Box::new(member),
                     });

@@ -6,13 +6,13 @@
 use super::BatchReport;
 use super::batch::{Change, Decoded};
 use super::member::MemberOutcome;
-use crate::contracts::kafka::{ParkedRecord, RecordError, RegistrationEvent};
+use crate::contracts::kafka::{JkosConflict, ParkedRecord, RecordError, RegistrationEvent};
 use crate::domain::{
     AccountId, Day, EventConfig, EventId, FunnelDelta, IdentityKey, LinkSettings, MemberProfile,
     ReferralCode, ReferralCodeRecord, ReferralOutcome, RewardId, RewardStatus, RuleContext,
     RuleFacts, Settlement, Step, funnel_delta, judge_referral, settle,
 };
-use crate::store::{StoreError, keys};
+use crate::store::{Entity, StoreError, keys};
 use crate::time::Instant;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,7 +105,10 @@ pub(super) fn plan_member(
 ) -> MemberPlan {
     let expected = member.version;
     let original = member.clone();
-    for d in records {
+    // A record carrying another jkos id than the profile's is not folded in: it is parked
+    // (`foreign_records`), one jkos id being one member (ADR 0009).
+    let jkos_id = member.jkos_id.clone();
+    for d in records.iter().filter(|d| d.jkos_id() == &jkos_id) {
         apply(&mut member, d, codes, configs, rules.key, now);
     }
     let mut settlement = Settlement::default();
@@ -208,6 +211,26 @@ fn apply(
     }
 }
 
+/// The records of `member`'s account that carry another jkos id than the profile's: the
+/// account is bound to its jkos id (ADR 0009), so they are parked, never merged.
+pub(super) fn foreign_records(
+    member: &MemberProfile,
+    records: &[Decoded],
+    now: Instant,
+) -> Vec<ParkedRecord> {
+    let reason = RecordError::JkosIdTaken {
+        conflict: JkosConflict::OtherJkosId,
+    };
+    records
+        .iter()
+        .filter(|d| d.jkos_id() != &member.jkos_id)
+        .map(|d| {
+            tracing::warn!(offset = d.at.offset, kind = %reason.kind(), "record names another jkos id than its account's; parked");
+            d.park(reason.clone(), now)
+        })
+        .collect()
+}
+
 /// The stored item among this member's (profile, used codes) that does not map onto the
 /// domain, if any: its records are parked instead of failing the batch forever.
 pub(super) fn corrupt_item(
@@ -246,7 +269,9 @@ pub(super) fn gather(
                 written,
                 settlement,
                 member,
+                foreign,
             } => {
+                parked.extend(foreign);
                 report.members_written += u64::from(written);
                 report.qualified += u64::from(settlement.new_code.is_some());
                 report.rewards_created += settlement.rewards.len() as u64;
@@ -281,6 +306,12 @@ pub(super) fn park_reason(error: &StoreError) -> RecordError {
         StoreError::Corrupt { key, .. } => RecordError::CorruptState { key: key.clone() },
         StoreError::Rejected { operation, .. } => RecordError::RejectedWrite {
             operation: (*operation).to_owned(),
+        },
+        StoreError::Conflict {
+            entity: Entity::JkosBinding,
+            ..
+        } => RecordError::JkosIdTaken {
+            conflict: JkosConflict::OtherAccount,
         },
         StoreError::Conflict { entity, .. } => RecordError::RejectedWrite {
             operation: format!("{entity} write"),

@@ -211,6 +211,7 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
         .map(|r| r.reward_id.clone())
         .collect();
     let done = |written: bool, plan: &MemberPlan| MemberOutcome::Done {
+        foreign: Vec::new(),
         written,
         settlement: Box::new(if written {
             plan.settlement.clone()

@@ -3,10 +3,11 @@
 
 use super::keys;
 use crate::domain::{
-    ContentWindow, Copywriting, Day, EventId, FunnelScope, IdentityClaim, LinkSettings,
-    MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord, ReferralEvent,
-    ReferrerStats, Reward, RewardRules, StageCounts,
+    AccountId, ContentWindow, Copywriting, Day, EventId, FunnelScope, IdentityClaim, JkosId,
+    LinkSettings, MemberProfile, NotificationTemplate, ReferralCode, ReferralCodeRecord,
+    ReferralEvent, ReferrerStats, Reward, RewardRules, StageCounts,
 };
+use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 
 /// The `entity` attribute carried by every item.
@@ -25,6 +26,8 @@ pub enum Entity {
     ReferrerStats,
     /// A phone or device rewarded as a referee of one event (keyed hash only).
     IdentityClaim,
+    /// The one account a jkos id belongs to (`JKOS#<jkos id>`).
+    JkosBinding,
     /// A funnel counter (ADR 0008): written only by ADD updates.
     Funnel,
     /// One shard of a code's clicks on one day (the share link's counter).
@@ -338,6 +341,26 @@ pub fn identity_claim_item(claim: &IdentityClaim) -> Item<&IdentityClaim> {
         keys::identity_claim_pk(claim.kind, &claim.hash),
         keys::IDENTITY_CLAIM_SK.to_owned(),
         claim,
+    )
+}
+
+/// Which account a jkos id belongs to: written once, with that account's first profile write
+/// (or its first write after this item existed), never moved by the service (docs/runbook.md,
+/// "A jkos id carried by a second account").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JkosBinding {
+    pub jkos_id: JkosId,
+    pub account_id: AccountId,
+    #[serde(with = "crate::time::millis")]
+    pub bound_at: Instant,
+}
+
+pub fn jkos_binding_item(binding: &JkosBinding) -> Item<&JkosBinding> {
+    Item::new(
+        Entity::JkosBinding,
+        keys::jkos_binding_pk(&binding.jkos_id),
+        keys::JKOS_BINDING_SK.to_owned(),
+        binding,
     )
 }
 

@@ -19,6 +19,7 @@
 //! rewards whose deadline passed with one key condition.
 //! | WindowUse       | `WINDOWUSE#<id>#<window>` | `#WINDOWUSE`                   |                   |                                               |                        |                           |
 //! | ReferrerStats   | `REFSTATS#<id>#<jkos id>` | `#REFSTATS`                    |                   |                                               |                        |                           |
+//! | JkosBinding     | `JKOS#<jkos id>`             | `#JKOS`                     |                   |                                               |                        |                           |
 //! | IdentityClaim   | `IDCLAIM#<KIND>#<hmac>`      | `#IDCLAIM`                  |                   |                                               |                        |                           |
 //! | Funnel (event)  | `FUNNEL#<id>#<shard>`        | `<day>`                     |                   |                                               |                        |                           |
 //! | Funnel (code)   | `FUNNEL#<id>#CODE#<code>#<shard>` | `<day>`                |                   |                                               |                        |                           |
@@ -152,6 +153,14 @@ pub fn payee_gsi3sk(created_at: &Instant, reward: &RewardId) -> String {
 /// The member's own profile in their GSI3 partition: `#` sorts before the `<created_at>` of
 /// every reward, so one Query finds the profile first, then the rewards.
 pub const PROFILE_GSI3SK: &str = "#PROFILE";
+
+/// The binding of a jkos id to the one account that carries it (written with the account's
+/// first profile write, on condition that it is absent or already names that account): one
+/// jkos id is one member.
+pub fn jkos_binding_pk(member: &JkosId) -> String {
+    format!("JKOS#{member}")
+}
+pub const JKOS_BINDING_SK: &str = "#JKOS";
 
 /// The "rewards were granted under this content window" marker: its own partition (not under
 /// `EVENT#`, so an event's configuration Query never sees it), written by the consumers before

@@ -3,6 +3,7 @@
 //! DynamoDB is unavailable.
 
 use crate::row::{MemberRow, Reason, Reject};
+use referral_shared::contracts::kafka::JkosConflict;
 use referral_shared::domain::{
     EventConfig, EventId, LinkSettings, MemberProfile, ReferralCode, RuleContext, Settlement, Step,
     funnel_delta, settle,
@@ -148,6 +149,9 @@ where
     let mut delay = backoff.first_delay;
     let mut attempt = 1;
     let mut config: Option<EventConfig> = referral_config.cloned();
+    // The stored profile belongs to another jkos id than the row's (ADR 0009): nothing of the
+    // row is merged into it.
+    let other_jkos = std::cell::Cell::new(false);
     // What an earlier write of this row did, when a second one judges the referral.
     let mut earlier: Option<(bool, bool)> = None;
     loop {
@@ -158,6 +162,10 @@ where
             loaded.take(),
             MAX_ATTEMPTS,
             |stored| {
+                other_jkos.set(stored.is_some_and(|m| m.jkos_id != row.jkos_id));
+                if other_jkos.get() {
+                    return None;
+                }
                 plan_row(
                     stored,
                     row,
@@ -170,6 +178,21 @@ where
         )
         .await;
         let error = match result {
+            Ok(Applied::Unchanged { .. }) if other_jkos.get() => {
+                return Ok(RowOutcome::Rejected(jkos_reject(
+                    row,
+                    JkosConflict::OtherJkosId,
+                )));
+            }
+            Err(StoreError::Conflict {
+                entity: Entity::JkosBinding,
+                ..
+            }) => {
+                return Ok(RowOutcome::Rejected(jkos_reject(
+                    row,
+                    JkosConflict::OtherAccount,
+                )));
+            }
             Ok(Applied::Unchanged { .. }) => {
                 return Ok(match earlier {
                     None => RowOutcome::AlreadyPresent,
@@ -262,6 +285,14 @@ where
             }
             Err(_) => None, // retried by the next attempt's write (a create fails if it exists)
         };
+    }
+}
+
+/// A row that contradicts a jkos id's binding (one jkos id is one member, ADR 0009).
+pub fn jkos_reject(row: &MemberRow, conflict: JkosConflict) -> Reject {
+    Reject {
+        column: "member_jkos_id",
+        ..row_reject(row, Reason::JkosIdTaken, &conflict.to_string())
     }
 }
 

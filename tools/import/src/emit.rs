@@ -24,7 +24,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use referral_shared::domain::{CODE_ALPHABET, ReferralCode};
+use referral_shared::contracts::kafka::JkosConflict;
+use referral_shared::domain::{CODE_ALPHABET, MemberProfile, ReferralCode};
 use referral_shared::store::items;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -236,7 +237,7 @@ pub fn emit(
         .with_context(|| format!("reading {}", options.input.display()))?
         .len();
     let started = std::time::Instant::now();
-    let mut repeats = find_repeats(options, dir)?;
+    let (mut repeats, mut jkos_repeats) = find_repeats(options, dir)?;
     let file_read = Arc::new(AtomicU64::new(0));
     let mut records = dump::open(&options.input, options.format, file_read.clone())?;
     let mut rejects = BufWriter::new(
@@ -281,6 +282,18 @@ pub fn emit(
             rejects.write_all(reject.to_csv_line().as_bytes())?;
             continue;
         }
+        if let Some(repeat) = jkos_repeats.at(row.line)? {
+            counters.rejected += 1;
+            let reject = Reject {
+                detail: format!(
+                    "the jkos id belongs to the account on line {}: one jkos id is one member",
+                    repeat.first_line
+                ),
+                ..crate::apply::jkos_reject(&row, JkosConflict::OtherAccount)
+            };
+            rejects.write_all(reject.to_csv_line().as_bytes())?;
+            continue;
+        }
         let next_code = counters.codes_created;
         let planned = plan_row(
             None,
@@ -291,8 +304,19 @@ pub fn emit(
             now,
         )
         .context("a new profile always has something to write")?;
-        files.write(&to_attrs(&items::member_item(&planned.member))?)?;
-        items_written += 1;
+        // The jkos id's binding beside the profile, as the store's first write of a profile
+        // writes it (ADR 0009); pass 1 made the dump's jkos ids unique.
+        let member = MemberProfile {
+            jkos_id_bound: true,
+            ..planned.member
+        };
+        files.write(&to_attrs(&items::member_item(&member))?)?;
+        files.write(&to_attrs(&items::jkos_binding_item(&items::JkosBinding {
+            jkos_id: member.jkos_id.clone(),
+            account_id: member.account_id.clone(),
+            bound_at: now,
+        }))?)?;
+        items_written += 2;
         counters.created += 1;
         if let Some(code) = &planned.settlement.new_code {
             files.write(&to_attrs(&items::code_item(code))?)?;
@@ -321,28 +345,34 @@ pub fn emit(
     })
 }
 
-/// Pass 1: the rows that repeat an earlier row's account (valid rows only: an invalid one is
-/// rejected for itself), found by an external sort spilled under `dir`.
-fn find_repeats(options: &ImportOptions, dir: &Path) -> anyhow::Result<dedupe::RepeatsInOrder> {
+/// Pass 1: the rows that repeat an earlier row's account, and those that repeat an earlier
+/// row's jkos id (valid rows only: an invalid one is rejected for itself), each found by an
+/// external sort spilled under `dir`.
+fn find_repeats(
+    options: &ImportOptions,
+    dir: &Path,
+) -> anyhow::Result<(dedupe::RepeatsInOrder, dedupe::RepeatsInOrder)> {
     let input_size = std::fs::metadata(&options.input)?.len();
     let file_read = Arc::new(AtomicU64::new(0));
     let mut records = dump::open(&options.input, options.format, file_read.clone())?;
     let mut repeats = dedupe::Repeats::new(dir, dedupe::RUN_BYTES)?;
+    let mut jkos_ids = dedupe::Repeats::new(dir, dedupe::RUN_BYTES)?;
     let mut progress = Progress::new(options.progress, input_size, 0);
-    progress.message("pass 1 of 2: looking for repeated account ids");
+    progress.message("pass 1 of 2: looking for repeated account and jkos ids");
     let mut counters = Counters::default();
     while let Some(record) = records.next_record() {
         let record = record?;
         counters.rows += 1;
         if let Ok(row) = row::validate(record, options.timezone) {
             repeats.push(row.account_id.as_str(), row.line)?;
+            jkos_ids.push(row.jkos_id.as_str(), row.line)?;
         }
         if counters.rows % 1000 == 0 {
             progress.update(file_read.load(Ordering::Relaxed), &counters);
         }
     }
     progress.finish();
-    repeats.finish()
+    Ok((repeats.finish()?, jkos_ids.finish()?))
 }
 
 fn to_attrs<T: serde::Serialize>(

@@ -41,6 +41,7 @@ use chrono_tz::Tz;
 use dump::{Format, Position};
 use futures::{StreamExt, stream};
 use progress::{Progress, ProgressMode};
+use referral_shared::contracts::kafka::JkosConflict;
 use referral_shared::domain::{AccountId, EventConfig, EventId, MemberProfile, ReferralCode};
 use referral_shared::events_cache::ConfigCache;
 use referral_shared::store::{
@@ -465,6 +466,11 @@ where
     let mut actions = 0;
     for row in rows {
         let loaded = read.profiles.get(&row.account_id);
+        if loaded.is_some_and(|m| m.jkos_id != row.jkos_id) {
+            let reject = apply::jkos_reject(row, JkosConflict::OtherJkosId);
+            outcomes.push((row.line, Ok(RowOutcome::Rejected(reject))));
+            continue;
+        }
         let Some(planned) = apply::plan_row(
             loaded,
             row,

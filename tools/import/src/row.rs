@@ -41,6 +41,9 @@ pub enum Reason {
     /// `--emit-s3-import` only: the account is on an earlier line of the dump (the S3 import
     /// writes one item per row; the first row is the one emitted).
     Duplicate,
+    /// The row's jkos id belongs to another account (stored, or on an earlier line of the
+    /// dump), or its account to another jkos id: one jkos id is one member (ADR 0009).
+    JkosIdTaken,
 }
 
 impl Reason {
@@ -55,6 +58,7 @@ impl Reason {
             Reason::StoredProfileCorrupt => "STORED_PROFILE_CORRUPT",
             Reason::Contended => "CONTENDED",
             Reason::Duplicate => "DUPLICATE_ACCOUNT",
+            Reason::JkosIdTaken => "JKOS_ID_TAKEN",
         }
     }
 }

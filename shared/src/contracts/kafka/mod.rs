@@ -17,7 +17,7 @@ mod parked;
 mod reason;
 
 pub use parked::{ParkedRecord, redacted};
-pub use reason::{ReasonKind, RecordError};
+pub use reason::{JkosConflict, ReasonKind, RecordError};
 
 pub const TOPIC_MEMBER_INFO: &str = "rd2_member_info";
 pub const TOPIC_REGISTRATION: &str = "rd2_registration_member";

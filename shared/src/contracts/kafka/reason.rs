@@ -36,6 +36,32 @@ pub enum RecordError {
     /// DynamoDB refuses the member's write for a reason retrying does not change.
     #[error("DynamoDB rejected {operation}")]
     RejectedWrite { operation: String },
+    /// One jkos id is one member (ADR 0009): the record's jkos id is bound to another account,
+    /// or its account to another jkos id. Never granted, never merged: support decides
+    /// (docs/runbook.md).
+    #[error("{conflict}")]
+    JkosIdTaken { conflict: JkosConflict },
+}
+
+/// Which side of the jkos id ↔ account binding a record contradicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JkosConflict {
+    /// The record's jkos id belongs to another account.
+    OtherAccount,
+    /// The record's account belongs to another jkos id.
+    OtherJkosId,
+}
+
+impl fmt::Display for JkosConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JkosConflict::OtherAccount => "the jkos id (field jkos_id) belongs to another account",
+            JkosConflict::OtherJkosId => {
+                "the account (field account_id) belongs to another jkos id (field jkos_id)"
+            }
+        })
+    }
 }
 
 impl RecordError {
@@ -50,6 +76,7 @@ impl RecordError {
             RecordError::UnexpectedTopic { .. } => ReasonKind::UnexpectedTopic,
             RecordError::CorruptState { .. } => ReasonKind::CorruptState,
             RecordError::RejectedWrite { .. } => ReasonKind::RejectedWrite,
+            RecordError::JkosIdTaken { .. } => ReasonKind::JkosIdTaken,
         }
     }
 }
@@ -67,6 +94,7 @@ pub enum ReasonKind {
     UnexpectedTopic,
     CorruptState,
     RejectedWrite,
+    JkosIdTaken,
 }
 
 impl ReasonKind {
@@ -80,6 +108,7 @@ impl ReasonKind {
             ReasonKind::UnexpectedTopic => "unexpected_topic",
             ReasonKind::CorruptState => "corrupt_state",
             ReasonKind::RejectedWrite => "rejected_write",
+            ReasonKind::JkosIdTaken => "jkos_id_taken",
         }
     }
 }

@@ -1,9 +1,9 @@
 //! [`MemberGroups`]: several members' versioned writes in one TransactWriteItems (the
 //! launch-day import, ADR 0007). Each member's Put carries the same condition as the
-//! consumers' `save_member` (`members::member_write`), so grouping changes how many requests
+//! consumers' `save_member` (`members::member_writes`, with the jkos id's binding), so grouping changes how many requests
 //! are sent, never what may be written.
 
-use super::members::{member_write, settlement_writes};
+use super::members::{member_writes, settlement_writes};
 use super::{DynamoStore, Write, funnel};
 use crate::domain::FunnelDelta;
 use crate::store::{MAX_GROUP_ACTIONS, MemberGroups, MemberWrite, StoreError};
@@ -18,7 +18,7 @@ impl MemberGroups for DynamoStore {
         // items, and a transaction may touch an item only once.
         let mut counts = FunnelDelta::default();
         for write in writes {
-            all.push(member_write(write)?);
+            all.extend(member_writes(write)?);
             all.extend(settlement_writes(write.settlement)?);
             counts.merge(write.funnel);
         }

@@ -108,17 +108,41 @@ impl Registrations for DynamoStore {
     }
 }
 
-/// The profile's Put, on condition that nobody wrote it since it was read (its version).
-pub(super) fn member_write(write: &MemberWrite<'_>) -> Result<Write, StoreError> {
-    let put = Write::of(&items::member_item(write.member))?;
-    Ok(if write.expected_version == 0 {
-        put.when("attribute_not_exists(version)", [])
-    } else {
-        put.when(
-            "version = :v",
-            [(":v", super::attrs::n(write.expected_version))],
-        )
-    })
+/// The profile's Put, on condition that nobody wrote it since it was read (its version), and,
+/// while the profile does not say its jkos id is bound, the binding's Put on condition that no
+/// other account holds that jkos id (ADR 0009). The profile is then written saying it is bound.
+pub(super) fn member_writes(write: &MemberWrite<'_>) -> Result<Vec<Write>, StoreError> {
+    let condition = |put: Write| {
+        if write.expected_version == 0 {
+            put.when("attribute_not_exists(version)", [])
+        } else {
+            put.when(
+                "version = :v",
+                [(":v", super::attrs::n(write.expected_version))],
+            )
+        }
+    };
+    if write.member.jkos_id_bound {
+        return Ok(vec![condition(Write::of(&items::member_item(
+            write.member,
+        ))?)]);
+    }
+    let bound = MemberProfile {
+        jkos_id_bound: true,
+        ..write.member.clone()
+    };
+    let binding = items::JkosBinding {
+        jkos_id: bound.jkos_id.clone(),
+        account_id: bound.account_id.clone(),
+        bound_at: bound.updated_at,
+    };
+    Ok(vec![
+        condition(Write::of(&items::member_item(&bound))?),
+        Write::of(&items::jkos_binding_item(&binding))?.when(
+            "attribute_not_exists(PK) OR account_id = :account",
+            [(":account", super::attrs::s(bound.account_id.as_str()))],
+        ),
+    ])
 }
 
 /// The writes of a settlement that go with the profile's Put, in this order: the new code,
@@ -195,13 +219,13 @@ impl MemberBatches for DynamoStore {
 
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {
         const OP: &str = "save_member";
-        let member = member_write(&write)?;
-        if write.settlement.is_empty() && write.funnel.is_empty() {
-            return self.put(OP, member).await;
+        let mut writes = member_writes(&write)?;
+        if writes.len() == 1 && write.settlement.is_empty() && write.funnel.is_empty() {
+            return self.put(OP, writes.remove(0)).await;
         }
-        // Order matters: cancellation reasons come back in this order. The funnel's counter
-        // updates come last (they have no condition; they can only meet another transaction).
-        let mut writes = vec![member];
+        // Order matters: cancellation reasons come back in this order (the profile first, its
+        // binding second when there is one). The funnel's counter updates come last (they have
+        // no condition; they can only meet another transaction).
         writes.extend(settlement_writes(write.settlement)?);
         // A transaction that met another only on a funnel counter (every member write of an
         // event shares its day's few counter items) is sent again at once on other shards, after
@@ -268,10 +292,22 @@ impl DynamoStore {
             let explains = |i: &&usize| {
                 matches!(
                     writes[**i].entity(),
-                    Entity::Member | Entity::Code | Entity::ReferrerStats | Entity::IdentityClaim
+                    Entity::Member
+                        | Entity::Code
+                        | Entity::ReferrerStats
+                        | Entity::IdentityClaim
+                        | Entity::JkosBinding
                 )
             };
             if let Some(at) = failed.iter().find(explains) {
+                // The jkos id's binding names another account: final (the caller parks). A
+                // concurrent transaction on it (another account's first write with the same
+                // jkos id, or this account's in another invocation): re-read and decide again.
+                if writes[*at].entity() == Entity::JkosBinding
+                    && reasons.get(*at) != Some(&Some("ConditionalCheckFailed"))
+                {
+                    return Some(writes[0].conflict());
+                }
                 return Some(writes[*at].conflict());
             }
             // A concurrent transaction on another item only: when every conflict is on a
