@@ -672,6 +672,61 @@ async fn two_new_accounts_racing_for_one_jkos_id_end_with_one_member() {
 }
 
 #[tokio::test]
+async fn a_redelivered_batch_resends_only_the_rewards_payout_may_not_have_seen() {
+    let h = Harness::new().await;
+    h.referrer_code("SHARE888", "jk-referrer").await;
+    let consumer = h.consumer(TOPIC_REGISTRATION);
+    let accounts = ["acc-paid", "acc-retrying", "acc-new"];
+    let values: Vec<_> = accounts
+        .iter()
+        .flat_map(|a| {
+            [
+                registration("REFERRAL_CODE_USED", a, Some("SHARE888"), at(5, 0)),
+                registration("KYC_PASSED", a, None, at(6, 0)),
+                registration("DEVICE_BOUND", a, None, at(7, 0)),
+            ]
+        })
+        .collect();
+    let batch = msk::event(&reg_records(0, &values));
+    let report = consumer.handle(&batch).await.unwrap();
+    assert_eq!((report.rewards_queued, report.rewards_resent), (6, 0));
+    h.queue.drain().await;
+    // Payout paid acc-paid's two rewards and tried acc-retrying's (a retryable error).
+    let store = &h.table.store;
+    for side in Side::BOTH {
+        let paid = h.reward("acc-paid", side).await.unwrap();
+        store
+            .mark_reward_paid(&paid, "cmp-1", at(8, 0))
+            .await
+            .unwrap();
+        let tried = h.reward("acc-retrying", side).await.unwrap();
+        store
+            .record_payout_failure(&tried, "finance 503", false, at(8, 0))
+            .await
+            .unwrap();
+    }
+
+    // The whole batch again (MSK redelivers it): nothing is written; of the six granted
+    // rewards only acc-new's two, never seen by payout, are sent again (before: all six).
+    let (report, round_trips) = h.table.round_trips.during(consumer.handle(&batch)).await;
+    let report = report.unwrap();
+    assert_eq!(
+        (
+            report.members_written,
+            report.rewards_queued,
+            report.rewards_resent
+        ),
+        (0, 2, 2)
+    );
+    let mut queued = h.queue.drain().await;
+    queued.sort();
+    assert_eq!(queued, ["acc-new-referee", "acc-new-referrer"]);
+    // The batch read, the rewards' read (only because of the duplicates): 2 DynamoDB round
+    // trips (the SQS send is not a DynamoDB request).
+    assert_eq!(round_trips, 2);
+}
+
+#[tokio::test]
 async fn members_are_applied_concurrently_up_to_the_bound() {
     let h = Harness::new().await;
     h.referrer_code("SHARE888", "jk-referrer").await;

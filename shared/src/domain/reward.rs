@@ -238,6 +238,14 @@ pub struct Reward {
 }
 
 impl Reward {
+    /// Whether payout may never have seen this reward: PENDING and no attempt recorded. A
+    /// reward that payout tried (it is retrying, its message alive in the queue) or finished
+    /// is known to be queued or done; only the others are re-sent when a redelivered batch
+    /// finds its grant already written (ADR 0004).
+    pub fn may_be_unqueued(&self) -> bool {
+        self.status == RewardStatus::Pending && self.attempts == 0
+    }
+
     /// The reward of `side` that falls due when `referee` qualifies at `qualified_at`, with
     /// `terms` frozen: PENDING, never tried, created at `now`. Everything else comes from the
     /// referee's profile: their accepted referral (code, event, owner) and their phone, masked.

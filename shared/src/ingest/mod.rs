@@ -129,6 +129,9 @@ pub struct BatchReport {
     pub qualified: u64,
     pub rewards_created: u64,
     pub rewards_queued: u64,
+    /// Of those, rewards granted before that a duplicate brought again and payout may never
+    /// have seen (PENDING, never attempted): sent again in case the first send was lost.
+    pub rewards_resent: u64,
     /// Rewards created HELD or CLAIMABLE (not queued: they wait for a person).
     pub rewards_waiting: u64,
     /// `DEVICE_BOUND` records whose unusable `device_id` was dropped (the step was kept).
@@ -279,7 +282,13 @@ where
         .await?;
         report.conflicts = conflicts.load(Ordering::Relaxed);
 
-        let to_queue = plan::gather(outcomes, report, &mut parked);
+        let (mut to_queue, resend) = plan::gather(outcomes, report, &mut parked);
+        // Granted before: only what payout may never have seen (PENDING, never attempted) is
+        // sent again; paid, failed and retrying rewards are known (one read, only when a
+        // member of the batch was a duplicate).
+        let again = self.store.possibly_unqueued(&resend).await?;
+        report.rewards_resent = again.len() as u64;
+        to_queue.extend(again);
 
         report.parked = parked.len() as u64;
         stream::iter(parked.iter().map(|p| self.store.park_record(p)))

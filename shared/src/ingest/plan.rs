@@ -254,15 +254,15 @@ pub(super) fn corrupt_item(
 }
 
 /// What the members' outcomes add up to for the batch: counts on the report, records to park,
-/// and the rewards to queue — the new ones of a member written now, and those already granted
-/// to a member the batch did not change (a duplicate, likely a redelivery after a crash:
-/// they are re-sent; payout treats a paid reward as a duplicate).
+/// the rewards to queue (the new ones of a member written now) and the rewards to re-send if
+/// payout may not have seen them (those already granted to a member the batch did not change:
+/// a duplicate, possibly the redelivery of a batch that crashed before its send).
 pub(super) fn gather(
     outcomes: Vec<MemberOutcome>,
     report: &mut BatchReport,
     parked: &mut Vec<ParkedRecord>,
-) -> Vec<RewardId> {
-    let mut to_queue = Vec::new();
+) -> (Vec<RewardId>, Vec<RewardId>) {
+    let (mut to_queue, mut resend) = (Vec::new(), Vec::new());
     for outcome in outcomes {
         match outcome {
             MemberOutcome::Done {
@@ -290,13 +290,13 @@ pub(super) fn gather(
                             .map(|r| r.reward_id.clone()),
                     );
                 } else {
-                    to_queue.extend(member.granted_rewards());
+                    resend.extend(member.granted_rewards());
                 }
             }
             MemberOutcome::Parked(records) => parked.extend(records),
         }
     }
-    to_queue
+    (to_queue, resend)
 }
 
 /// Why records are parked after a store error that retrying will not cure. The reason is

@@ -232,6 +232,7 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
         BatchReport,
         usize,
         Vec<RewardId>,
+        Vec<RewardId>,
     );
     let rows: Vec<Row> = vec![
         (
@@ -245,12 +246,14 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
             },
             0,
             granted.clone(),
+            vec![],
         ),
         (
-            "unchanged duplicate",
+            "unchanged duplicate: re-sent only if payout may not have seen them",
             vec![done(false, &written)],
             BatchReport::default(),
             0,
+            vec![],
             granted.clone(),
         ),
         (
@@ -259,18 +262,21 @@ fn outcomes_add_up_to_the_report_the_parked_records_and_the_queue() {
             BatchReport::default(),
             1,
             vec![],
+            vec![],
         ),
     ];
-    for (name, outcomes, expected, parked_count, queued) in rows {
+    let sorted = |mut ids: Vec<RewardId>| {
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids
+    };
+    for (name, outcomes, expected, parked_count, queued, resent) in rows {
         let mut report = BatchReport::default();
         let mut parked = Vec::new();
-        let mut to_queue = gather(outcomes, &mut report, &mut parked);
-        to_queue.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        let mut queued = queued;
-        queued.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let (to_queue, resend) = gather(outcomes, &mut report, &mut parked);
         assert_eq!(report, expected, "{name}");
         assert_eq!(parked.len(), parked_count, "{name}");
-        assert_eq!(to_queue, queued, "{name}");
+        assert_eq!(sorted(to_queue), sorted(queued), "{name}");
+        assert_eq!(sorted(resend), sorted(resent), "{name}");
     }
 }
 

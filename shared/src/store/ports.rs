@@ -168,6 +168,10 @@ pub trait MemberBatches: Send + Sync {
     /// Conflicts are [`StoreError::Conflict`] with entity `Member` (re-read and re-apply),
     /// `Code` (the generated code exists: generate another) or `Reward` (already granted).
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError>;
+    /// Of the granted rewards `ids`, those payout may never have seen: PENDING with no
+    /// attempt recorded ([`Reward::may_be_unqueued`]). What a redelivered batch re-sends
+    /// (ADR 0004). Strongly consistent BatchGetItem, 1 round trip per 100 ids; none for none.
+    async fn possibly_unqueued(&self, ids: &[RewardId]) -> Result<Vec<RewardId>, StoreError>;
 }
 
 /// The stored state the event's reward rules decide from (`domain::decide_grant`).

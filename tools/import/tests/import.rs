@@ -783,6 +783,7 @@ fn emit_writes_a_repeated_account_once_and_rejects_the_later_rows_with_the_first
                     "one code per member"
                 );
             }
+            "JkosBinding" => {}
             other => panic!("unexpected entity {other}"),
         }
     }
@@ -811,6 +812,149 @@ fn emit_writes_a_repeated_account_once_and_rejects_the_later_rows_with_the_first
         .filter(|e| e.file_name().to_string_lossy().starts_with(".dedupe"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+const HEADER: &str = "account_id,member_jkos_id,jkos_account,phone_number,created_at,kyc_pass_time,device_bind_time\n";
+
+fn csv_row(account: &str, jkos: &str) -> String {
+    format!(
+        "{account},{jkos},A0000001,0912345678,2024-01-01 08:00:00,2024-01-02 08:00:00,2024-01-03 09:30:00\n"
+    )
+}
+
+/// The rejects file's (line, column, reason, detail) rows.
+fn rejects_of(path: &Path) -> Vec<(u64, String, String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(5, ',').collect();
+            (f[0].parse().unwrap(), f[1].into(), f[2].into(), f[3].into())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_row_contradicting_a_jkos_binding_is_rejected() {
+    for group in [1, 4] {
+        let table = TestTable::create().await;
+        let dir = scratch_dir();
+        let first = dir.join("first.csv");
+        std::fs::write(&first, format!("{HEADER}{}", csv_row("acc-1", "jk-1"))).unwrap();
+        run(&table.store, &options(&first, &dir, "first"))
+            .await
+            .unwrap();
+        // A second account with jk-1, acc-1 with another jkos id, and one good row.
+        let second = dir.join("second.csv");
+        let rows = [("acc-9", "jk-1"), ("acc-1", "jk-other"), ("acc-2", "jk-2")];
+        let dump: String = rows.iter().map(|(a, j)| csv_row(a, j)).collect();
+        std::fs::write(&second, format!("{HEADER}{dump}")).unwrap();
+        let mut opts = options(&second, &dir, "second");
+        opts.group = group;
+        let summary = run(&table.store, &opts).await.unwrap();
+        let c = summary.counters;
+        assert_eq!((c.created, c.rejected), (1, 2), "group {group}: {summary}");
+        assert_eq!(
+            rejects_of(&opts.rejects),
+            [
+                (
+                    2,
+                    "member_jkos_id".into(),
+                    "JKOS_ID_TAKEN".into(),
+                    "the jkos id (field jkos_id) belongs to another account".into()
+                ),
+                (
+                    3,
+                    "member_jkos_id".into(),
+                    "JKOS_ID_TAKEN".into(),
+                    "the account (field account_id) belongs to another jkos id (field jkos_id)"
+                        .into()
+                ),
+            ],
+            "group {group}"
+        );
+        let (members, codes, _) = contents(&table).await;
+        let mut accounts: Vec<_> = members
+            .iter()
+            .map(|m| (m.account_id.to_string(), m.jkos_id.to_string()))
+            .collect();
+        accounts.sort();
+        assert_eq!(
+            accounts,
+            [
+                ("acc-1".into(), "jk-1".into()),
+                ("acc-2".into(), "jk-2".into())
+            ]
+        );
+        assert_eq!(codes.len(), 2, "one code per member");
+    }
+}
+
+#[test]
+fn the_s3_emit_binds_each_jkos_id_once() {
+    let dir = scratch_dir();
+    let input = dir.join("members.csv");
+    let rows = [
+        ("acc-1", "jk-1"),
+        ("acc-2", "jk-2"),
+        ("acc-3", "jk-1"),
+        ("acc-1", "jk-1"),
+    ];
+    let dump: String = rows.iter().map(|(a, j)| csv_row(a, j)).collect();
+    std::fs::write(&input, format!("{HEADER}{dump}")).unwrap();
+    let target = emit::S3Target {
+        bucket: "b".into(),
+        prefix: "p".into(),
+        table_name: "t".into(),
+    };
+    let opts = options(&input, &dir, "emit");
+    let emitted = emit::emit(&opts, &dir.join("s3"), &target, 7).unwrap();
+    assert_eq!(
+        (
+            emitted.summary.counters.created,
+            emitted.summary.counters.rejected
+        ),
+        (2, 2)
+    );
+    let rejects = rejects_of(&opts.rejects);
+    assert_eq!(
+        rejects
+            .iter()
+            .map(|r| (r.0, r.2.as_str()))
+            .collect::<Vec<_>>(),
+        [(4, "JKOS_ID_TAKEN"), (5, "DUPLICATE_ACCOUNT")]
+    );
+    assert_eq!(
+        rejects[0].3,
+        "the jkos id belongs to the account on line 2: one jkos id is one member"
+    );
+    let items = emit::read_items(&emitted.files).unwrap();
+    let mut bindings: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| entity(i) == "JkosBinding")
+        .map(|i| {
+            (
+                i["PK"].as_s().unwrap().clone(),
+                i["account_id"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    bindings.sort();
+    assert_eq!(
+        bindings,
+        [
+            ("JKOS#jk-1".into(), "acc-1".into()),
+            ("JKOS#jk-2".into(), "acc-2".into())
+        ]
+    );
+    for profile in items.iter().filter(|i| entity(i) == "Member") {
+        let member: MemberProfile = parse(profile.clone());
+        assert!(
+            member.jkos_id_bound,
+            "an emitted profile says its binding exists"
+        );
+    }
 }
 
 #[tokio::test]

@@ -217,6 +217,25 @@ impl MemberBatches for DynamoStore {
         Ok(out)
     }
 
+    async fn possibly_unqueued(&self, ids: &[RewardId]) -> Result<Vec<RewardId>, StoreError> {
+        const OP: &str = "possibly_unqueued";
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = ids
+            .iter()
+            .map(|id| (keys::reward_pk(id), keys::REWARD_SK))
+            .collect();
+        let mut out = Vec::new();
+        for attrs in self.batch_get(OP, keys).await? {
+            let reward = from_attrs::<Item<Reward>>(attrs)?.data;
+            if reward.may_be_unqueued() {
+                out.push(reward.reward_id);
+            }
+        }
+        Ok(out)
+    }
+
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {
         const OP: &str = "save_member";
         let mut writes = member_writes(&write)?;
