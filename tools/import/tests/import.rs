@@ -70,15 +70,31 @@ fn parse<T: serde::de::DeserializeOwned>(item: Attrs) -> T {
     item.data
 }
 
-/// The table's members and codes, split by entity.
+/// The table's members and codes, split by entity; every member's jkos id is bound to its
+/// account, and nothing else is (ADR 0009).
 async fn contents(table: &TestTable) -> (Vec<MemberProfile>, Vec<ReferralCodeRecord>, usize) {
     let (mut members, mut codes, mut other) = (Vec::new(), Vec::new(), 0);
+    let mut bindings = HashMap::new();
     for item in scan(&table.client, &table.name).await {
         match entity(&item) {
             "Member" => members.push(parse::<MemberProfile>(item)),
             "Code" => codes.push(parse::<ReferralCodeRecord>(item)),
+            "JkosBinding" => {
+                let b: items::JkosBinding = parse(item);
+                bindings.insert(b.jkos_id, b.account_id);
+            }
             _ => other += 1,
         }
+    }
+    assert_eq!(bindings.len(), members.len(), "one binding per member");
+    for m in &members {
+        assert_eq!(
+            bindings.get(&m.jkos_id),
+            Some(&m.account_id),
+            "{}",
+            m.account_id
+        );
+        assert!(m.jkos_id_bound);
     }
     (members, codes, other)
 }
@@ -581,9 +597,10 @@ async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the
     // Every line parses back through the store's own item mapping, in exactly its shape.
     let items = emit::read_items(&emitted.files).unwrap();
     assert_eq!(items.len() as u64, emitted.items);
-    assert_eq!(items.len() as u64, c.created + c.codes_created);
+    assert_eq!(items.len() as u64, 2 * c.created + c.codes_created);
     let mut codes = std::collections::HashSet::new();
     let mut owners = HashMap::new();
+    let mut bindings = HashMap::new();
     let mut members = Vec::new();
     for attrs in &items {
         match entity(attrs) {
@@ -600,10 +617,21 @@ async fn emitted_s3_import_files_hold_the_store_item_shapes_unique_codes_and_the
                 assert!(codes.insert(code.code.clone()), "codes are unique");
                 owners.insert(code.code.clone(), code.source.to_string());
             }
+            "JkosBinding" => {
+                let b: items::JkosBinding = parse(attrs.clone());
+                let again: Attrs = serde_dynamo::to_item(items::jkos_binding_item(&b)).unwrap();
+                assert_eq!(&again, attrs, "the binding item's exact shape");
+                assert!(
+                    bindings.insert(b.jkos_id, b.account_id).is_none(),
+                    "one per jkos id"
+                );
+            }
             other => panic!("unexpected entity {other}"),
         }
     }
+    assert_eq!(bindings.len(), members.len());
     for m in &members {
+        assert_eq!(bindings[&m.jkos_id], m.account_id);
         assert_eq!(m.version, 1);
         match &m.own_code {
             Some(code) => assert_eq!(owners[code], format!("member:{}", m.jkos_id)),
