@@ -106,13 +106,13 @@ async fn a_qualifying_referee_pays_both_sides_once_and_tells_both() {
             .contains("0912345678")
     );
 
-    // MSK redelivers the whole batch: the consumer re-sends the reward ids (ADR 0004), the
-    // payout finds them paid. No finance call, no message.
+    // MSK redelivers the whole batch: the consumer reads the granted rewards back, finds them
+    // paid and sends nothing again (ADR 0004). No message, no finance call, no notification.
     let finance_calls = bench.partners.stand_in.finance_calls().len();
     let again = consumer.handle(&msk::event(&records)).await.unwrap();
     assert_eq!(
         (again.qualified, again.rewards_created, again.rewards_queued),
-        (0, 0, 2)
+        (0, 0, 0)
     );
     bench.run_until_empty(1, Duration::from_secs(30)).await;
     assert_eq!(bench.partners.stand_in.finance_calls().len(), finance_calls);
@@ -192,9 +192,10 @@ async fn a_fail_reward_stays_fail_through_resends_and_sweeps_until_an_admin_retr
             error_rate: 1.0,
             ..Default::default()
         });
-    // A duplicate record: the consumer re-sends both ids; the payout acknowledges the FAIL one.
+    // A duplicate record: the consumer finds both rewards known to payout (one paid, one FAIL)
+    // and re-sends neither (ADR 0004); the copies below reach the payout anyway.
     let again = consumer.handle(&msk::event(&records[1..2])).await.unwrap();
-    assert_eq!(again.rewards_queued, 2);
+    assert_eq!((again.rewards_queued, again.rewards_resent), (0, 0));
     // Leftover copies of the message, and a sweep long after (it looks at PENDING only).
     bench
         .enqueue_ids(&[refused.clone(), refused.clone(), refused.clone()])
