@@ -1449,7 +1449,12 @@ async fn the_one_personal_event_is_the_one_the_deployment_names() {
     );
     second["event_type"] = json!("PERSONAL");
     let answer = api
-        .admin("POST", "/admin/v1/events", Some(&second.to_string()), admin())
+        .admin(
+            "POST",
+            "/admin/v1/events",
+            Some(&second.to_string()),
+            admin(),
+        )
         .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.error_field(), Some("event_id"));
@@ -1492,7 +1497,12 @@ async fn the_one_personal_event_is_the_one_the_deployment_names() {
     let mut again = squatter.clone();
     again["event_type"] = json!("PERSONAL");
     let answer = api
-        .admin("POST", "/admin/v1/events", Some(&again.to_string()), admin())
+        .admin(
+            "POST",
+            "/admin/v1/events",
+            Some(&again.to_string()),
+            admin(),
+        )
         .await;
     assert_eq!(
         (answer.status.as_u16(), answer.error_code()),

@@ -484,7 +484,11 @@ async fn every_error_class_has_the_one_json_shape() {
         for (method, path) in referral_shared::api::app::ROUTES {
             let body = (*method == "POST").then_some(r#"{"code":"SHARE888"}"#);
             let answer = api.app(method, path, body, member(sub)).await;
-            assert_eq!(answer.status, 401, "{sub:?} {method} {path}: {}", answer.body);
+            assert_eq!(
+                answer.status, 401,
+                "{sub:?} {method} {path}: {}",
+                answer.body
+            );
             assert_eq!(answer.error_code(), "unauthenticated");
             shape(&answer);
             assert!(!answer.body.to_string().contains("SHARE888"), "{sub:?}");

@@ -43,7 +43,10 @@ where
     routes
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
-        .layer(axum::middleware::from_fn_with_state(known, refuse_unknown_query))
+        .layer(axum::middleware::from_fn_with_state(
+            known,
+            refuse_unknown_query,
+        ))
         .layer(axum::middleware::from_fn(access_log))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -55,15 +55,13 @@ impl ReferralEvent {
                      it; create a CAMPAIGN event instead"
                 ),
             )),
-            EventType::Campaign if &self.event_id == personal_event => {
-                Err(ValidationError::new(
-                    "event_type",
-                    format!(
-                        "{personal_event} is this deployment's PERSONAL event \
+            EventType::Campaign if &self.event_id == personal_event => Err(ValidationError::new(
+                "event_type",
+                format!(
+                    "{personal_event} is this deployment's PERSONAL event \
                          (PERSONAL_EVENT_ID): it must be PERSONAL"
-                    ),
-                ))
-            }
+                ),
+            )),
             _ => Ok(()),
         }
     }
@@ -360,7 +358,10 @@ mod tests {
             assert_eq!(err.field, field);
             assert!(err.message.contains("members' codes only"), "{err}");
             config.event.event_type = EventType::Personal;
-            assert!(config.validate().is_ok(), "{field} applies to a PERSONAL event");
+            assert!(
+                config.validate().is_ok(),
+                "{field} applies to a PERSONAL event"
+            );
         }
         // What does apply to a campaign's code stays allowed.
         let mut config = config_with(Vec::new(), Vec::new());

@@ -74,8 +74,7 @@ impl RewardAmount {
     const INTEGER_DIGITS: usize = 8;
 
     /// The OpenAPI pattern: exactly what [`Self::parse`] accepts.
-    pub const PATTERN: &str =
-        r"^(?:[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$";
+    pub const PATTERN: &str = r"^(?:[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$";
 
     pub fn new(value: Decimal) -> Result<Self, ValidationError> {
         if value <= Decimal::ZERO {
@@ -260,9 +259,33 @@ mod tests {
             assert_eq!(read(stored).unwrap(), amount, "{stored}");
         }
         for text in [
-            "1.5e3", "1E+2", "1e2", "1_000", "2.5e-1", "+10", "-10", ".5", "5.", "00010", "01.5",
-            "00.5", " 10", "10 ", "10\n", "1,000", "0x10", "", ".", "12.340", "1.005", "0",
-            "0.00", "100000000", "NaN", "inf", "\u{0661}",
+            "1.5e3",
+            "1E+2",
+            "1e2",
+            "1_000",
+            "2.5e-1",
+            "+10",
+            "-10",
+            ".5",
+            "5.",
+            "00010",
+            "01.5",
+            "00.5",
+            " 10",
+            "10 ",
+            "10\n",
+            "1,000",
+            "0x10",
+            "",
+            ".",
+            "12.340",
+            "1.005",
+            "0",
+            "0.00",
+            "100000000",
+            "NaN",
+            "inf",
+            "\u{0661}",
         ] {
             assert!(read(text).is_err(), "{text:?} is not an amount");
             assert!(!pattern.is_match(text), "the schema refuses {text:?} too");

@@ -530,7 +530,8 @@ mod tests {
     /// look-alike with a no-break space or a tab is not `referral.admin`.
     #[test]
     fn scopes_are_split_on_the_ascii_space_only() {
-        let claims = json!({"scope": "referral.admin\u{a0}  x\ty ", "scp": ["\u{2003}referral.admin"]});
+        let claims =
+            json!({"scope": "referral.admin\u{a0}  x\ty ", "scp": ["\u{2003}referral.admin"]});
         assert_eq!(
             token_scopes(claims.as_object().unwrap()),
             ["referral.admin\u{a0}", "x\ty", "\u{2003}referral.admin"]
