@@ -31,6 +31,13 @@ _RULES_BEYOND_JSON_SCHEMA = (
     ("invalid_field", "rules.milestones.nth", "is listed twice"),
     ("invalid_field", "rules.milestones.nth", "can never be reached"),
     ("invalid_field", "rules.milestones", "at most 10 milestones"),
+    # A CAMPAIGN event takes no rule that concerns a code's owner (cap, velocity hold,
+    # milestones, self-referral): the event type and the rules are two fields (docs/rules.md).
+    ("invalid_field", None, "applies to members' codes only"),
+    # The one PERSONAL event is the deployment's PERSONAL_EVENT_ID (docs/api.md): an event id
+    # and a type together, against the deployment's configuration.
+    ("invalid_field", "event_id", "(PERSONAL_EVENT_ID)"),
+    ("invalid_field", "event_type", "(PERSONAL_EVENT_ID)"),
     # A funnel's range: `to` not before `from`, at most 366 days (docs/api.md).
     ("invalid_field", "to", "must not be before from"),
     ("invalid_field", "to", "the range may span at most"),

@@ -104,7 +104,11 @@ async fn query_runs() {
     let started = Instant::now();
     seed_days(&api, &event, &code, first).await;
     let seeding = started.elapsed().as_secs_f64();
-    let admin = admin::router(Arc::new(store.clone()), Arc::new(api.queue.payout_queue()));
+    let admin = admin::router(
+        Arc::new(store.clone()),
+        Arc::new(api.queue.payout_queue()),
+        EventId::parse("personal").unwrap(),
+    );
     let trips = &api.table.round_trips;
     println!(
         "Seeded {DAYS} days × {WRITES_PER_DAY} member writes counting 9 stages each at both \

@@ -73,7 +73,11 @@ async fn main() {
             config_cache_seconds: 60,
         },
     );
-    let admin = admin::router(Arc::new(store.clone()), Arc::new(api.queue.payout_queue()));
+    let admin = admin::router(
+        Arc::new(store.clone()),
+        Arc::new(api.queue.payout_queue()),
+        EventId::parse("personal").unwrap(),
+    );
     let trips = &api.table.round_trips;
     // Warm the configuration cache and the connection pool.
     call(

@@ -126,6 +126,15 @@ async fn the_admin_scope_is_read_from_scope_or_scp_in_api_gateways_forms() {
         (&[("scp", "[]")][..], 403),
         (&[("scope", "referral"), ("scp", "admin")][..], 403),
         (&[("scp", "[[referral.admin]]")][..], 403),
+        // Taken verbatim: only the ASCII space separates scope tokens (RFC 6749 3.3).
+        (&[("scope", "openid  referral.admin")][..], 200),
+        (&[("scope", "referral.admin\u{a0}")][..], 403),
+        (&[("scope", "\u{a0}referral.admin")][..], 403),
+        (&[("scope", "openid\u{a0}referral.admin")][..], 403),
+        (&[("scope", "openid\treferral.admin")][..], 403),
+        (&[("scope", "referral.admin\n")][..], 403),
+        (&[("scp", "[referral.admin\u{2003}]")][..], 403),
+        (&[("scp", " [referral.admin]")][..], 403),
     ] {
         let answer = api
             .admin("GET", "/admin/v1/events?type=PERSONAL", None, claims(pairs))
@@ -302,6 +311,31 @@ async fn event_validation_names_the_field() {
             "zero amount",
             Box::new(|b| b["contents"][0]["referee"]["amount"] = json!("0")),
             "contents[0].referee.amount",
+        ),
+        // Amounts are plain decimals (docs/api.md): no exponent, sign, separator or leading
+        // zero, wherever an amount is read.
+        (
+            "an exponent",
+            Box::new(|b| b["contents"][0]["referrer"]["amount"] = json!("1.5e3")),
+            "contents[0].referrer.amount",
+        ),
+        (
+            "leading zeros",
+            Box::new(|b| b["contents"][0]["referee"]["amount"] = json!("00010")),
+            "contents[0].referee.amount",
+        ),
+        (
+            "a signed threshold",
+            Box::new(|b| b["rules"] = json!({"review_hold": {"amount_at_least": "+10"}})),
+            "rules.review_hold.amount_at_least",
+        ),
+        (
+            "a separated bonus",
+            Box::new(|b| {
+                b["rules"] = json!({"milestones": [{"nth": 1,
+                    "reward": {"reward_type": "COIN", "amount": "1_000"}}]})
+            }),
+            "rules.milestones[0].reward.amount",
         ),
         (
             "unknown reward type",
@@ -755,6 +789,7 @@ async fn fail_rewards_are_listed_and_retried_once_queued_idempotently() {
             api.queue.client.clone(),
             format!("{}-missing", api.queue.url),
         )),
+        referral_shared::EventId::parse("personal").unwrap(),
     );
     let id = &failed[2];
     let answer = referral_tests::http_support::call(
@@ -1269,12 +1304,12 @@ async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
         "ruled",
         &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
     );
+    // The rules a campaign's code can be judged by (the referrer's cap, velocity and
+    // milestones concern members' codes: refused below).
     let rules = json!({
-        "referrer_cap": {"max_referees": 5, "per": "EVENT", "referee_rewarded_beyond_cap": false},
         "one_reward_per_phone": true,
         "qualification_days": 14,
         "review_hold": {"amount_at_least": "500.00"},
-        "milestones": [{"nth": 5, "reward": {"reward_type": "COIN", "amount": "200.00"}}],
         "claim_days": 30
     });
     // Each refusal names the rule.
@@ -1296,6 +1331,27 @@ async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
             "rules.review_hold",
         ),
         ("an unknown rule", json!({"one_reward_per_fone": true}), ""),
+        // A CAMPAIGN event's codes belong to a campaign: no referrer to cap, count or reward.
+        (
+            "a referrer cap on a campaign",
+            json!({"referrer_cap": {"max_referees": 5, "per": "EVENT"}}),
+            "rules.referrer_cap",
+        ),
+        (
+            "milestones on a campaign",
+            json!({"milestones": [{"nth": 5, "reward": {"reward_type": "COIN", "amount": "200.00"}}]}),
+            "rules.milestones",
+        ),
+        (
+            "a velocity hold on a campaign",
+            json!({"review_hold": {"referees_per_24h": 3}}),
+            "rules.review_hold.referees_per_24h",
+        ),
+        (
+            "self-referral on a campaign (no owner to compare with)",
+            json!({"refuse_self_referral": true}),
+            "rules.refuse_self_referral",
+        ),
     ];
     for (what, bad, field) in cases {
         body["rules"] = bad;
@@ -1321,7 +1377,7 @@ async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
         "stored on the event and read back whole"
     );
     let config = stored_config(&api, "ruled").await;
-    assert_eq!(config.rules.referrer_cap.map(|c| c.max_referees), Some(5));
+    assert_eq!(config.rules.claim_days, Some(30));
 
     // A replace states the whole new state: without rules, the event has none.
     let mut change = body.clone();
@@ -1340,6 +1396,118 @@ async fn reward_rules_ride_with_the_event_and_are_validated_by_name() {
     assert_eq!(replaced.status, 200, "{}", replaced.body);
     assert!(replaced.body.get("rules").is_none(), "{}", replaced.body);
     assert!(stored_config(&api, "ruled").await.rules.is_off());
+
+    // Nor can a replace give the campaign a rule that concerns a referrer.
+    change.insert(
+        "rules".into(),
+        json!({"referrer_cap": {"max_referees": 5, "per": "EVENT"}}),
+    );
+    let refused = api
+        .admin_with(
+            "PUT",
+            "/admin/v1/events/ruled",
+            Some(&Value::Object(change.clone()).to_string()),
+            &[("if-match", etag(&replaced))],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.error_field(), Some("rules.referrer_cap"));
+    // The PERSONAL event takes them (its codes are members').
+    let personal = api
+        .admin("GET", "/admin/v1/events/personal", None, admin())
+        .await;
+    let mut change = personal.body.clone();
+    let change = change.as_object_mut().unwrap();
+    change.remove("event");
+    change.insert("name".into(), personal.body["event"]["name"].clone());
+    change.insert(
+        "rules".into(),
+        json!({"referrer_cap": {"max_referees": 5, "per": "EVENT"},
+               "review_hold": {"referees_per_24h": 3},
+               "milestones": [{"nth": 5, "reward": {"reward_type": "COIN", "amount": "200.00"}}]}),
+    );
+    let accepted = api
+        .admin_with(
+            "PUT",
+            "/admin/v1/events/personal",
+            Some(&Value::Object(change.clone()).to_string()),
+            &[("if-match", etag(&personal))],
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+}
+
+/// The one PERSONAL event is the deployment's `PERSONAL_EVENT_ID` (`personal` here): members'
+/// codes, the subtitle and the event detail read only it, so no other PERSONAL event can be
+/// created, and no CAMPAIGN can take its id.
+#[tokio::test]
+async fn the_one_personal_event_is_the_one_the_deployment_names() {
+    let api = Api::new().await;
+    let mut second = campaign_body(
+        "personal-2",
+        &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
+    );
+    second["event_type"] = json!("PERSONAL");
+    let answer = api
+        .admin(
+            "POST",
+            "/admin/v1/events",
+            Some(&second.to_string()),
+            admin(),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.error_field(), Some("event_id"));
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PERSONAL_EVENT_ID"),
+        "{}",
+        answer.body
+    );
+    let listed = api
+        .admin("GET", "/admin/v1/events?type=PERSONAL", None, admin())
+        .await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["personal"], "still exactly one PERSONAL event");
+
+    // A CAMPAIGN under the deployment's PERSONAL id: refused by its type, before the store
+    // would answer that the id exists.
+    let squatter = campaign_body(
+        "personal",
+        &[("w1", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")],
+    );
+    let answer = api
+        .admin(
+            "POST",
+            "/admin/v1/events",
+            Some(&squatter.to_string()),
+            admin(),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.error_field(), Some("event_type"));
+    // The PERSONAL event itself exists already: 409, as any event.
+    let mut again = squatter.clone();
+    again["event_type"] = json!("PERSONAL");
+    let answer = api
+        .admin(
+            "POST",
+            "/admin/v1/events",
+            Some(&again.to_string()),
+            admin(),
+        )
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.error_code()),
+        (409, "event_exists")
+    );
 }
 
 #[tokio::test]
@@ -1579,4 +1747,95 @@ async fn funnels_per_event_and_per_code_count_per_day_with_conversion_rates() {
         let answer = api.admin("GET", path, None, admin()).await;
         assert_eq!(answer.status, 404, "{path}: {}", answer.body);
     }
+}
+
+/// docs/api.md: unknown query parameters are refused on every route of both APIs, by one
+/// layer that reads each route's parameters from the OpenAPI document. The 8 routes that used
+/// to ignore them (subtitle, event, me/registration, me/funnel, claim, checklist, GET event,
+/// statistics) among them, and the routes that already refused (`/v1/referral/me`).
+#[tokio::test]
+async fn unknown_query_parameters_are_refused_on_every_route() {
+    let api = Api::new().await;
+    let concrete = |path: &str| {
+        path.replace("{event_id}", "personal")
+            .replace("{source}", "member:demo-referrer")
+            .replace("{code}", "SHARE888")
+            .replace("{reward_id}", "acc-1-referee")
+            .replace("{account_id}", "acc-1")
+    };
+    let routes = (referral_shared::api::app::ROUTES.iter().map(|r| (true, r)))
+        .chain(ROUTES.iter().map(|r| (false, r)));
+    let mut checked = Vec::new();
+    for (app, (method, path)) in routes {
+        let path = format!("{}?zz_unknown=1", concrete(path));
+        let body = (*method != "GET").then_some(r#"{"code":"SHARE888"}"#);
+        let answer = if app {
+            api.app(method, &path, body, member("demo-referrer")).await
+        } else {
+            api.admin(method, &path, body, admin()).await
+        };
+        assert_eq!(answer.status, 400, "{method} {path}: {}", answer.body);
+        assert_eq!(
+            (answer.error_code(), answer.error_field()),
+            ("invalid_query", Some("zz_unknown")),
+            "{method} {path}"
+        );
+        checked.push(path);
+    }
+    for named in [
+        "/v1/referral/subtitle?",
+        "/v1/referral/event?",
+        "/v1/referral/me/registration?",
+        "/v1/referral/me/funnel?",
+        "/v1/referral/rewards/acc-1-referee/claim?",
+        "/admin/v1/members/acc-1/checklist?",
+        "/admin/v1/events/personal?",
+        "/admin/v1/referrers/member:demo-referrer/statistics?",
+        "/admin/v1/codes/SHARE888/statistics?",
+        "/v1/referral/me?",
+    ] {
+        assert!(
+            checked.iter().any(|p| p.starts_with(named)),
+            "{named} is checked"
+        );
+    }
+    // A parameter of another route is unknown here; the route's own ones still work.
+    let answer = api
+        .app(
+            "GET",
+            "/v1/referral/subtitle?limit=5",
+            None,
+            member("demo-referrer"),
+        )
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.error_field()),
+        (400, Some("limit"))
+    );
+    for (app, path) in [
+        (true, "/v1/referral/me?limit=5"),
+        (true, "/v1/referral/subtitle"),
+        (false, "/admin/v1/events?type=PERSONAL&limit=5"),
+    ] {
+        let answer = if app {
+            api.app("GET", path, None, member("demo-referrer")).await
+        } else {
+            api.admin("GET", path, None, admin()).await
+        };
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    // A name that is not a plain word is not repeated (it could be a phone number).
+    let answer = api
+        .app(
+            "GET",
+            "/v1/referral/event?0912345678=1",
+            None,
+            member("demo-referrer"),
+        )
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.error_field()),
+        (400, Some("?"))
+    );
+    assert!(!answer.body.to_string().contains("0912345678"));
 }

@@ -470,6 +470,36 @@ async fn every_error_class_has_the_one_json_shape() {
     let answer = api.app("GET", "/v1/referral/me", None, no_sub).await;
     assert_eq!(answer.status, 401);
 
+    // `sub` is taken verbatim: one that is not a jkos id as sent is nobody (401 in the same
+    // shape), never trimmed into demo-referrer, who owns SHARE888.
+    for sub in [
+        " demo-referrer",
+        "demo-referrer ",
+        "demo-referrer\n",
+        "\u{a0}demo-referrer",
+        "demo-referrer\u{2003}",
+        "",
+        "demo referrer",
+    ] {
+        for (method, path) in referral_shared::api::app::ROUTES {
+            let body = (*method == "POST").then_some(r#"{"code":"SHARE888"}"#);
+            let answer = api.app(method, path, body, member(sub)).await;
+            assert_eq!(
+                answer.status, 401,
+                "{sub:?} {method} {path}: {}",
+                answer.body
+            );
+            assert_eq!(answer.error_code(), "unauthenticated");
+            shape(&answer);
+            assert!(!answer.body.to_string().contains("SHARE888"), "{sub:?}");
+        }
+    }
+    let answer = api
+        .app("GET", "/v1/referral/me", None, member("demo-referrer"))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["code"], "SHARE888");
+
     // 400: bad JSON, a missing field, a wrong type, an over-long code, a bad limit or cursor.
     for (body, code, field) in [
         ("{not json", "invalid_json", None),
@@ -617,19 +647,29 @@ async fn my_registration_is_my_own_found_by_my_token_in_one_query() {
         "{text}"
     );
 
-    // The other referee sees their own registration, whatever they name in the query: the
-    // route reads the token's `sub` only, and has no parameter naming a member.
+    // The other referee sees their own registration: the route reads the token's `sub` only,
+    // and has no parameter naming a member (naming one is a 400, docs/api.md).
+    let other = api
+        .app(
+            "GET",
+            "/v1/referral/me/registration",
+            None,
+            member("jk-acc-ACE23456-1"),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert_eq!(other.body["checklist"][1]["state"], "WAITING");
+    assert_eq!(other.body["checklist"][3]["reason"], "NOT_QUALIFIED_YET");
+    assert!(!other.body.to_string().contains("ACE23456-0"));
     for path in [
-        "/v1/referral/me/registration",
         "/v1/referral/me/registration?jkos_id=jk-acc-ACE23456-0",
         "/v1/referral/me/registration?sub=jk-acc-ACE23456-0",
     ] {
         let other = api
             .app("GET", path, None, member("jk-acc-ACE23456-1"))
             .await;
-        assert_eq!(other.status, 200, "{path}: {}", other.body);
-        assert_eq!(other.body["checklist"][1]["state"], "WAITING", "{path}");
-        assert_eq!(other.body["checklist"][3]["reason"], "NOT_QUALIFIED_YET");
+        assert_eq!(other.status, 400, "{path}: {}", other.body);
+        assert_eq!(other.error_code(), "invalid_query", "{path}");
         assert!(!other.body.to_string().contains("ACE23456-0"), "{path}");
     }
 

@@ -234,7 +234,7 @@ fn render(path: &Path, last: Option<&str>) -> String {
 }
 
 /// Letters and `_` only, as our field names are: never a number, never a phone.
-fn is_plain_name(s: &str) -> bool {
+pub(crate) fn is_plain_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
 }
 

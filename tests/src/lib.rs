@@ -1040,6 +1040,7 @@ pub mod http_support {
             let admin = admin::router(
                 Arc::new(table.store.clone()),
                 Arc::new(queue.payout_queue()),
+                referral_shared::EventId::parse("personal").unwrap(),
             );
             let links = Self::link_router(&table, Arc::new(chrono::Utc::now));
             Api {
@@ -1084,7 +1085,11 @@ pub mod http_support {
                     config_cache_seconds: 60,
                 },
             );
-            let admin = admin::router(Arc::new(table.store.clone()), queue);
+            let admin = admin::router(
+                Arc::new(table.store.clone()),
+                queue,
+                referral_shared::EventId::parse("personal").unwrap(),
+            );
             (app, admin)
         }
 

@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let router = admin::router(
         Arc::new(clients.store(&config.table_name)),
         Arc::new(clients.payout_queue(&config.payout_queue_url)),
+        config.personal_event,
     );
     let function = HttpFunction::new(router);
     lambda::run("admin-api", move |payload, context| {

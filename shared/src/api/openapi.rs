@@ -124,7 +124,8 @@ responses! {
     BadRequest: "not JSON, a JSON body that is not an object, an invalid field (named in \
         `error.field`) or query parameter (`invalid_query`, named too)", "Error";
     Unauthorized: "no valid token: the gateway's `{\"message\":\"Unauthorized\"}` (or \
-        `unauthenticated` from a function reached without a `sub` claim)", "Refusal";
+        `unauthenticated` from a function reached without a `sub` claim, or with one that is \
+        not a jkos id as sent: nothing is trimmed off it)", "Refusal";
     Forbidden: format!("the token lacks the {ADMIN_SCOPE} scope: the gateway's \
         `{{\"message\":\"Forbidden\"}}` (or `forbidden` from the function itself)"), "Refusal";
     NotFound: "the event, code or reward named does not exist", "Error";

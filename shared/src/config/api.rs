@@ -39,11 +39,13 @@ impl AppApiConfig {
     }
 }
 
-/// admin-api: `TABLE_NAME`, `PAYOUT_QUEUE_URL` (an admin retry re-queues a reward).
+/// admin-api: `TABLE_NAME`, `PAYOUT_QUEUE_URL` (an admin retry re-queues a reward),
+/// `PERSONAL_EVENT_ID` (the one PERSONAL event an admin may create).
 #[derive(Debug, Clone)]
 pub struct AdminApiConfig {
     pub table_name: String,
     pub payout_queue_url: String,
+    pub personal_event: crate::domain::EventId,
 }
 
 impl AdminApiConfig {
@@ -55,6 +57,7 @@ impl AdminApiConfig {
         Ok(Self {
             table_name: table_name(env)?,
             payout_queue_url: payout_queue_url(env)?,
+            personal_event: personal_event(env)?,
         })
     }
 }

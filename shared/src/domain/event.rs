@@ -40,6 +40,32 @@ pub struct ReferralEvent {
 }
 
 impl ReferralEvent {
+    /// The one PERSONAL event rule: members' codes, the app's subtitle and event detail use
+    /// the deployment's `PERSONAL_EVENT_ID` and no other event, so the PERSONAL event is that
+    /// one, and that id is PERSONAL. Creating another PERSONAL event (which nothing would ever
+    /// read) or a CAMPAIGN under that id (which would take the PERSONAL event's place) is
+    /// refused; event ids are unique (a conditional create), so there is at most one.
+    pub fn check_type(&self, personal_event: &EventId) -> Result<(), ValidationError> {
+        match self.event_type {
+            EventType::Personal if &self.event_id != personal_event => Err(ValidationError::new(
+                "event_id",
+                format!(
+                    "the PERSONAL event of this deployment is {personal_event} \
+                     (PERSONAL_EVENT_ID): members' codes, subtitle and event detail use only \
+                     it; create a CAMPAIGN event instead"
+                ),
+            )),
+            EventType::Campaign if &self.event_id == personal_event => Err(ValidationError::new(
+                "event_type",
+                format!(
+                    "{personal_event} is this deployment's PERSONAL event \
+                         (PERSONAL_EVENT_ID): it must be PERSONAL"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The `updated_at` of the next version of this event written at `now`: stored to the
     /// millisecond, and always later than this one, so every write makes a new version (the
     /// optimistic lock and the admin API's ETag) even within one millisecond or under clock skew.
@@ -98,9 +124,21 @@ impl EventConfig {
     ///   not overlap, so "the window active at T" is always a single answer;
     /// - window ids are unique within the event (a window is named by its id alone);
     /// - at most [`EventConfig::MAX_WINDOWS`] windows in all;
-    /// - the reward rules are valid ([`RewardRules::validate`]).
+    /// - the reward rules are valid ([`RewardRules::validate`]), and a CAMPAIGN event has
+    ///   none of those that concern a member owning the code (cap, velocity hold, milestones,
+    ///   self-referral): its codes belong to a campaign, with no referrer to cap, count, reward
+    ///   or compare with, so they could never apply (`docs/rules.md`).
     pub fn validate(&self) -> Result<(), ValidationError> {
         self.rules.validate()?;
+        if self.event.event_type == EventType::Campaign
+            && let Some(field) = self.rules.owner_rule()
+        {
+            return Err(ValidationError::new(
+                field,
+                "applies to members' codes only (the PERSONAL event): a CAMPAIGN event's codes \
+                 have no referrer to cap, count, reward or compare with",
+            ));
+        }
         fn no_overlap<'a>(
             field: &'static str,
             windows: impl Iterator<Item = (&'a WindowId, &'a TimeWindow)>,
@@ -274,5 +312,93 @@ mod tests {
             event.next_version_at(odd),
             t(5) + chrono::Duration::milliseconds(1)
         );
+    }
+
+    /// Rules that concern a code's owner never apply to a campaign's code (docs/rules.md): a
+    /// CAMPAIGN event with them is refused by the field, a PERSONAL event keeps them.
+    #[test]
+    fn a_campaign_refuses_the_rules_that_concern_a_referrer() {
+        use crate::domain::{CapScope, Milestone, ReferrerCap, ReviewHold};
+        let terms = content("a", t(1), t(2)).referrer;
+        let cap = RewardRules {
+            referrer_cap: Some(ReferrerCap {
+                max_referees: 5,
+                per: CapScope::Event,
+                referee_rewarded_beyond_cap: true,
+            }),
+            ..RewardRules::default()
+        };
+        let velocity = RewardRules {
+            review_hold: Some(ReviewHold {
+                referees_per_24h: Some(3),
+                amount_at_least: None,
+            }),
+            ..RewardRules::default()
+        };
+        let milestones = RewardRules {
+            milestones: vec![Milestone {
+                nth: 2,
+                reward: terms,
+            }],
+            ..RewardRules::default()
+        };
+        let self_referral = RewardRules {
+            refuse_self_referral: true,
+            ..RewardRules::default()
+        };
+        for (rules, field) in [
+            (cap, "rules.referrer_cap"),
+            (velocity, "rules.review_hold.referees_per_24h"),
+            (milestones, "rules.milestones"),
+            (self_referral, "rules.refuse_self_referral"),
+        ] {
+            let mut config = config_with(Vec::new(), Vec::new());
+            config.rules = rules;
+            let err = config.validate().unwrap_err();
+            assert_eq!(err.field, field);
+            assert!(err.message.contains("members' codes only"), "{err}");
+            config.event.event_type = EventType::Personal;
+            assert!(
+                config.validate().is_ok(),
+                "{field} applies to a PERSONAL event"
+            );
+        }
+        // What does apply to a campaign's code stays allowed.
+        let mut config = config_with(Vec::new(), Vec::new());
+        config.rules = RewardRules {
+            one_reward_per_phone: true,
+            claim_days: Some(7),
+            review_hold: Some(ReviewHold {
+                referees_per_24h: None,
+                amount_at_least: Some(RewardAmount::parse("100").unwrap()),
+            }),
+            ..RewardRules::default()
+        };
+        assert!(config.validate().is_ok());
+    }
+
+    /// The deployment's PERSONAL_EVENT_ID names the one PERSONAL event.
+    #[test]
+    fn the_personal_event_is_the_one_the_deployment_names() {
+        let personal = EventId::parse("personal").unwrap();
+        let event = |id: &str, event_type| ReferralEvent {
+            event_id: EventId::parse(id).unwrap(),
+            event_type,
+            ..config_with(Vec::new(), Vec::new()).event
+        };
+        assert!(
+            event("personal", EventType::Personal)
+                .check_type(&personal)
+                .is_ok()
+        );
+        assert!(
+            event("spring", EventType::Campaign)
+                .check_type(&personal)
+                .is_ok()
+        );
+        let second = event("personal-2", EventType::Personal).check_type(&personal);
+        assert_eq!(second.unwrap_err().field, "event_id");
+        let squatter = event("personal", EventType::Campaign).check_type(&personal);
+        assert_eq!(squatter.unwrap_err().field, "event_type");
     }
 }

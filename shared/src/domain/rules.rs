@@ -259,6 +259,26 @@ impl RewardRules {
         Ok(())
     }
 
+    /// The first rule set that concerns the code's owner, by its field: the referrer's cap,
+    /// velocity hold and milestones count a member's referees, and self-referral compares with
+    /// a member's phone. None of them can apply to a campaign's code (no owner member).
+    pub fn owner_rule(&self) -> Option<&'static str> {
+        if self.referrer_cap.is_some() {
+            Some("rules.referrer_cap")
+        } else if self
+            .review_hold
+            .is_some_and(|h| h.referees_per_24h.is_some())
+        {
+            Some("rules.review_hold.referees_per_24h")
+        } else if !self.milestones.is_empty() {
+            Some("rules.milestones")
+        } else if self.refuse_self_referral {
+            Some("rules.refuse_self_referral")
+        } else {
+            None
+        }
+    }
+
     /// Whether deciding needs the referrer's counters (cap, velocity or milestones).
     fn counts_referrers(&self) -> bool {
         self.referrer_cap.is_some()
@@ -689,13 +709,11 @@ pub fn decide_grant(
             stats.rewarded += 1;
             *stats.rewarded_in.entry(case.window_id.clone()).or_insert(0) += 1;
             // Under review holds, the referees a bonus counts may be HELD and later REJECTED
-            // (farmed): the bonus waits for a person too, whatever its own amount.
-            let bonus_start = |terms: &RewardTerms| match start(terms) {
-                RewardStart::Held(reason) => RewardStart::Held(reason),
-                _ if rules.review_hold.is_some() => {
-                    RewardStart::Held(ReasonCode::review_milestone())
-                }
-                other => other,
+            // (farmed): the bonus waits for a person, always as REVIEW_MILESTONE (whatever its
+            // own amount or the velocity), so the runbook's milestone check is cued for it.
+            let bonus_start = |terms: &RewardTerms| match rules.review_hold {
+                Some(_) => RewardStart::Held(ReasonCode::review_milestone()),
+                None => start(terms),
             };
             grant.milestone = rules
                 .milestones

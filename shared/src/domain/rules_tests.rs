@@ -625,6 +625,52 @@ fn under_review_holds_a_milestone_bonus_waits_for_a_person() {
     assert_eq!(g.milestone, Some((2, terms("200"), RewardStart::Pending)));
 }
 
+/// docs/rules.md: under any review hold a bonus is always `REVIEW_MILESTONE`, also when its
+/// own amount reaches the amount threshold or the velocity holds the referee's rewards, so
+/// the runbook's milestone check is cued for the largest bonuses too.
+#[test]
+fn a_milestone_bonus_is_held_for_the_milestone_whatever_else_holds() {
+    let rules = |review_hold| RewardRules {
+        milestones: vec![Milestone {
+            nth: 2,
+            reward: terms("5000"),
+        }],
+        review_hold: Some(review_hold),
+        ..RewardRules::default()
+    };
+    let milestone = RewardStart::Held(ReasonCode::review_milestone());
+    // The bonus reaches the amount threshold; the referee's own rewards (50 and 100) do not.
+    let amount = rules(ReviewHold {
+        referees_per_24h: None,
+        amount_at_least: Some(RewardAmount::parse("1000").unwrap()),
+    });
+    let second = RuleFacts {
+        referrer: Some(stats(1)),
+        ..RuleFacts::default()
+    };
+    let g = grant(decide(&amount, &referee(), t(1), Some(&second)));
+    assert_eq!(g.referee, Ok(RewardStart::Pending));
+    assert_eq!(g.milestone, Some((2, terms("5000"), milestone.clone())));
+    // The velocity holds the referee's rewards: the bonus is still held for the milestone.
+    let velocity = rules(ReviewHold {
+        referees_per_24h: Some(1),
+        amount_at_least: None,
+    });
+    let busy = RuleFacts {
+        referrer: Some(ReferrerStats {
+            recent: vec![Stamp(t(47))],
+            ..stats(1)
+        }),
+        ..RuleFacts::default()
+    };
+    let g = grant(decide(&velocity, &referee(), t(48), Some(&busy)));
+    assert_eq!(
+        g.referee,
+        Ok(RewardStart::Held(ReasonCode::review_velocity()))
+    );
+    assert_eq!(g.milestone, Some((2, terms("5000"), milestone)));
+}
+
 #[test]
 fn validation_refuses_each_bad_rule_by_name() {
     assert!(RewardRules::default().validate().is_ok());

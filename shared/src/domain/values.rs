@@ -54,6 +54,21 @@ string_newtype!(
     pattern = super::schema::trimmed_text!("", 18)
 );
 
+impl JkosId {
+    /// A jkos id exactly as written, for identities taken verbatim (the `sub` claim of a
+    /// token): surrounding blanks are refused, not trimmed, so `" demo-referrer"` is nobody.
+    pub fn parse_exact(raw: &str) -> Result<Self, ValidationError> {
+        let id = Self::parse(raw)?;
+        if id.as_str() != raw {
+            return Err(ValidationError::new(
+                "jkos_id",
+                "must not have surrounding blanks",
+            ));
+        }
+        Ok(id)
+    }
+}
+
 /// Who a code belongs to (`referral_code.referral_source`): a member (PERSONAL codes, issued
 /// when they qualify) or a campaign (CAMPAIGN codes, issued by an admin). The two kinds never
 /// share a key or a query: an admin's campaign named like a member's jkos id is still a

@@ -187,13 +187,15 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
 }
 
 /// The token's scopes as API Gateway's JWT authorizer reads them: from `scope` and from
-/// `scp`, each a space-separated string or a list of strings.
+/// `scp`, each a string of scope tokens separated by the ASCII space (RFC 6749 3.3; no other
+/// blank separates, nothing is trimmed: `"referral.admin\u{a0}"` is not `referral.admin`) or a
+/// list of strings, each taken verbatim.
 pub fn token_scopes(claims: &Map<String, Value>) -> Vec<&str> {
     ["scope", "scp"]
         .iter()
         .filter_map(|name| claims.get(*name))
         .flat_map(|value| match value {
-            Value::String(s) => s.split_whitespace().collect::<Vec<_>>(),
+            Value::String(s) => s.split(' ').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         })
@@ -475,7 +477,7 @@ pub async fn from_env(authorizer: Authorizer) -> Result<Gateway> {
     let app_queue = Arc::new(clients.payout_queue(&app_config.payout_queue_url));
     Ok(Gateway {
         app: app::router(store.clone(), app_queue, app_config.settings),
-        admin: admin::router(store.clone(), queue),
+        admin: admin::router(store.clone(), queue, admin_config.personal_event),
         links: referral_shared::share_link::router(store, link_config.settings),
         authorizer: Arc::new(authorizer),
     })
@@ -522,5 +524,20 @@ mod tests {
         );
         let claims = json!({"scp": "c d", "scope": 7});
         assert_eq!(token_scopes(claims.as_object().unwrap()), ["c", "d"]);
+    }
+
+    /// Only the ASCII space separates scope tokens (RFC 6749 3.3), and nothing is trimmed: a
+    /// look-alike with a no-break space or a tab is not `referral.admin`.
+    #[test]
+    fn scopes_are_split_on_the_ascii_space_only() {
+        let claims =
+            json!({"scope": "referral.admin\u{a0}  x\ty ", "scp": ["\u{2003}referral.admin"]});
+        assert_eq!(
+            token_scopes(claims.as_object().unwrap()),
+            ["referral.admin\u{a0}", "x\ty", "\u{2003}referral.admin"]
+        );
+        assert!(
+            !token_scopes(claims.as_object().unwrap()).contains(&referral_shared::api::ADMIN_SCOPE)
+        );
     }
 }

@@ -42,6 +42,7 @@ enum Command {
     Openapi,
     /// Load a campaign configuration file: validated like the admin API, it replaces the event
     /// whole (windows it no longer lists are deleted, never one rewards were granted under).
+    /// With `PERSONAL_EVENT_ID` set, a PERSONAL event must be that one (and that id PERSONAL).
     LoadCampaign { file: PathBuf },
     /// Print an event's whole configuration as the store reads it (one Query).
     Event { event_id: String },
@@ -190,6 +191,16 @@ async fn main() -> Result<()> {
         ),
         Command::LoadCampaign { file } => {
             let campaign = CampaignFile::read(&file)?;
+            // The one PERSONAL event is the deployment's (docs/api.md), as in the admin API.
+            if let Ok(personal) = std::env::var("PERSONAL_EVENT_ID") {
+                let personal = EventId::parse(&personal).context("PERSONAL_EVENT_ID")?;
+                let now = chrono::Utc::now();
+                campaign
+                    .to_config(now, now)?
+                    .event
+                    .check_type(&personal)
+                    .with_context(|| format!("in {}", file.display()))?;
+            }
             let s = campaign::load(&store, &campaign, chrono::Utc::now()).await?;
             println!(
                 "event {}: {} content, {} copywriting, {} notification windows; codes: {} created, {} already present",

@@ -105,7 +105,10 @@ pub(super) fn event_answer(status: StatusCode, config: EventConfig) -> Response 
 ///
 /// Validated as a whole (start < end, amounts > 0 with at most 2 decimals, enums, lengths, no
 /// overlapping windows of one kind, window ids unique, at most 49 windows) and written in one
-/// transaction.
+/// transaction. The one PERSONAL event is the deployment's `PERSONAL_EVENT_ID` (another
+/// PERSONAL event, or a CAMPAIGN under that id, is a 400); a CAMPAIGN event takes no rule that
+/// concerns a code's owner (`rules.referrer_cap`, `rules.review_hold.referees_per_24h`,
+/// `rules.milestones`, `rules.refuse_self_referral`: 400 naming it).
 #[utoipa::path(
     post,
     path = "/admin/v1/events",
@@ -143,6 +146,7 @@ pub(super) async fn create_event(
         rules: body.rules.unwrap_or_default(),
         links: body.links.unwrap_or_default(),
     };
+    config.event.check_type(&state.personal_event)?;
     config.validate()?;
     match state.store.save_event_config(&config, None).await {
         Ok(()) => {}

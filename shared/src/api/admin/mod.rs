@@ -51,6 +51,8 @@ use rewards::*;
 pub struct AdminState {
     store: Arc<dyn AdminStore>,
     queue: Arc<dyn PayoutQueue>,
+    /// `PERSONAL_EVENT_ID`: the one PERSONAL event ([`ReferralEvent::check_type`]).
+    personal_event: EventId,
 }
 
 crate::store::port_sum!(
@@ -67,8 +69,16 @@ crate::store::port_sum!(
         + Clicks;
 );
 
-pub fn router(store: Arc<dyn AdminStore>, queue: Arc<dyn PayoutQueue>) -> Router {
-    let state = Arc::new(AdminState { store, queue });
+pub fn router(
+    store: Arc<dyn AdminStore>,
+    queue: Arc<dyn PayoutQueue>,
+    personal_event: EventId,
+) -> Router {
+    let state = Arc::new(AdminState {
+        store,
+        queue,
+        personal_event,
+    });
     super::api_router(routes(), state)
 }
 
