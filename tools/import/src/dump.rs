@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -159,7 +160,7 @@ struct Hashing {
     /// Bytes of the stream hashed so far.
     hashed: u64,
     /// The bytes read after them.
-    pending: Vec<u8>,
+    pending: VecDeque<u8>,
 }
 
 impl Hashing {
@@ -170,7 +171,10 @@ impl Hashing {
             n <= self.pending.len(),
             "a record ends in bytes already read"
         );
-        self.hasher.update(&self.pending[..n]);
+        let (front, back) = self.pending.as_slices();
+        let from_front = n.min(front.len());
+        self.hasher.update(&front[..from_front]);
+        self.hasher.update(&back[..n - from_front]);
         self.pending.drain(..n);
         self.hashed = offset;
     }
@@ -186,7 +190,7 @@ impl<R: Read> Read for Hashed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut state = self.state.lock().expect("never poisoned");
-        state.pending.extend_from_slice(&buf[..n]);
+        state.pending.extend(&buf[..n]);
         Ok(n)
     }
 }
