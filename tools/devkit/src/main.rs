@@ -62,6 +62,8 @@ enum Command {
     Rewards { status: String },
     /// Publish a registration event (REFERRAL_CODE_USED, DEVICE_BOUND, KYC_PASSED) or member
     /// info: wrap it into an MSK event and run the consumer on it, as Lambda's MSK trigger would.
+    /// Offsets are reserved in the table (a counter per topic-partition): concurrent publishes
+    /// never share a coordinate.
     Publish {
         #[command(subcommand)]
         record: Publish,
@@ -140,7 +142,8 @@ enum Publish {
         #[arg(long, default_value = "A00000001")]
         jkos_account: String,
     },
-    /// Every line of FILE (JSON values; `type` present = registration, else member info).
+    /// Every line of FILE (JSON values; `type` present = registration, else member info). A
+    /// line that does not read as JSON is sent as it is and parked like any malformed record.
     File { file: PathBuf },
 }
 
