@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use referral_devkit::campaign::{self, CampaignFile};
+use referral_devkit::say;
 use referral_devkit::table::TableDefinition;
 use referral_shared::store::{DynamoStore, PageRequest, prelude::*};
 use referral_shared::{AccountId, EventId, ReferralCode, RewardStatus};
@@ -62,6 +63,8 @@ enum Command {
     Rewards { status: String },
     /// Publish a registration event (REFERRAL_CODE_USED, DEVICE_BOUND, KYC_PASSED) or member
     /// info: wrap it into an MSK event and run the consumer on it, as Lambda's MSK trigger would.
+    /// Offsets are reserved in the table (a counter per topic-partition): concurrent publishes
+    /// never share a coordinate.
     Publish {
         #[command(subcommand)]
         record: Publish,
@@ -140,7 +143,8 @@ enum Publish {
         #[arg(long, default_value = "A00000001")]
         jkos_account: String,
     },
-    /// Every line of FILE (JSON values; `type` present = registration, else member info).
+    /// Every line of FILE (JSON values; `type` present = registration, else member info). A
+    /// line that does not read as JSON is sent as it is and parked like any malformed record.
     File { file: PathBuf },
 }
 
@@ -171,7 +175,7 @@ async fn main() -> Result<()> {
             let created = TableDefinition::from_sam_template()?
                 .create(&client, &cli.table)
                 .await?;
-            println!(
+            say!(
                 "table {}: {}",
                 cli.table,
                 if created { "created" } else { "already exists" }
@@ -179,16 +183,16 @@ async fn main() -> Result<()> {
         }
         Command::DropTable => {
             let deleted = referral_devkit::table::drop_table(&client, &cli.table).await?;
-            println!(
+            say!(
                 "table {}: {}",
                 cli.table,
                 if deleted { "deleted" } else { "did not exist" }
             );
         }
-        Command::Openapi => print!(
+        Command::Openapi => referral_devkit::output::write(format_args!(
             "{}",
             referral_shared::api::openapi_yaml().map_err(|e| anyhow::anyhow!(e))?
-        ),
+        )),
         Command::LoadCampaign { file } => {
             let campaign = CampaignFile::read(&file)?;
             // The one PERSONAL event is the deployment's (docs/api.md), as in the admin API.
@@ -202,7 +206,7 @@ async fn main() -> Result<()> {
                     .with_context(|| format!("in {}", file.display()))?;
             }
             let s = campaign::load(&store, &campaign, chrono::Utc::now()).await?;
-            println!(
+            say!(
                 "event {}: {} content, {} copywriting, {} notification windows; codes: {} created, {} already present",
                 s.event_id,
                 s.contents,
@@ -215,15 +219,15 @@ async fn main() -> Result<()> {
         Command::Event { event_id } => {
             let config = store.event_config(&EventId::parse(&event_id)?).await?;
             match config {
-                Some(config) => println!("{}", serde_json::to_string_pretty(&config)?),
+                Some(config) => say!("{}", serde_json::to_string_pretty(&config)?),
                 None => anyhow::bail!("no event {event_id} in table {}", cli.table),
             }
         }
         Command::Code { code } => match store.get_code(&ReferralCode::parse(&code)?).await? {
-            Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+            Some(record) => say!("{}", serde_json::to_string_pretty(&record)?),
             None => anyhow::bail!("no code {code} in table {}", cli.table),
         },
-        Command::CreateQueue => println!("{}", publish::payout_queue_url(true).await?),
+        Command::CreateQueue => say!("{}", publish::payout_queue_url(true).await?),
         Command::Payout { once } => worker::run(once).await?,
         Command::Rewards { status } => {
             let status: RewardStatus =
@@ -238,7 +242,7 @@ async fn main() -> Result<()> {
                     .as_ref()
                     .map(|n| format!("{:?}", n.status))
                     .unwrap_or_else(|| "-".into());
-                println!(
+                say!(
                     "{}  {} {} {}  to {}  attempts {}  compensation {}  notified {}  {}",
                     r.reward_id,
                     r.status.as_str(),
@@ -251,14 +255,18 @@ async fn main() -> Result<()> {
                     r.last_error.as_deref().unwrap_or("")
                 );
             }
-            println!("{} reward(s)", page.items.len());
+            say!("{} reward(s)", page.items.len());
         }
         Command::Publish {
             record,
             print_event,
             emf,
         } => {
-            referral_shared::telemetry::set_emf_output(emf);
+            // The metric lines go through `say!` too (a closed stdout ends the command quietly).
+            referral_shared::telemetry::set_emf_output(false);
+            if emf {
+                referral_shared::telemetry::tap_metrics(referral_devkit::output::emf);
+            }
             let values = match record {
                 Publish::CodeUsed {
                     account_id,
@@ -270,6 +278,12 @@ async fn main() -> Result<()> {
                     Some(&code),
                     at,
                 )?],
+                // As they are: a line that is not JSON is parked like any malformed record.
+                Publish::File { file } => {
+                    let records = publish::read_lines(&file)?;
+                    publish::run(store, &client, &cli.table, records, print_event).await?;
+                    return Ok(());
+                }
                 Publish::DeviceBound {
                     account_id,
                     at,
@@ -289,13 +303,13 @@ async fn main() -> Result<()> {
                     phone,
                     jkos_account,
                 } => vec![publish::member_info(&account_id, &phone, &jkos_account)],
-                Publish::File { file } => publish::read_lines(&file)?,
             };
-            publish::run(store, values, print_event).await?;
+            let records = values.iter().map(publish::Record::json).collect();
+            publish::run(store, &client, &cli.table, records, print_event).await?;
         }
         Command::Member { account_id } => {
             match store.get_member(&AccountId::parse(&account_id)?).await? {
-                Some(member) => println!(
+                Some(member) => say!(
                     "{}",
                     serde_json::to_string_pretty(&referral_devkit::output::member(&member)?)?
                 ),
@@ -323,7 +337,7 @@ async fn main() -> Result<()> {
                     &extra,
                 )?,
             };
-            println!("{token}");
+            say!("{token}");
         }
         Command::ServeApi { addr } => {
             let gateway = referral_devkit::gateway::from_env(local_authorizer()?).await?;
@@ -339,9 +353,9 @@ async fn main() -> Result<()> {
             for p in &page.items {
                 // The typed reason: a kind and a field or position, never a record value.
                 let reason = serde_json::to_string(&p.reason)?;
-                println!("{}  {reason}", p.coordinates());
+                say!("{}  {reason}", p.coordinates());
             }
-            println!("{} parked record(s)", page.items.len());
+            say!("{} parked record(s)", page.items.len());
         }
     }
     Ok(())

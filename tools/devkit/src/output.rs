@@ -1,8 +1,41 @@
-//! What `referral-dev` prints: JSON, with personal data masked as the APIs mask it.
+//! What `referral-dev` prints: JSON, with personal data masked as the APIs mask it, through
+//! [`say!`](crate::say) so that a reader that went away (`referral-dev code X | head`) ends the
+//! command quietly instead of a panic.
 
 use referral_shared::MemberProfile;
 use referral_shared::ingest::BatchReport;
 use serde_json::{Value, json};
+
+/// `println!` for `referral-dev`'s stdout: see [`write`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stdout. A closed stdout (the reading end of a pipe is gone, as with
+/// `| head`) ends the process at once with status 0 and no message, as a command killed by
+/// SIGPIPE would end but without the signal: nobody reads what is left to print. Any other
+/// write error ends it with status 1 and the error on stderr. (`println!` panics on both.)
+pub fn write(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The consumers' EMF metric lines (`--emf`), printed through [`write`]: for
+/// `referral_shared::telemetry::tap_metrics`.
+pub fn emf(metric_line: &str) {
+    crate::say!("{metric_line}");
+}
 
 /// A member profile as JSON, the phone number masked (`0912***678`): the profile's own
 /// serialization is for storage and carries the full number.

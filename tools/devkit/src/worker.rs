@@ -45,7 +45,7 @@ pub async fn run(once: bool) -> Result<()> {
                         .iter()
                         .map(|(o, n)| format!("{o:?}={n}"))
                         .collect();
-                    println!(
+                    referral_devkit::say!(
                         "payout: {} message(s): {}; {} handed back",
                         event.records.len(),
                         outcomes.join(" "),

@@ -1,8 +1,10 @@
 //! The checkpoint (ADR 0007): the position after the longest fully applied prefix of the
-//! input, the counters so far and the rejects file's length then. Written to a temporary file,
-//! fsynced, then renamed over the old one, so a `kill -9` leaves the old or the new one.
+//! input, the counters so far, the rejects file's length then, and a SHA-256 of that prefix
+//! (what was applied: a re-run resumes only if the input still starts with exactly those
+//! bytes). Written to a temporary file, fsynced, then renamed over the old one, so a
+//! `kill -9` leaves the old or the new one.
 
-use crate::dump::Position;
+use crate::dump::{Fingerprinted, NoBoundary, Position, Records};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -23,46 +25,14 @@ pub struct Counters {
     pub rejected: u64,
 }
 
-/// What a checkpoint recognises its input by: its size and a fingerprint (FNV-1a, 64 bits) of
-/// its first MiB, so a corrected dump saved under the same name is not resumed at the old
-/// position even when its size is the same (dumps that differ differ in their first rows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InputId {
-    pub size: u64,
-    pub head: u64,
-}
-
-impl InputId {
-    pub const HEAD_BYTES: u64 = 1 << 20;
-
-    pub fn of(path: &Path) -> anyhow::Result<Self> {
-        use std::io::Read;
-        let file =
-            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        let size = file.metadata()?.len();
-        let mut head = Vec::new();
-        file.take(Self::HEAD_BYTES).read_to_end(&mut head)?;
-        Ok(Self {
-            size,
-            head: fnv1a(&head),
-        })
-    }
-}
-
-/// FNV-1a, 64 bits: stable across builds and toolchains (a checkpoint may outlive a binary).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// The input's size in bytes: a checkpoint is never applied to another file.
-    pub input_size: u64,
-    /// [`InputId::head`] of the input (0 in checkpoints written before it existed: refused).
+    /// SHA-256 (hex) of the input's (decompressed) bytes before `position`: the rows it
+    /// applied. A re-run re-reads that prefix and resumes only if it is byte for byte the
+    /// same ([`Checkpoint::verify`]). Absent in checkpoints of earlier versions (which
+    /// fingerprinted only the first MiB): those are refused.
     #[serde(default)]
-    pub input_head: u64,
+    pub applied_sha256: Option<String>,
     pub position: Position,
     pub counters: Counters,
     /// The rejects file's length at `position` (a re-run truncates it back to this).
@@ -71,10 +41,40 @@ pub struct Checkpoint {
     pub complete: bool,
 }
 
+/// A checkpoint that cannot be resumed with this input: the rows it applied are not (or not
+/// provably) the input's first rows now. `referral-import` exits with status 4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputChanged {
+    pub checkpoint: PathBuf,
+    pub input: PathBuf,
+    /// The checkpoint's applied prefix.
+    pub applied: Position,
+    pub why: String,
+}
+
+impl std::fmt::Display for InputChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{input} changed since {checkpoint} was written: {why}. Resuming would skip the rows \
+             of lines 1-{lines} without applying them as they are now, so nothing was done. To \
+             import the input as it is now, delete {checkpoint} and run the same command again: \
+             rows already in the table count as \"already present\", a corrected row is applied \
+             like a new one (it fills what the stored profile lacks; a value already stored is \
+             never overwritten)",
+            input = self.input.display(),
+            checkpoint = self.checkpoint.display(),
+            why = self.why,
+            lines = self.applied.lines,
+        )
+    }
+}
+
+impl std::error::Error for InputChanged {}
+
 impl Checkpoint {
-    /// The checkpoint in `path`, if any, checked against the input.
-    pub fn load(path: &Path, input: InputId) -> anyhow::Result<Option<Checkpoint>> {
-        let input_size = input.size;
+    /// The checkpoint in `path`, if any.
+    pub fn load(path: &Path) -> anyhow::Result<Option<Checkpoint>> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -82,22 +82,47 @@ impl Checkpoint {
         };
         let checkpoint: Checkpoint = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a checkpoint", path.display()))?;
-        if checkpoint.input_size != input_size {
-            bail!(
-                "{} belongs to an input of {} bytes, this one has {}: remove it to start over",
-                path.display(),
-                checkpoint.input_size,
-                input_size
-            );
-        }
-        if checkpoint.input_head != input.head {
-            bail!(
-                "{} belongs to another input of the same size (its first MiB differs): remove \
-                 it to start over",
-                path.display()
-            );
-        }
         Ok(Some(checkpoint))
+    }
+
+    /// Reads `records` (freshly opened) up to the checkpoint's position and checks that what
+    /// it read is what the checkpoint applied; `Err(`[`InputChanged`]`)` if not. One
+    /// sequential read of the applied prefix (decompressed, for gzip). `path` and `input` name
+    /// the two in the message.
+    pub fn verify(
+        &self,
+        records: &mut Fingerprinted,
+        path: &Path,
+        input: &Path,
+    ) -> anyhow::Result<()> {
+        let changed = |why: String| InputChanged {
+            checkpoint: path.to_owned(),
+            input: input.to_owned(),
+            applied: self.position,
+            why,
+        };
+        let Some(applied) = &self.applied_sha256 else {
+            bail!(changed(
+                "the checkpoint was written by an earlier referral-import, which recorded no \
+                 fingerprint of the rows it applied, so an unchanged input cannot be told from a \
+                 changed one"
+                    .to_owned()
+            ));
+        };
+        if let Err(e) = records.skip_to(self.position) {
+            return match e.downcast::<NoBoundary>() {
+                Ok(no_boundary) => Err(changed(no_boundary.to_string()).into()),
+                Err(io) => Err(io),
+            };
+        }
+        if records.sha256() != *applied {
+            bail!(changed(format!(
+                "its first {} bytes (lines 1-{}, the rows already applied) differ from the ones \
+                 applied (SHA-256)",
+                self.position.offset, self.position.lines
+            )));
+        }
+        Ok(())
     }
 
     /// Replaces the checkpoint atomically.
@@ -123,43 +148,107 @@ fn temp_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dump::{self, Format};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
 
-    #[test]
-    fn round_trip_and_refusal_of_another_input() {
-        let dir = std::env::temp_dir().join(format!("ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.json");
-        let input = InputId { size: 10, head: 7 };
-        assert_eq!(Checkpoint::load(&path, input).unwrap(), None);
-        let c = Checkpoint {
-            input_size: 10,
-            input_head: 7,
-            position: Position {
-                offset: 5,
-                lines: 1,
-            },
+    fn open(path: &Path) -> Fingerprinted {
+        dump::open_fingerprinted(path, Format::Tsv, Arc::new(AtomicU64::new(0))).unwrap()
+    }
+
+    /// The checkpoint after the first `rows` records of `path`, as a run writes it.
+    fn after(path: &Path, rows: usize) -> Checkpoint {
+        let mut records = open(path);
+        let mut position = Position::default();
+        for _ in 0..rows {
+            position = records.next_record().unwrap().unwrap().end;
+        }
+        Checkpoint {
+            applied_sha256: Some(records.sha256()),
+            position,
             counters: Counters {
-                rows: 1,
+                rows: rows as u64,
                 ..Counters::default()
             },
             rejects_len: 3,
             complete: false,
-        };
+        }
+    }
+
+    fn verify(c: &Checkpoint, path: &Path) -> anyhow::Result<()> {
+        c.verify(&mut open(path), Path::new("c.json"), path)
+    }
+
+    /// Rewrites byte `at` of the (plain) dump in place: same size, same first MiB.
+    fn change_byte(path: &Path, at: usize) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn round_trip_and_only_the_input_whose_applied_prefix_is_unchanged_is_resumed() {
+        let dir = std::env::temp_dir().join(format!("ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.json");
+        assert_eq!(Checkpoint::load(&path).unwrap(), None);
+        let input = dir.join("members.tsv");
+        let mut file = std::fs::File::create(&input).unwrap();
+        crate::generate::write_dump(&mut file, Format::Tsv, 15_000, 0, 3).unwrap();
+        drop(file);
+        let size = std::fs::metadata(&input).unwrap().len() as usize;
+        assert!(size > (1 << 20) + 100_000);
+
+        let c = after(&input, 14_000);
+        let applied = c.position.offset as usize;
+        assert!(applied > (1 << 20) + 50_000 && applied < size);
         c.store(&path).unwrap();
-        assert_eq!(Checkpoint::load(&path, input).unwrap(), Some(c));
-        assert!(Checkpoint::load(&path, InputId { size: 11, head: 7 }).is_err());
-        // Same size, other content: refused.
-        assert!(Checkpoint::load(&path, InputId { size: 10, head: 8 }).is_err());
-        // The fingerprint reads the file's first MiB.
-        let a = dir.join("a.tsv");
-        std::fs::write(&a, "acc-1\tj\n").unwrap();
-        let b = dir.join("b.tsv");
-        std::fs::write(&b, "acc-2\tj\n").unwrap();
-        let (ia, ib) = (InputId::of(&a).unwrap(), InputId::of(&b).unwrap());
-        assert_eq!(ia.size, ib.size);
-        assert_ne!(ia.head, ib.head);
-        assert_eq!(ia, InputId::of(&a).unwrap());
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(c.clone()));
         assert!(!temp_path(&path).exists());
+        verify(&c, &input).unwrap();
+        assert_eq!(verify(&after(&input, 0), &input).ok(), Some(()));
+
+        // A change after the applied prefix: not applied yet, resumed.
+        change_byte(&input, applied + 20);
+        verify(&c, &input).unwrap();
+        // A same-size change after the first MiB, inside the applied prefix: refused.
+        change_byte(&input, applied - 20);
+        let err = verify(&c, &input).unwrap_err();
+        let changed = err.downcast_ref::<InputChanged>().expect("InputChanged");
+        assert_eq!(changed.applied, c.position);
+        assert!(err.to_string().contains("delete c.json"), "{err}");
+        assert!(err.to_string().contains("lines 1-14000"), "{err}");
+        // Shorter than the applied prefix, or without a record boundary there: refused.
+        let text = std::fs::read(&input).unwrap();
+        std::fs::write(&input, &text[..applied - 1]).unwrap();
+        assert!(verify(&c, &input).unwrap_err().is::<InputChanged>());
+        std::fs::write(
+            &input,
+            [&text[..applied - 1], b"xx".as_slice(), &text[applied..]].concat(),
+        )
+        .unwrap();
+        assert!(verify(&c, &input).unwrap_err().is::<InputChanged>());
+        // A checkpoint of an earlier version (no fingerprint of what it applied): refused.
+        std::fs::write(&input, &text).unwrap();
+        let old = Checkpoint {
+            applied_sha256: None,
+            ..after(&input, 10)
+        };
+        assert!(verify(&old, &input).unwrap_err().is::<InputChanged>());
+
+        // Gzip: the fingerprint is of the decompressed stream, so a re-compressed but
+        // otherwise identical dump resumes.
+        let gz = dir.join("members.tsv.gz");
+        for level in [1, 9] {
+            let mut enc = flate2::write::GzEncoder::new(
+                std::fs::File::create(&gz).unwrap(),
+                flate2::Compression::new(level),
+            );
+            std::io::Write::write_all(&mut enc, &text).unwrap();
+            enc.finish().unwrap();
+            let c = after(&input, 14_000);
+            verify(&c, &gz).unwrap();
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

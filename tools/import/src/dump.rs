@@ -3,12 +3,14 @@
 //! the byte offset just after them in the (decompressed) stream, which is what a checkpoint
 //! records.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The dump's columns (seed 004, `member_profile`), in MySQL's export order.
 pub const COLUMNS: [&str; 7] = [
@@ -101,12 +103,35 @@ pub fn open(
     format: Format,
     file_bytes_read: Arc<AtomicU64>,
 ) -> anyhow::Result<Box<dyn Records>> {
+    open_with(path, format, file_bytes_read, None)
+}
+
+/// [`open`], with a running SHA-256 of the (decompressed) stream up to the end of the last
+/// record read: what a checkpoint recognises the applied prefix of its input by (ADR 0007).
+pub fn open_fingerprinted(
+    path: &Path,
+    format: Format,
+    file_bytes_read: Arc<AtomicU64>,
+) -> anyhow::Result<Fingerprinted> {
+    let hashing = Arc::new(Mutex::new(Hashing::default()));
+    Ok(Fingerprinted {
+        records: open_with(path, format, file_bytes_read, Some(hashing.clone()))?,
+        hashing,
+    })
+}
+
+fn open_with(
+    path: &Path,
+    format: Format,
+    file_bytes_read: Arc<AtomicU64>,
+    hashing: Option<Arc<Mutex<Hashing>>>,
+) -> anyhow::Result<Box<dyn Records>> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let counted = Counting {
         inner: file,
         read: file_bytes_read,
     };
-    let reader: Box<dyn Read + Send> = if is_gzip(path) {
+    let mut reader: Box<dyn Read + Send> = if is_gzip(path) {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 16,
             counted,
@@ -114,12 +139,131 @@ pub fn open(
     } else {
         Box::new(counted)
     };
+    if let Some(state) = hashing {
+        reader = Box::new(Hashed {
+            inner: reader,
+            state,
+        });
+    }
     let reader = BufReader::with_capacity(1 << 16, reader);
     Ok(match format {
         Format::Csv => Box::new(CsvRecords::new(reader)?),
         Format::Tsv => Box::new(TsvRecords::new(reader)),
     })
 }
+
+/// The running hash of [`Fingerprinted`]: the parsers read ahead, so the bytes read but not
+/// yet known to belong to a returned record wait in `pending` (at most a read-ahead buffer).
+#[derive(Default)]
+struct Hashing {
+    hasher: Sha256,
+    /// Bytes of the stream hashed so far.
+    hashed: u64,
+    /// The bytes read after them.
+    pending: VecDeque<u8>,
+}
+
+impl Hashing {
+    /// Hashes the stream up to `offset` (not before what is hashed, not past what is read).
+    fn advance(&mut self, offset: u64) {
+        let n = usize::try_from(offset - self.hashed).expect("a read-ahead fits in memory");
+        assert!(
+            n <= self.pending.len(),
+            "a record ends in bytes already read"
+        );
+        let (front, back) = self.pending.as_slices();
+        let from_front = n.min(front.len());
+        self.hasher.update(&front[..from_front]);
+        self.hasher.update(&back[..n - from_front]);
+        self.pending.drain(..n);
+        self.hashed = offset;
+    }
+}
+
+/// Hands the bytes it reads to [`Hashing`].
+struct Hashed<R> {
+    inner: R,
+    state: Arc<Mutex<Hashing>>,
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut state = self.state.lock().expect("never poisoned");
+        state.pending.extend(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Records with the SHA-256 of the stream up to the end of the last one returned
+/// ([`open_fingerprinted`]).
+pub struct Fingerprinted {
+    records: Box<dyn Records>,
+    hashing: Arc<Mutex<Hashing>>,
+}
+
+impl Fingerprinted {
+    /// The SHA-256 (lowercase hex) of the stream's bytes before the end of the last record
+    /// returned (of no bytes before the first).
+    pub fn sha256(&self) -> String {
+        let state = self.hashing.lock().expect("never poisoned");
+        hex(&state.hasher.clone().finalize())
+    }
+}
+
+/// The SHA-256 of nothing: the fingerprint of an empty prefix.
+pub fn empty_sha256() -> String {
+    hex(&Sha256::new().finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Records for Fingerprinted {
+    fn next_record(&mut self) -> Option<anyhow::Result<RawRecord>> {
+        let record = self.records.next_record();
+        if let Some(Ok(r)) = &record {
+            self.hashing
+                .lock()
+                .expect("never poisoned")
+                .advance(r.end.offset);
+        }
+        record
+    }
+}
+
+/// The input has no record boundary where a checkpoint recorded one: it is not the input the
+/// checkpoint was written for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoBoundary {
+    /// The checkpoint's position.
+    pub wanted: Position,
+    /// Where the input's records end instead: the input's end, or the first record end past
+    /// `wanted`.
+    pub found: Position,
+    pub input_ended: bool,
+}
+
+impl std::fmt::Display for NoBoundary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.input_ended {
+            write!(
+                f,
+                "the input ends at byte {} before the checkpoint's offset {}",
+                self.found.offset, self.wanted.offset
+            )
+        } else {
+            write!(
+                f,
+                "the checkpoint's position (byte {}, line {}) is not a record boundary of this input (byte {}, line {})",
+                self.wanted.offset, self.wanted.lines, self.found.offset, self.found.lines
+            )
+        }
+    }
+}
+
+impl std::error::Error for NoBoundary {}
 
 /// A stream of raw records. `None` = end of input; `Err` = the input itself failed (I/O,
 /// corrupt gzip): the run stops there.
@@ -134,21 +278,23 @@ pub trait Records: Send {
             match self.next_record() {
                 Some(Ok(r)) => at = r.end,
                 Some(Err(e)) => return Err(e),
-                None => bail!(
-                    "the input ends at byte {} before the checkpoint's offset {}: not the same file",
-                    at.offset,
-                    to.offset
-                ),
+                None => {
+                    return Err(NoBoundary {
+                        wanted: to,
+                        found: at,
+                        input_ended: true,
+                    }
+                    .into());
+                }
             }
         }
         if at != to {
-            bail!(
-                "the checkpoint's position (byte {}, line {}) is not a record boundary of this input (byte {}, line {})",
-                to.offset,
-                to.lines,
-                at.offset,
-                at.lines
-            );
+            return Err(NoBoundary {
+                wanted: to,
+                found: at,
+                input_ended: false,
+            }
+            .into());
         }
         Ok(())
     }

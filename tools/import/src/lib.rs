@@ -36,9 +36,9 @@ pub fn init_cli_logging() {
 
 use anyhow::Context;
 use apply::{RowOutcome, apply_row};
-use checkpoint::{Checkpoint, Counters, InputId};
+use checkpoint::{Checkpoint, Counters};
 use chrono_tz::Tz;
-use dump::{Format, Position};
+use dump::{Format, Position, Records};
 use futures::{StreamExt, stream};
 use progress::{Progress, ProgressMode};
 use referral_shared::contracts::kafka::JkosConflict;
@@ -161,6 +161,8 @@ impl std::fmt::Display for Summary {
 struct Chunk {
     rows: Vec<Result<MemberRow, Reject>>,
     end: Position,
+    /// The SHA-256 of the input up to `end` (the checkpoint's `applied_sha256`).
+    applied: String,
 }
 
 /// A chunk once every row of it is applied (or rejected).
@@ -168,6 +170,7 @@ struct Done {
     rejects: Vec<Reject>,
     counters: Counters,
     end: Position,
+    applied: String,
 }
 
 /// Imports the input of `options` into `store`. `Err` = the run stopped (DynamoDB stayed
@@ -181,36 +184,41 @@ where
     // hours re-reads them after a minute, as the consumers do).
     let configs = ConfigCache::new(Duration::from_secs(60));
     let configs = &configs;
-    let input = InputId::of(&options.input)?;
-    let input_size = input.size;
-    let previous = Checkpoint::load(&options.checkpoint, input)?;
-    if let Some(done) = previous.as_ref().filter(|c| c.complete) {
-        return Ok(Summary {
-            counters: done.counters,
-            seconds: 0.0,
-            rows_this_run: 0,
-            resumed: true,
-            already_complete: true,
-            rejects_exceeded: done.counters.rejected > options.max_rejects,
-        });
+    let input_size = std::fs::metadata(&options.input)
+        .with_context(|| format!("reading {}", options.input.display()))?
+        .len();
+    let previous = Checkpoint::load(&options.checkpoint)?;
+
+    // The reader: a blocking thread that first checks the input against the checkpoint (it
+    // re-reads the applied prefix), then parses and validates, chunk by chunk. Nothing is
+    // written, not even the rejects file, before the check passed.
+    let file_read = Arc::new(AtomicU64::new(0));
+    let (checked_tx, checked) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
+    let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Chunk>>(4);
+    let reader = {
+        let (options, file_read, previous) = (options.clone(), file_read.clone(), previous.clone());
+        std::thread::spawn(move || {
+            read_chunks(&options, previous.as_ref(), file_read, checked_tx, &tx)
+        })
+    };
+    let checked = checked
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the input's reader stopped")));
+    if let Err(e) = checked {
+        let _ = reader.join();
+        return Err(e);
     }
+
     let mut state = previous.clone().unwrap_or(Checkpoint {
-        input_size,
-        input_head: input.head,
+        applied_sha256: Some(dump::empty_sha256()),
         position: Position::default(),
         counters: Counters::default(),
         rejects_len: 0,
         complete: false,
     });
+    // A finished checkpoint whose input now has more rows after its end: they are applied.
+    state.complete = false;
     let mut rejects = open_rejects(options, &mut state)?;
-
-    // The reader: a blocking thread that parses and validates, chunk by chunk.
-    let file_read = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Chunk>>(4);
-    let reader = {
-        let (options, file_read, start) = (options.clone(), file_read.clone(), state.position);
-        std::thread::spawn(move || read_chunks(&options, start, file_read, &tx))
-    };
 
     let mut progress = Progress::new(options.progress, input_size, state.counters.rows);
     let rows_at_start = state.counters.rows;
@@ -243,6 +251,7 @@ where
         }
         add(&mut state.counters, &done.counters);
         state.position = done.end;
+        state.applied_sha256 = Some(done.applied);
         progress.update(file_read.load(Ordering::Relaxed), &state.counters);
         if last_checkpoint.elapsed() >= options.checkpoint_every {
             rejects.flush()?;
@@ -263,7 +272,8 @@ where
         seconds: progress.seconds(),
         rows_this_run: state.counters.rows - rows_at_start,
         resumed: previous.is_some(),
-        already_complete: false,
+        already_complete: previous.is_some_and(|p| p.complete)
+            && state.counters.rows == rows_at_start,
         rejects_exceeded: state.counters.rejected > options.max_rejects,
     })
 }
@@ -310,19 +320,33 @@ fn open_rejects(
     Ok(std::io::BufWriter::new(file))
 }
 
-/// The reader thread: skips what the checkpoint covers, then sends validated chunks until the
-/// input ends or the receiver is gone.
+/// The reader thread: checks the applied prefix of `previous` (re-reading it) and says so
+/// on `checked`, then sends validated chunks until the input ends or the receiver is gone.
 fn read_chunks(
     options: &ImportOptions,
-    start: Position,
+    previous: Option<&Checkpoint>,
     file_read: Arc<AtomicU64>,
+    checked: tokio::sync::oneshot::Sender<anyhow::Result<()>>,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Chunk>>,
 ) {
-    let result = (|| -> anyhow::Result<()> {
-        let mut records = dump::open(&options.input, options.format, file_read)?;
-        if start.offset > 0 {
-            records.skip_to(start)?;
+    let opened = (|| -> anyhow::Result<dump::Fingerprinted> {
+        let mut records = dump::open_fingerprinted(&options.input, options.format, file_read)?;
+        if let Some(previous) = previous {
+            previous.verify(&mut records, &options.checkpoint, &options.input)?;
         }
+        Ok(records)
+    })();
+    let mut records = match opened {
+        Ok(records) => {
+            let _ = checked.send(Ok(()));
+            records
+        }
+        Err(e) => {
+            let _ = checked.send(Err(e));
+            return;
+        }
+    };
+    let result = (|| -> anyhow::Result<()> {
         let chunk_rows = options.chunk_rows.clamp(1, 100);
         loop {
             let mut rows = Vec::with_capacity(chunk_rows);
@@ -338,7 +362,8 @@ fn read_chunks(
                 }
             }
             let Some(end) = end else { return Ok(()) };
-            if tx.blocking_send(Ok(Chunk { rows, end })).is_err() {
+            let applied = records.sha256();
+            if tx.blocking_send(Ok(Chunk { rows, end, applied })).is_err() {
                 return Ok(()); // the run stopped
             }
         }
@@ -367,6 +392,7 @@ where
             ..Counters::default()
         },
         end: chunk.end,
+        applied: chunk.applied,
     };
     let mut valid = Vec::with_capacity(chunk.rows.len());
     for row in chunk.rows {

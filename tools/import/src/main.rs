@@ -2,9 +2,12 @@
 //! flags, the DynamoDB client from the usual credential chain, [`referral_import::run`].
 //!
 //! Exit status: 0 = done; 1 = the run stopped (see the message; re-run to continue from the
-//! checkpoint); 2 = bad flags; 3 = done, but more rejects than `--max-rejects`.
+//! checkpoint); 2 = bad flags; 3 = done, but more rejects than `--max-rejects`; 4 = refused:
+//! the input changed inside the prefix the checkpoint applied (nothing done; delete the
+//! checkpoint to import the input as it is now).
 
 use clap::Parser;
+use referral_import::checkpoint::InputChanged;
 use referral_import::dump::Format;
 use referral_import::progress::ProgressMode;
 use referral_import::{ImportOptions, run};
@@ -58,8 +61,8 @@ struct Args {
     /// Default: `<input>.rejects.csv`.
     #[arg(long)]
     rejects: Option<PathBuf>,
-    /// Where the run records its progress; a re-run with it continues. Default:
-    /// `<input>.checkpoint`.
+    /// Where the run records its progress; a re-run with it continues, if the rows it
+    /// applied are unchanged in the input (else exit status 4). Default: `<input>.checkpoint`.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// The PERSONAL event the codes of members qualified before launch belong to.
@@ -154,6 +157,10 @@ async fn main() -> ExitCode {
                 return ExitCode::from(3);
             }
             ExitCode::SUCCESS
+        }
+        Err(e) if e.is::<InputChanged>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(4)
         }
         Err(e) => {
             eprintln!(

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::Rng;
 use referral_import::apply::Backoff;
-use referral_import::checkpoint::{Checkpoint, InputId};
+use referral_import::checkpoint::{Checkpoint, InputChanged};
 use referral_import::dump::Format;
 use referral_import::generate::{account, write_dump};
 use referral_import::progress::ProgressMode;
@@ -208,9 +208,7 @@ acc-5,,A0000005,0912345671,2024-01-01 08:00:00,,,x\n",
 4,phone_number,INVALID,\"must be 6 to 10 characters: digits, optionally after a leading '+'\",acc-3,*****\n\
 6,member_jkos_id,MISSING,required,acc-5,0912***671\n"
     );
-    let checkpoint = Checkpoint::load(&opts.checkpoint, InputId::of(&input).unwrap())
-        .unwrap()
-        .unwrap();
+    let checkpoint = Checkpoint::load(&opts.checkpoint).unwrap().unwrap();
     assert!(checkpoint.complete);
 
     // The same checkpoint: complete, nothing to do. A fresh checkpoint: every row is
@@ -274,7 +272,6 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
         assert!(stats.malformed > 0 && stats.qualified > 0);
         gz.finish().unwrap();
     }
-    let input_id = InputId::of(&input).unwrap();
 
     // Killed (SIGKILL) at random moments, then re-run until it finishes. Each run is killed
     // a random 0-250 ms after its checkpoint first moved (so every run gets somewhere); with a
@@ -282,7 +279,7 @@ async fn killed_at_random_moments_and_resumed_it_ends_like_an_uninterrupted_run(
     // mid-checkpoint.
     let checkpoint = dir.join("killed.checkpoint");
     let offset = || {
-        Checkpoint::load(&checkpoint, input_id)
+        Checkpoint::load(&checkpoint)
             .unwrap()
             .map(|c| c.position.offset)
     };
@@ -560,10 +557,7 @@ async fn dynamodb_unavailable_is_retried_and_a_run_that_gives_up_continues_from_
     let opts = quick("gave-up");
     let err = run(&second.store, &opts).await.unwrap_err();
     assert!(format!("{err:#}").contains("unavailable"), "{err:#}");
-    let input_id = InputId::of(&input).unwrap();
-    let stopped = Checkpoint::load(&opts.checkpoint, input_id)
-        .unwrap()
-        .unwrap();
+    let stopped = Checkpoint::load(&opts.checkpoint).unwrap().unwrap();
     assert!(!stopped.complete && stopped.counters.rows < 600);
     second.round_trips.heal();
     let summary = run(&second.store, &opts).await.unwrap();
@@ -1308,4 +1302,191 @@ async fn the_gsi3_backfill_gives_old_profiles_their_keys_and_leaves_unreadable_i
             ..Default::default()
         }
     );
+}
+
+/// The line starts (byte offsets) of `bytes`: `starts[i]` is where line `i + 1` begins.
+fn line_starts(bytes: &[u8]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .filter(|&s| s < bytes.len())
+        .collect()
+}
+
+/// Replaces the phone (4th TSV field) of 1-based `line` in place, keeping the file's size.
+fn set_phone(input: &Path, line: usize, phone: &str) -> String {
+    let mut bytes = std::fs::read(input).unwrap();
+    let start = line_starts(&bytes)[line - 1];
+    let field = bytes[start..]
+        .split(|b| *b == b'\t')
+        .take(3)
+        .map(|f| f.len() + 1)
+        .sum::<usize>()
+        + start;
+    let old = String::from_utf8(bytes[field..field + 10].to_vec()).unwrap();
+    assert_eq!(phone.len(), old.len(), "an in-place, same-size change");
+    bytes[field..field + 10].copy_from_slice(phone.as_bytes());
+    std::fs::write(input, bytes).unwrap();
+    old
+}
+
+/// The checkpoint's applied prefix as its JSON says: (byte offset, lines, complete).
+fn applied_prefix(checkpoint: &Path) -> (u64, u64, bool) {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoint).unwrap()).unwrap();
+    (
+        json["position"]["offset"].as_u64().unwrap(),
+        json["position"]["lines"].as_u64().unwrap(),
+        json["complete"].as_bool().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_dump_changed_inside_the_applied_prefix_is_not_resumed_and_one_changed_after_it_is() {
+    const ROWS: u64 = 14_000;
+    const MIB: usize = 1 << 20;
+    let table = TestTable::create().await;
+    let dir = scratch_dir();
+    let input = dir.join("members.tsv");
+    let mut file = std::fs::File::create(&input).unwrap();
+    write_dump(&mut file, Format::Tsv, ROWS, 0, 22).unwrap();
+    drop(file);
+    let size = std::fs::metadata(&input).unwrap().len();
+    assert!(size > 1_100_000, "a dump well over 1 MiB ({size} bytes)");
+    let starts = line_starts(&std::fs::read(&input).unwrap());
+    // The first row that starts after the first MiB: as delivered, its phone is broken
+    // (rejected), the DBA later fixes it in place (same size).
+    let fixed_line = starts.iter().position(|&s| s > MIB + 4096).unwrap() + 1;
+    let good_phone = set_phone(&input, fixed_line, "09-0000000");
+    let mut opts = options(&input, &dir, "changed");
+    opts.chunk_rows = 100;
+    opts.concurrency = 4;
+    opts.group = 25;
+    opts.checkpoint_every = Duration::ZERO;
+    opts.backoff = Backoff {
+        attempts: 3,
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+    };
+
+    // Stopped partway, past the broken row: DynamoDB goes away after ~12,400 rows
+    // (a chunk of 100 rows is 1 batch read + 4 group writes).
+    table.round_trips.fail_after(620);
+    let stopped = run(&table.store, &opts).await.unwrap_err();
+    table.round_trips.heal();
+    assert!(
+        format!("{stopped:#}").contains("unavailable"),
+        "{stopped:#}"
+    );
+    let (offset, lines, complete) = applied_prefix(&opts.checkpoint);
+    eprintln!("stopped after line {lines} of {ROWS}; the fixed row is on line {fixed_line}");
+    assert!(
+        !complete && offset < size,
+        "stopped partway ({lines} lines)"
+    );
+    assert!(
+        lines as usize > fixed_line && offset as usize > starts[fixed_line],
+        "the applied prefix ({lines} lines) covers line {fixed_line}"
+    );
+    let rejects = std::fs::read_to_string(&opts.rejects).unwrap();
+    assert!(
+        rejects.contains(&format!("\n{fixed_line},phone_number,INVALID")),
+        "{rejects}"
+    );
+    let fixed_account = AccountId::parse(account(fixed_line as u64 - 1)).unwrap();
+    assert!(
+        table
+            .store
+            .get_member(&fixed_account)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The DBA fixes the phone in place: same size, same first MiB. Resuming would skip the
+    // fixed row (it lies before the checkpoint): refused, and nothing is touched.
+    set_phone(&input, fixed_line, &good_phone);
+    assert_eq!(std::fs::metadata(&input).unwrap().len(), size);
+    let checkpoint_before = std::fs::read(&opts.checkpoint).unwrap();
+    let rejects_before = std::fs::read(&opts.rejects).unwrap();
+    let refused = run(&table.store, &opts).await.unwrap_err();
+    assert!(refused.is::<InputChanged>(), "{refused:#}");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("changed")
+            && message.contains(&format!("delete {}", opts.checkpoint.display())),
+        "{message}"
+    );
+    // The command says so with its own exit status.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_referral-import"))
+        .arg(&input)
+        .args(["--table", &table.name, "--progress", "off", "--checkpoint"])
+        .arg(&opts.checkpoint)
+        .arg("--rejects")
+        .arg(&opts.rejects)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("delete {}", opts.checkpoint.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&opts.checkpoint).unwrap(), checkpoint_before);
+    assert_eq!(std::fs::read(&opts.rejects).unwrap(), rejects_before);
+    assert!(
+        table
+            .store
+            .get_member(&fixed_account)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The dump as it was, but a change after the applied prefix (the last row's phone): not
+    // applied yet, so the run resumes and applies the changed row.
+    set_phone(&input, fixed_line, "09-0000000");
+    let last_phone = set_phone(&input, ROWS as usize, "0987654321");
+    assert_ne!(last_phone, "0987654321");
+    let resumed = run(&table.store, &opts).await.unwrap();
+    assert!(
+        resumed.resumed && resumed.counters.rows == ROWS,
+        "{resumed}"
+    );
+    let last = table
+        .store
+        .get_member(&AccountId::parse(account(ROWS - 1)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.phone_number.unwrap().expose(), "0987654321");
+
+    // Fixed after the whole file was applied: a finished checkpoint is not "complete" for
+    // the changed file either.
+    set_phone(&input, fixed_line, &good_phone);
+    let refused = run(&table.store, &opts).await.unwrap_err();
+    assert!(format!("{refused:#}").contains("changed"), "{refused:#}");
+
+    // As the message says: without the checkpoint the fixed row is imported; every other row
+    // is already present.
+    std::fs::remove_file(&opts.checkpoint).unwrap();
+    let again = run(&table.store, &opts).await.unwrap();
+    let c = again.counters;
+    assert_eq!(
+        (c.rows, c.created, c.already_present, c.rejected),
+        (ROWS, 1, ROWS - 1, 0),
+        "{again}"
+    );
+    let fixed = table
+        .store
+        .get_member(&fixed_account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fixed.phone_number.unwrap().expose(), good_phone);
 }
