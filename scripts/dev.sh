@@ -9,8 +9,8 @@ cd "$ROOT"
 "$ROOT/scripts/install-tools.sh"
 "$ROOT/scripts/stack.sh" start
 
-log "building the dev tools and the partner stand-ins"
-cargo build --quiet -p referral-devkit -p referral-partners
+log "building the dev tools and the partner stand-ins (a cold build takes minutes: cargo shows its progress)"
+cargo build -p referral-devkit -p referral-partners
 dev="$ROOT/target/debug/referral-dev"
 "$dev" create-table
 "$dev" load-campaign config/campaigns/personal.json
@@ -67,7 +67,7 @@ Call the HTTP APIs (docs/api.md; tokens signed with the local key):
   ADMIN=\$(target/debug/referral-dev token admin)
   curl -s -X POST http://$API_ADDR/v1/referralCode/check -H "Authorization: Bearer \$NEW" -d '{"code":"SHARE888"}'
   curl -s http://$API_ADDR/v1/referral/me -H "Authorization: Bearer \$ME"
-  curl -s http://$API_ADDR/admin/v1/referrers/demo-referrer/statistics -H "Authorization: Bearer \$ADMIN"
+  curl -s http://$API_ADDR/admin/v1/referrers/member:demo-referrer/statistics -H "Authorization: Bearer \$ADMIN"
   curl -s "http://$API_ADDR/admin/v1/rewards?status=FAIL" -H "Authorization: Bearer \$ADMIN"
 
 Stop it with: scripts/stack.sh stop

@@ -46,7 +46,11 @@ start_one() { # name url|- command...   (url "-": no port; ready = still alive a
   else
     wait_ready "$name" "$url"
   fi
-  log "$name ready at $url (log: $LOG_DIR/$name.log)"
+  if [[ "$url" == "-" ]]; then
+    log "$name running (log: $LOG_DIR/$name.log)"
+  else
+    log "$name ready at $url (log: $LOG_DIR/$name.log)"
+  fi
 }
 
 stop_one() { # name
