@@ -501,6 +501,8 @@ async fn two_concurrent_invocations_of_the_same_batch_grant_once() {
     }
 }
 
+use aws_sdk_dynamodb::types::AttributeValue as AttrValue;
+
 /// Records of `account` that carry `jkos_id` (not the account's usual one).
 fn as_jkos(mut value: serde_json::Value, jkos_id: &str) -> serde_json::Value {
     value["jkos_id"] = serde_json::json!(jkos_id);
@@ -724,6 +726,29 @@ async fn a_redelivered_batch_resends_only_the_rewards_payout_may_not_have_seen()
     // The batch read, the rewards' read (only because of the duplicates): 2 DynamoDB round
     // trips (the SQS send is not a DynamoDB request).
     assert_eq!(round_trips, 2);
+
+    // A granted reward stored in a shape the domain refuses does not fail the batch: it is
+    // sent again, for payout to dead-letter it visibly.
+    h.table
+        .client
+        .update_item()
+        .table_name(&h.table.name)
+        .key("PK", AttrValue::S("REWARD#acc-paid-referee".into()))
+        .key("SK", AttrValue::S("#REWARD".into()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", AttrValue::S("BOGUS".into()))
+        .send()
+        .await
+        .unwrap();
+    let report = consumer.handle(&batch).await.unwrap();
+    assert_eq!(report.rewards_resent, 3);
+    let mut queued = h.queue.drain().await;
+    queued.sort();
+    assert_eq!(
+        queued,
+        ["acc-new-referee", "acc-new-referrer", "acc-paid-referee"]
+    );
 }
 
 #[tokio::test]

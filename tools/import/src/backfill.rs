@@ -175,3 +175,116 @@ pub async fn set_keys(client: &Client, table: &str, item: Attrs) -> anyhow::Resu
         Err(e) => Err(anyhow::Error::new(e).context("setting an item's GSI3 keys")),
     }
 }
+
+/// What `referral-backfill jkos` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// Profiles the Scan found without `jkos_id_bound`.
+    pub found: u64,
+    /// Profiles this run bound to their jkos id (binding written with the profile).
+    pub bound: u64,
+    /// Profiles bound by the time of the write (their own next write, or another run).
+    pub already: u64,
+    /// Profiles whose jkos id another account holds: left unbound, logged by account id for
+    /// support (docs/runbook.md, "A jkos id carried by a second account").
+    pub taken: u64,
+    /// Items that do not map onto a profile (left as they are; see the log).
+    pub unreadable: u64,
+}
+
+/// `referral-backfill jkos` (ADR 0009): every profile stored before jkos ids were bound gets
+/// its `JKOS#<jkos id>` binding, through the store's own profile write (the binding's Put,
+/// conditioned on being absent or naming the account, and the profile's Put conditioned on
+/// its version, in one transaction). Nothing but `jkos_id_bound` and the version changes, so
+/// it is safe while the consumers run (a concurrent write wins and the profile is re-read).
+/// Two stored accounts of one jkos id: the first written keeps it, the other is counted
+/// `taken` and logged for support. Run it once after deploying, before new members arrive.
+pub async fn jkos<S>(
+    store: &S,
+    client: &Client,
+    table: &str,
+    segments: i32,
+    progress: &(dyn Fn(&Bound) + Sync),
+) -> anyhow::Result<Bound>
+where
+    S: referral_shared::store::MemberBatches + referral_shared::store::Profiles + ?Sized,
+{
+    use referral_shared::store::{Applied, Entity, PlannedWrite, StoreError, apply_versioned};
+    let counters = &[(); 5].map(|_| AtomicU64::new(0));
+    let totals = move || Bound {
+        found: counters[0].load(Ordering::Relaxed),
+        bound: counters[1].load(Ordering::Relaxed),
+        already: counters[2].load(Ordering::Relaxed),
+        taken: counters[3].load(Ordering::Relaxed),
+        unreadable: counters[4].load(Ordering::Relaxed),
+    };
+    let segments = segments.max(1);
+    let totals = &totals;
+    stream::iter(0..segments)
+        .map(Ok::<_, anyhow::Error>)
+        .try_for_each_concurrent(None, |segment| async move {
+            let mut start: Option<Attrs> = None;
+            loop {
+                let page = client
+                    .scan()
+                    .table_name(table)
+                    .segment(segment)
+                    .total_segments(segments)
+                    .filter_expression("#entity = :member AND attribute_not_exists(#bound)")
+                    .expression_attribute_names("#entity", "entity")
+                    .expression_attribute_names("#bound", "jkos_id_bound")
+                    .expression_attribute_values(":member", AttributeValue::S("Member".into()))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .context("scanning for profiles without a jkos binding")?;
+                for item in page.items.unwrap_or_default() {
+                    counters[0].fetch_add(1, Ordering::Relaxed);
+                    let profile = match serde_dynamo::from_item::<_, Item<MemberProfile>>(item) {
+                        Ok(read) => read.data,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a profile that does not map onto the domain; left as it is");
+                            counters[4].fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    };
+                    let account = profile.account_id.clone();
+                    // The profile as stored, one version on: the store adds the binding.
+                    let rebind = |stored: Option<&MemberProfile>| {
+                        let stored = stored.filter(|m| !m.jkos_id_bound)?;
+                        Some(PlannedWrite {
+                            member: MemberProfile {
+                                version: stored.version + 1,
+                                ..stored.clone()
+                            },
+                            settlement: Default::default(),
+                            expected_version: stored.version,
+                            funnel: Default::default(),
+                        })
+                    };
+                    let i = match apply_versioned(store, &account, Some(profile), 8, rebind).await
+                    {
+                        Ok(Applied::Written { .. }) => 1,
+                        Ok(Applied::Unchanged { .. }) => 2,
+                        Err(StoreError::Conflict {
+                            entity: Entity::JkosBinding,
+                            ..
+                        }) => {
+                            tracing::warn!(account = %account, "the profile's jkos id is bound to another account; left unbound");
+                            3
+                        }
+                        Err(StoreError::Corrupt { .. }) => 4,
+                        Err(e) => return Err(anyhow::Error::new(e).context("binding a profile")),
+                    };
+                    counters[i].fetch_add(1, Ordering::Relaxed);
+                }
+                progress(&totals());
+                match page.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => return Ok(()),
+                }
+            }
+        })
+        .await?;
+    Ok(totals())
+}

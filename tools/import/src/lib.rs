@@ -509,7 +509,11 @@ where
             continue;
         };
         // The funnel's counter items: fewer once merged with the group's, never more.
-        let needs = 1 + planned.settlement.actions() + planned.funnel.len();
+        // The profile's Put, and its jkos binding's while the profile is not bound (ADR 0009).
+        let needs = 1
+            + usize::from(!planned.member.jkos_id_bound)
+            + planned.settlement.actions()
+            + planned.funnel.len();
         let current = groups.last_mut().expect("one group at least");
         if current.len() >= options.group || actions + needs > MAX_GROUP_ACTIONS {
             groups.push(Vec::new());

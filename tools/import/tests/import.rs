@@ -980,6 +980,83 @@ fn the_s3_emit_binds_each_jkos_id_once() {
 }
 
 #[tokio::test]
+async fn the_jkos_backfill_binds_profiles_stored_before_bindings_so_a_second_account_is_parked() {
+    use referral_import::backfill;
+    use referral_shared::domain::{AccountId, JkosId};
+    let h = Harness::new().await;
+    let table = &h.table;
+    let now = time::truncate_millis(chrono::Utc::now());
+    // As the release before bindings stored them: jk-old alone; jk-twice on two accounts.
+    for (account, jkos) in [
+        ("acc-old", "jk-old"),
+        ("acc-a", "jk-twice"),
+        ("acc-b", "jk-twice"),
+    ] {
+        let m = MemberProfile {
+            version: 1, // as every profile the store writes
+            ..MemberProfile::new(
+                AccountId::parse(account).unwrap(),
+                JkosId::parse(jkos).unwrap(),
+                now,
+            )
+        };
+        table.store.put_member(&m).await.unwrap();
+    }
+    let done = backfill::jkos(&table.store, &table.client, &table.name, 2, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        backfill::Bound {
+            found: 3,
+            bound: 2,
+            taken: 1,
+            ..Default::default()
+        }
+    );
+    let bindings: HashMap<String, String> = scan(&table.client, &table.name)
+        .await
+        .into_iter()
+        .filter(|i| entity(i) == "JkosBinding")
+        .map(|i| {
+            (
+                i["jkos_id"].as_s().unwrap().clone(),
+                i["account_id"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(bindings["jk-old"], "acc-old");
+    assert!(["acc-a", "acc-b"].contains(&bindings["jk-twice"].as_str()));
+    assert_eq!(bindings.len(), 2);
+    // Re-run: only the taken one is still unbound, and stays so.
+    let again = backfill::jkos(&table.store, &table.client, &table.name, 1, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.found, again.bound, again.taken), (1, 0, 1));
+
+    // A new account carrying the old member's jkos id is parked; the old member's own
+    // records still apply.
+    let consumer = h.consumer(TOPIC_REGISTRATION);
+    let mut stolen = registration("KYC_PASSED", "acc-new", None, fixtures_at(5));
+    stolen["jkos_id"] = serde_json::json!("jk-old");
+    let mut own = registration("KYC_PASSED", "acc-old", None, fixtures_at(5));
+    own["jkos_id"] = serde_json::json!("jk-old");
+    let report = consumer
+        .handle(&referral_devkit::msk::event(&reg_records(
+            0,
+            &[stolen, own],
+        )))
+        .await
+        .unwrap();
+    assert_eq!((report.parked, report.members_written), (1, 1));
+    assert!(h.member("acc-new").await.is_none());
+    assert_eq!(
+        h.member("acc-old").await.unwrap().kyc_pass_time,
+        Some(fixtures_at(5))
+    );
+}
+
+#[tokio::test]
 async fn the_gsi3_backfill_shows_rewards_written_before_gsi3_in_my_rewards_once() {
     use referral_import::backfill;
     use referral_shared::domain::Side;

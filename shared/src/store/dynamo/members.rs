@@ -226,14 +226,23 @@ impl MemberBatches for DynamoStore {
             .iter()
             .map(|id| (keys::reward_pk(id), keys::REWARD_SK))
             .collect();
-        let mut out = Vec::new();
+        // What is not known to be queued or done is sent: a reward that is not found (it must
+        // exist: the profile says it was granted) or does not map onto the domain is sent too,
+        // and payout dead-letters it visibly; never a failed batch.
+        let mut out: std::collections::HashSet<RewardId> = ids.iter().cloned().collect();
         for attrs in self.batch_get(OP, keys).await? {
-            let reward = from_attrs::<Item<Reward>>(attrs)?.data;
-            if reward.may_be_unqueued() {
-                out.push(reward.reward_id);
+            let key = attr(&attrs, keys::PK).cloned().unwrap_or_default();
+            match from_attrs::<Item<Reward>>(attrs) {
+                Ok(read) if !read.data.may_be_unqueued() => {
+                    out.remove(&read.data.reward_id);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "stored reward does not map onto the domain; re-sent for payout to dead-letter");
+                }
             }
         }
-        Ok(out)
+        Ok(ids.iter().filter(|id| out.contains(*id)).cloned().collect())
     }
 
     async fn save_member(&self, write: MemberWrite<'_>) -> Result<(), StoreError> {

@@ -4,6 +4,10 @@
 //! - `gsi3`: rewards written before GSI3 existed get its keys, so "my rewards" shows them
 //!   (docs/runbook.md). Idempotent; safe while the service runs; re-run after an interruption.
 //!
+//! - `jkos`: profiles stored before jkos ids were bound get their `JKOS#<jkos id>` binding
+//!   (ADR 0009, docs/runbook.md). Idempotent; safe while the service runs; run it once after
+//!   deploying, before new members arrive.
+//!
 //! Exit status: 0 = done; 1 = stopped (see the message; re-run); 2 = bad flags.
 
 use clap::{Parser, Subcommand};
@@ -33,6 +37,12 @@ enum Command {
         /// Updates in flight per segment.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+    /// Bind every profile stored before jkos ids were bound to its jkos id (ADR 0009).
+    Jkos {
+        /// Parallel Scan segments (each binds its profiles one at a time).
+        #[arg(long, default_value_t = 8)]
+        segments: i32,
     },
 }
 
@@ -73,11 +83,40 @@ async fn main() -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("referral-backfill: stopped: {e:#} (re-run to continue)");
-                    ExitCode::from(1)
+                Err(e) => stopped(e),
+            }
+        }
+        Command::Jkos { segments } => {
+            let started = std::time::Instant::now();
+            let store = referral_shared::store::DynamoStore::new(client.clone(), table.clone());
+            let progress = |b: &referral_import::backfill::Bound| {
+                eprintln!(
+                    "jkos: {} found, {} bound, {} already bound, {} taken by another account, {} unreadable",
+                    b.found, b.bound, b.already, b.taken, b.unreadable
+                );
+            };
+            match referral_import::backfill::jkos(&store, &client, &table, segments, &progress)
+                .await
+            {
+                Ok(done) => {
+                    println!(
+                        "jkos: profiles without a binding {}: bound {}, already bound {}, taken by another account {}, unreadable {}; {:.1} s",
+                        done.found,
+                        done.bound,
+                        done.already,
+                        done.taken,
+                        done.unreadable,
+                        started.elapsed().as_secs_f64()
+                    );
+                    ExitCode::SUCCESS
                 }
+                Err(e) => stopped(e),
             }
         }
     }
+}
+
+fn stopped(e: anyhow::Error) -> ExitCode {
+    eprintln!("referral-backfill: stopped: {e:#} (re-run to continue)");
+    ExitCode::from(1)
 }
