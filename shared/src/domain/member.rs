@@ -56,7 +56,7 @@ pub struct MemberProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_grant: Option<RewardGrant>,
     /// Whether the `JKOS#<jkos id>` item binding this jkos id to this account was written with
-    /// the profile (one jkos id is one member, ADR 0009). The store writes the binding, on
+    /// the profile (one jkos id is one member, ADR 0010). The store writes the binding, on
     /// condition that it is absent or names this account, with every profile write that finds
     /// this false: a profile's first write, or the first write of one stored before bindings.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -106,7 +106,7 @@ pub(super) fn plan_member(
     let expected = member.version;
     let original = member.clone();
     // A record carrying another jkos id than the profile's is not folded in: it is parked
-    // (`foreign_records`), one jkos id being one member (ADR 0009).
+    // (`foreign_records`), one jkos id being one member (ADR 0010).
     let jkos_id = member.jkos_id.clone();
     for d in records.iter().filter(|d| d.jkos_id() == &jkos_id) {
         apply(&mut member, d, codes, configs, rules.key, now);
@@ -212,7 +212,7 @@ fn apply(
 }
 
 /// The records of `member`'s account that carry another jkos id than the profile's: the
-/// account is bound to its jkos id (ADR 0009), so they are parked, never merged.
+/// account is bound to its jkos id (ADR 0010), so they are parked, never merged.
 pub(super) fn foreign_records(
     member: &MemberProfile,
     records: &[Decoded],

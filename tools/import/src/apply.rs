@@ -149,7 +149,7 @@ where
     let mut delay = backoff.first_delay;
     let mut attempt = 1;
     let mut config: Option<EventConfig> = referral_config.cloned();
-    // The stored profile belongs to another jkos id than the row's (ADR 0009): nothing of the
+    // The stored profile belongs to another jkos id than the row's (ADR 0010): nothing of the
     // row is merged into it.
     let other_jkos = std::cell::Cell::new(false);
     // What an earlier write of this row did, when a second one judges the referral.
@@ -288,7 +288,7 @@ where
     }
 }
 
-/// A row that contradicts a jkos id's binding (one jkos id is one member, ADR 0009).
+/// A row that contradicts a jkos id's binding (one jkos id is one member, ADR 0010).
 pub fn jkos_reject(row: &MemberRow, conflict: JkosConflict) -> Reject {
     Reject {
         column: "member_jkos_id",

@@ -192,7 +192,7 @@ pub struct Bound {
     pub unreadable: u64,
 }
 
-/// `referral-backfill jkos` (ADR 0009): every profile stored before jkos ids were bound gets
+/// `referral-backfill jkos` (ADR 0010): every profile stored before jkos ids were bound gets
 /// its `JKOS#<jkos id>` binding, through the store's own profile write (the binding's Put,
 /// conditioned on being absent or naming the account, and the profile's Put conditioned on
 /// its version, in one transaction). Nothing but `jkos_id_bound` and the version changes, so

@@ -305,7 +305,7 @@ pub fn emit(
         )
         .context("a new profile always has something to write")?;
         // The jkos id's binding beside the profile, as the store's first write of a profile
-        // writes it (ADR 0009); pass 1 made the dump's jkos ids unique.
+        // writes it (ADR 0010); pass 1 made the dump's jkos ids unique.
         let member = MemberProfile {
             jkos_id_bound: true,
             ..planned.member

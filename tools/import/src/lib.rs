@@ -509,7 +509,7 @@ where
             continue;
         };
         // The funnel's counter items: fewer once merged with the group's, never more.
-        // The profile's Put, and its jkos binding's while the profile is not bound (ADR 0009).
+        // The profile's Put, and its jkos binding's while the profile is not bound (ADR 0010).
         let needs = 1
             + usize::from(!planned.member.jkos_id_bound)
             + planned.settlement.actions()

@@ -42,7 +42,7 @@ pub enum Reason {
     /// writes one item per row; the first row is the one emitted).
     Duplicate,
     /// The row's jkos id belongs to another account (stored, or on an earlier line of the
-    /// dump), or its account to another jkos id: one jkos id is one member (ADR 0009).
+    /// dump), or its account to another jkos id: one jkos id is one member (ADR 0010).
     JkosIdTaken,
 }
 

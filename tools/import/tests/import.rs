@@ -71,7 +71,7 @@ fn parse<T: serde::de::DeserializeOwned>(item: Attrs) -> T {
 }
 
 /// The table's members and codes, split by entity; every member's jkos id is bound to its
-/// account, and nothing else is (ADR 0009).
+/// account, and nothing else is (ADR 0010).
 async fn contents(table: &TestTable) -> (Vec<MemberProfile>, Vec<ReferralCodeRecord>, usize) {
     let (mut members, mut codes, mut other) = (Vec::new(), Vec::new(), 0);
     let mut bindings = HashMap::new();

@@ -36,7 +36,7 @@ pub enum RecordError {
     /// DynamoDB refuses the member's write for a reason retrying does not change.
     #[error("DynamoDB rejected {operation}")]
     RejectedWrite { operation: String },
-    /// One jkos id is one member (ADR 0009): the record's jkos id is bound to another account,
+    /// One jkos id is one member (ADR 0010): the record's jkos id is bound to another account,
     /// or its account to another jkos id. Never granted, never merged: support decides
     /// (docs/runbook.md).
     #[error("{conflict}")]

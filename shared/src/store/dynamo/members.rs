@@ -110,7 +110,7 @@ impl Registrations for DynamoStore {
 
 /// The profile's Put, on condition that nobody wrote it since it was read (its version), and,
 /// while the profile does not say its jkos id is bound, the binding's Put on condition that no
-/// other account holds that jkos id (ADR 0009). The profile is then written saying it is bound.
+/// other account holds that jkos id (ADR 0010). The profile is then written saying it is bound.
 pub(super) fn member_writes(write: &MemberWrite<'_>) -> Result<Vec<Write>, StoreError> {
     let condition = |put: Write| {
         if write.expected_version == 0 {

@@ -5,7 +5,7 @@
 //!   (docs/runbook.md). Idempotent; safe while the service runs; re-run after an interruption.
 //!
 //! - `jkos`: profiles stored before jkos ids were bound get their `JKOS#<jkos id>` binding
-//!   (ADR 0009, docs/runbook.md). Idempotent; safe while the service runs; run it once after
+//!   (ADR 0010, docs/runbook.md). Idempotent; safe while the service runs; run it once after
 //!   deploying, before new members arrive.
 //!
 //! Exit status: 0 = done; 1 = stopped (see the message; re-run); 2 = bad flags.
@@ -38,7 +38,7 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
-    /// Bind every profile stored before jkos ids were bound to its jkos id (ADR 0009).
+    /// Bind every profile stored before jkos ids were bound to its jkos id (ADR 0010).
     Jkos {
         /// Parallel Scan segments (each binds its profiles one at a time).
         #[arg(long, default_value_t = 8)]
