@@ -229,6 +229,18 @@ async fn main() {
 /// instance (its own table), each code scored by its median: the distributions of those
 /// medians, and how well the best latency threshold tells the two kinds apart.
 async fn enumeration_timing() {
+    for (name, floor) in [
+        (
+            "answer floor 5 ms, as the tests",
+            referral_tests::http_support::LINK_ANSWER_FLOOR,
+        ),
+        ("no answer floor: equal work only", Duration::ZERO),
+    ] {
+        enumeration_timing_with(name, floor).await;
+    }
+}
+
+async fn enumeration_timing_with(name: &str, floor: Duration) {
     use rand::SeedableRng;
     use referral_tests::link_timing::{
         best_threshold_accuracy, per_code_medians, percentile, seed_codes,
@@ -243,13 +255,13 @@ async fn enumeration_timing() {
         &mut rng,
     )
     .await;
-    let router = Api::link_router(&api.table, Arc::new(chrono::Utc::now));
+    let router = Api::link_router_with_floor(&api.table, Arc::new(chrono::Utc::now), floor);
     // Warm the configuration cache, as a busy instance has it.
     call_with(&router, "GET", &format!("/r/{}", known[0]), None, None, &[]).await;
     let (k, u) = per_code_medians(&router, &known, &unknown, TIMED_ROUNDS, &mut rng).await;
     println!(
-        "## Known vs unknown codes ({TIMED_CODES} of each, {TIMED_ROUNDS} GETs per code, interleaved; \
-         per-code median)"
+        "## Known vs unknown codes, {name} ({TIMED_CODES} of each, {TIMED_ROUNDS} GETs per \
+         code, interleaved; per-code median)"
     );
     println!();
     println!("| codes | p10 | median | p90 |");

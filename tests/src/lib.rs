@@ -1081,6 +1081,15 @@ pub mod http_support {
         /// A share-link "instance" over `table` (own configuration cache), its clicks counted
         /// on the days of `clock`.
         pub fn link_router(table: &TestTable, clock: referral_shared::share_link::Clock) -> Router {
+            Self::link_router_with_floor(table, clock, LINK_ANSWER_FLOOR)
+        }
+
+        /// [`Api::link_router`] with another answer floor (`Duration::ZERO`: none).
+        pub fn link_router_with_floor(
+            table: &TestTable,
+            clock: referral_shared::share_link::Clock,
+            answer_floor: std::time::Duration,
+        ) -> Router {
             referral_shared::share_link::router_with_clock(
                 Arc::new(table.store.clone()),
                 referral_shared::share_link::ShareLinkSettings {
@@ -1091,7 +1100,7 @@ pub mod http_support {
                     .unwrap(),
                     personal_event: referral_shared::EventId::parse("personal").unwrap(),
                     config_cache_seconds: 60,
-                    answer_floor: LINK_ANSWER_FLOOR,
+                    answer_floor,
                 },
                 clock,
             )
