@@ -65,6 +65,7 @@ Call the HTTP APIs (docs/api.md; tokens signed with the local key):
   ME=\$(target/debug/referral-dev token member demo-referrer)   # the referrer of SHARE888
   NEW=\$(target/debug/referral-dev token member new-member-1)   # someone registering
   ADMIN=\$(target/debug/referral-dev token admin)
+  curl -si http://$API_ADDR/r/share-888     # the share link: 302, location: ${LANDING_URL_TEMPLATE/\{code\}/SHARE888}
   curl -s -X POST http://$API_ADDR/v1/referralCode/check -H "Authorization: Bearer \$NEW" -d '{"code":"SHARE888"}'
   curl -s http://$API_ADDR/v1/referral/me -H "Authorization: Bearer \$ME"
   curl -s http://$API_ADDR/admin/v1/referrers/member:demo-referrer/statistics -H "Authorization: Bearer \$ADMIN"

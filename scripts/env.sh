@@ -39,7 +39,10 @@ export IDENTITY_HASH_KEY="${IDENTITY_HASH_KEY:-local-dev-identity-hash-key-not-s
 # (not ${VAR:-default}: the template's own braces would end the expansion early)
 [[ -n "${SHARE_LINK_TEMPLATE:-}" ]] || SHARE_LINK_TEMPLATE='https://app.example.com/r/{code}'
 export SHARE_LINK_TEMPLATE
-# Where the share link (/r/{code}) sends a visitor whose code leads nowhere else (no {code}).
+# Where the share link (/r/{code}) sends every well-formed code, known or not, {code} replaced
+# by the normalized code (the app then checks it: ADR 0009); and a malformed one (no {code}).
+[[ -n "${LANDING_URL_TEMPLATE:-}" ]] || LANDING_URL_TEMPLATE='https://app.example.com/join?code={code}'
+export LANDING_URL_TEMPLATE
 export GENERIC_LANDING_URL="${GENERIC_LANDING_URL:-https://app.example.com/join}"
 export API_ADDR="${API_ADDR:-127.0.0.1:$API_PORT}"
 export JWT_KEY_FILE="${JWT_KEY_FILE:-$LOCAL_DIR/jwt-signing.key}"

@@ -1,10 +1,13 @@
 //! Share-link benchmark (not a test: numbers, not assertions), against DynamoDB Local, the
 //! router called in-process as Lambda calls it (payload 2.0 event through lambda_http):
 //! - redirect latency, one request at a time as one Lambda instance serves them: a known code
-//!   (GetItem + the count's UpdateItem), an unknown code (GetItem + the wait that hides it),
-//!   HEAD of a known code (GetItem only);
-//! - DynamoDB writes per counted click: round trips of a GET minus those of a HEAD of the
-//!   same code (the only difference is the count), counted by the SDK interceptor;
+//!   (GetItem + the count's UpdateItem), an unknown code (GetItem + the unknown-codes
+//!   counter's UpdateItem), both answered no sooner than the answer floor (the tests' 5 ms),
+//!   HEAD of a known code (nothing read);
+//! - DynamoDB writes per counted click: the UpdateItems a GET sends, seen by the SDK
+//!   interceptor;
+//! - known vs unknown codes as an enumerating visitor times them (`link_timing`): per-code
+//!   median latency distributions and the best latency threshold's accuracy;
 //! - clicks per second sustained on ONE code for `LINK_BENCH_SECONDS` (default 20) with
 //!   `LINK_BENCH_CONCURRENCY` (default 32) visitors at once, the count failures (throttling
 //!   or otherwise) seen through the `ClickCountFailures` metric, and the stored total.
@@ -23,6 +26,10 @@ use referral_tests::http_support::{Api, call_with};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Codes of each kind (known, unknown) and GETs per code in the enumeration timing.
+const TIMED_CODES: usize = 200;
+const TIMED_ROUNDS: usize = 9;
 
 const SEQUENTIAL: usize = 500;
 const BROWSER: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
@@ -100,21 +107,23 @@ async fn main() {
     println!();
     println!("| request | answer | p50 | p99 | DynamoDB round trips / request |");
     println!("|---|---|---|---|---|");
-    let mut per_request = Vec::new();
     for (name, method, path) in [
         ("GET known code (counted)", "GET", "/r/VRX23456"),
         (
-            "GET unknown code (not counted, waits)",
+            "GET unknown code (counted on the unknown-codes counter)",
             "GET",
             "/r/NKN23456",
         ),
-        ("HEAD known code (not counted)", "HEAD", "/r/VRX23456"),
+        (
+            "HEAD known code (not counted, nothing read)",
+            "HEAD",
+            "/r/VRX23456",
+        ),
         ("GET malformed code", "GET", "/r/0O1IL"),
     ] {
         let before = trips.get();
         let (sorted, location) = latencies(&router, method, path, SEQUENTIAL).await;
         let rt = (trips.get() - before) as f64 / SEQUENTIAL as f64;
-        per_request.push(rt);
         println!(
             "| {name} | 302 {location} | {:.1} ms | {:.1} ms | {rt:.2} |",
             percentile(&sorted, 0.50),
@@ -122,12 +131,17 @@ async fn main() {
         );
     }
     println!();
+    let (_, operations) = trips
+        .operations_during(call_with(&router, "GET", "/r/VRX23456", None, None, &[]))
+        .await;
     println!(
-        "DynamoDB writes per counted click: {:.2} (round trips of a counted GET minus a HEAD of \
-         the same code; the HEAD's one is the code's GetItem).",
-        per_request[0] - per_request[2]
+        "DynamoDB writes per counted click: {} (the UpdateItems of a counted GET: {}).",
+        operations.iter().filter(|o| *o == "UpdateItem").count(),
+        operations.join(" + ")
     );
     println!();
+
+    enumeration_timing().await;
 
     let seconds: u64 = env_or("LINK_BENCH_SECONDS", 20);
     let concurrency: usize = env_or("LINK_BENCH_CONCURRENCY", 32);
@@ -208,4 +222,63 @@ async fn main() {
             "MISMATCH"
         }
     );
+}
+
+/// What an enumerating visitor sees: `TIMED_CODES` known and `TIMED_CODES` unknown well-formed
+/// codes, `TIMED_ROUNDS` GETs each, all interleaved at random and sent one at a time to a fresh
+/// instance (its own table), each code scored by its median: the distributions of those
+/// medians, and how well the best latency threshold tells the two kinds apart.
+async fn enumeration_timing() {
+    for (name, floor) in [
+        (
+            "answer floor 5 ms, as the tests",
+            referral_tests::http_support::LINK_ANSWER_FLOOR,
+        ),
+        ("no answer floor: equal work only", Duration::ZERO),
+    ] {
+        enumeration_timing_with(name, floor).await;
+    }
+}
+
+async fn enumeration_timing_with(name: &str, floor: Duration) {
+    use rand::SeedableRng;
+    use referral_tests::link_timing::{
+        best_threshold_accuracy, per_code_medians, percentile, seed_codes,
+    };
+    let api = Api::new().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+    let (known, unknown) = seed_codes(
+        &api.table.store,
+        "timed",
+        Some("https://pay.example.com/join?code={code}"),
+        TIMED_CODES,
+        &mut rng,
+    )
+    .await;
+    let router = Api::link_router_with_floor(&api.table, Arc::new(chrono::Utc::now), floor);
+    // Warm the configuration cache, as a busy instance has it.
+    call_with(&router, "GET", &format!("/r/{}", known[0]), None, None, &[]).await;
+    let (k, u) = per_code_medians(&router, &known, &unknown, TIMED_ROUNDS, &mut rng).await;
+    println!(
+        "## Known vs unknown codes, {name} ({TIMED_CODES} of each, {TIMED_ROUNDS} GETs per \
+         code, interleaved; per-code median)"
+    );
+    println!();
+    println!("| codes | p10 | median | p90 |");
+    println!("|---|---|---|---|");
+    for (name, sorted) in [("known", &k), ("unknown", &u)] {
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            percentile(sorted, 0.10),
+            percentile(sorted, 0.50),
+            percentile(sorted, 0.90),
+        );
+    }
+    println!();
+    println!(
+        "Best single-threshold classifier on the per-code medians: {:.1} % accurate (50 % = \
+         cannot tell them apart).",
+        best_threshold_accuracy(&k, &u) * 100.0
+    );
+    println!();
 }

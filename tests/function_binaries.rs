@@ -64,6 +64,10 @@ impl Stack {
                 ("PERSONAL_EVENT_ID", "personal"),
                 ("IDENTITY_HASH_KEY", "function-binaries-test-identity-key"),
                 ("GENERIC_LANDING_URL", "https://pay.example.com/join"),
+                (
+                    "LANDING_URL_TEMPLATE",
+                    "https://pay.example.com/join?code={code}",
+                ),
             ],
         )
     }
@@ -149,8 +153,9 @@ async fn http_functions_refuse_events_that_are_not_api_gateway_payload_2() {
     }
 }
 
-/// The share link's sample event: an unknown code (empty table) is the generic landing's 302,
-/// a known one of an event with a landing page goes there and counts, and the process lives on.
+/// The share link's sample event: an unknown code (empty table) and a known one get the same
+/// 302 to the landing template with the code (an event's own landing URL is not used); the
+/// known one counts on its code, and the process lives on.
 #[tokio::test]
 async fn the_share_link_redirects_the_sample_event_and_counts_a_known_code() {
     use referral_shared::store::prelude::*;
@@ -165,24 +170,25 @@ async fn the_share_link_redirects_the_sample_event_and_counts_a_known_code() {
             response["headers"]["cache-control"].clone(),
         )
     };
-    let unknown = api.invoke(sample("apigw-share-link.json")).await;
-    assert_eq!(
-        redirect(&unknown),
-        (
-            302,
-            json!("https://pay.example.com/join"),
-            json!("no-store")
-        ),
-        "{unknown:?}"
-    );
-
     let store = &stack.table.store;
     let config = referral_tests::fixtures::linked_event(
         "personal",
         Some("https://pay.example.com/j/{code}"),
         "UTC",
     );
+    // Before the first visit: an unknown code's visit reads (and caches) the PERSONAL event.
     store.save_event_config(&config, None).await.unwrap();
+    let unknown = api.invoke(sample("apigw-share-link.json")).await;
+    assert_eq!(
+        redirect(&unknown),
+        (
+            302,
+            json!("https://pay.example.com/join?code=SHARE888"),
+            json!("no-store")
+        ),
+        "{unknown:?}"
+    );
+
     store
         .create_code(&referral_tests::fixtures::code_record(
             "SHARE888",
@@ -196,7 +202,7 @@ async fn the_share_link_redirects_the_sample_event_and_counts_a_known_code() {
         redirect(&known),
         (
             302,
-            json!("https://pay.example.com/j/SHARE888"),
+            json!("https://pay.example.com/join?code=SHARE888"),
             json!("no-store")
         ),
         "{known:?}"
@@ -206,6 +212,8 @@ async fn the_share_link_redirects_the_sample_event_and_counts_a_known_code() {
     let today = config.links.day_of(chrono::Utc::now());
     let clicks = store.code_clicks(&code, day, today).await.unwrap();
     assert_eq!(clicks.values().sum::<u64>(), 1, "{clicks:?}");
+    let unknown = store.unknown_clicks(day, today).await.unwrap();
+    assert_eq!(unknown.values().sum::<u64>(), 1, "{unknown:?}");
     assert!(process.is_running(), "share-link died");
 }
 

@@ -569,10 +569,10 @@ async fn the_local_gateway_serves_the_share_link_without_a_token() {
             .await
             .unwrap();
         assert_eq!(response.status(), 302, "{method}");
-        // The sample PERSONAL campaign sets no landing page: the generic one.
+        // The code arrives at the landing page, normalized (the README's demo).
         assert_eq!(
             response.headers()["location"],
-            referral_tests::http_support::GENERIC_LANDING,
+            "https://app.example.com/join?code=SHARE888",
             "{method}"
         );
         assert_eq!(response.headers()["cache-control"], "no-store");

@@ -1,30 +1,38 @@
 //! The public share link `GET|HEAD /r/{code}` (function `share-link`, no authorizer): a 302 to
-//! the code's event landing page with the normalized code, or to the generic landing page,
-//! and a click counted with ONE UpdateItem (`store::Clicks`).
+//! the deployment's landing page with the normalized code (`LANDING_URL_TEMPLATE`), the same
+//! for every well-formed code, known or not, and a click counted with ONE UpdateItem
+//! (`store::Clicks`). The app then checks the code with the authenticated, rate-limited
+//! `POST /v1/referralCode/check` (ADR 0009).
 //!
 //! What a visitor gets (`docs/api.md`), for every input:
 //!
-//! | request                                              | Location                      | counted |
-//! |------------------------------------------------------|-------------------------------|---------|
-//! | GET, code of an event with a `links.landing_url`     | that URL with the normalized code | yes |
-//! | GET, code of an event without one (or event gone)    | generic                       | yes (event gone: no) |
-//! | GET, well-formed unknown code                        | generic                       | no      |
-//! | malformed / over-long code, any other path or method | generic                       | no      |
-//! | HEAD, or a link-preview fetcher's User-Agent         | as for GET                    | no      |
-//! | DynamoDB failing (lookup or count)                   | generic (lookup) / as for GET (count) | no |
+//! | request                                              | Location                          | counted on |
+//! |------------------------------------------------------|-----------------------------------|------------|
+//! | GET, well-formed code of an existing event           | the landing template with the normalized code | the code's counter |
+//! | GET, well-formed code that does not exist (or whose event is gone) | the same                | the one unknown-codes counter |
+//! | malformed / over-long code, any other path or method | generic                           | no         |
+//! | HEAD, or a link-preview fetcher's User-Agent         | as for GET                        | no         |
+//! | DynamoDB failing (lookup or count)                   | as for GET                        | no         |
 //!
 //! Every answer is `302` with `Location` and `Cache-Control: no-store` and an empty body,
 //! nothing else: never a 4xx or 5xx (only the Lambda boundary's refusal of a body marked base64
-//! that does not decode, shared by every HTTP function, answers 400 before routing). No IP and no user agent is stored or logged; the user agent
-//! is only compared with [`PREVIEW_AGENTS`].
+//! that does not decode, shared by every HTTP function, answers 400 before routing). No IP and
+//! no user agent is stored or logged; the user agent is only compared with [`PREVIEW_AGENTS`].
 //!
-//! Enumeration: a known code costs a GetItem and the count's UpdateItem, an unknown one the
-//! GetItem only. So that the answer's timing does not tell them apart, an answer for an unknown
-//! code that would have been counted waits as long as this instance's recent count writes took
-//! ([`WriteLatency`], a moving average). A malformed code is answered without any read: the code
-//! format is public, so that tells nothing about which codes exist.
+//! Enumeration: the answer to a well-formed code does not depend on whether the code exists
+//! (only the code itself is in it), and neither does the work: a counted GET of a known code is
+//! the code's GetItem, its event's configuration (cached; see below) and one UpdateItem of the
+//! code's counter; of an unknown code the same GetItem, the PERSONAL event's configuration
+//! (cached alike) and one UpdateItem of the same shape on the unknown-codes counter
+//! (`CLICK_SHARDS` items a day whatever is tried). HEAD and link previews read nothing. A
+//! malformed code is answered without any read: the code format is public, so that tells
+//! nothing about which codes exist. DynamoDB itself takes a little longer to return an item
+//! than to find none (~0.1 ms on DynamoDB Local), so a counted GET is answered no sooner than
+//! `answer_floor` after its lookup started. What remains: an instance reads an event's
+//! configuration once per `CONFIG_CACHE_SECONDS`, so on an instance whose cache of a CAMPAIGN
+//! event is cold the first code of that event costs one Query more (ADR 0009).
 
-use crate::domain::{EventConfig, ReferralCode, ReferralCodeRecord};
+use crate::domain::{Day, EventId, LandingUrl, LinkSettings, ReferralCode};
 use crate::events_cache::ConfigCache;
 use crate::store::{Clicks, Codes, EventReads};
 use crate::telemetry;
@@ -34,7 +42,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 crate::store::port_sum!(
@@ -56,16 +63,29 @@ pub const MAX_CODE_SEGMENT: usize = 32;
 /// Read from the environment by [`crate::config::ShareLinkConfig`].
 #[derive(Debug, Clone)]
 pub struct ShareLinkSettings {
-    /// `GENERIC_LANDING_URL`: where every visitor goes whose code leads nowhere else.
+    /// `LANDING_URL_TEMPLATE`: where every well-formed code goes, `{code}` replaced by the
+    /// normalized code (an `https://` URL or an app deep link, like an event's landing URL).
+    pub landing: LandingUrl,
+    /// `GENERIC_LANDING_URL`: where a malformed code, another path or method goes.
     pub generic_landing: GenericLanding,
+    /// `PERSONAL_EVENT_ID`: the event whose time zone (cached configuration) dates the visits
+    /// of unknown codes, read like a known code's event.
+    pub personal_event: EventId,
     /// `CONFIG_CACHE_SECONDS` (default 60): how stale a cached event configuration may be.
     pub config_cache_seconds: u64,
+    /// `LINK_ANSWER_FLOOR_MS` (default [`DEFAULT_ANSWER_FLOOR`]): a counted GET is answered
+    /// no sooner than this after its lookup started, so what DynamoDB itself takes longer for
+    /// (returning an existing item rather than none) does not show in the answer's timing.
+    pub answer_floor: Duration,
 }
 
-/// The generic landing page: an `https://` URL (or an app deep link) WITHOUT `{code}`. Every
-/// fallback answer carries exactly this `Location`, so an unknown code, a malformed one and a
-/// known code of an event without a landing page cannot be told apart, and nothing the visitor
-/// sent is ever reflected into the header.
+/// Covers an in-region GetItem + UpdateItem (+ a configuration Query) nearly always, so that
+/// the answer time of a counted GET is the floor, whatever the code (ADR 0009).
+pub const DEFAULT_ANSWER_FLOOR: Duration = Duration::from_millis(25);
+
+/// The generic landing page: an `https://` URL (or an app deep link) WITHOUT `{code}`, for
+/// what is not a well-formed code, so that nothing the visitor sent but a normalized code is
+/// ever reflected into the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenericLanding(HeaderValue);
 
@@ -144,46 +164,6 @@ pub fn is_link_preview(user_agent: Option<&str>) -> bool {
         .any(|fragment| agent.contains(fragment))
 }
 
-/// A moving average of this instance's count writes (microseconds): how long an answer for an
-/// unknown code waits so that it takes as long as one for a known code.
-#[derive(Debug)]
-pub struct WriteLatency(AtomicU64);
-
-impl WriteLatency {
-    /// Before the first measured write: a typical in-region UpdateItem.
-    pub const INITIAL: Duration = Duration::from_millis(5);
-    /// Never wait longer than this, whatever DynamoDB did lately.
-    pub const MAX: Duration = Duration::from_millis(200);
-
-    pub fn new() -> Self {
-        Self(AtomicU64::new(Self::INITIAL.as_micros() as u64))
-    }
-
-    /// Folds one measured write in (weight 1/8). A sample counts for at most twice the current
-    /// estimate, so the typical write is what is tracked: an outlier (a slow request, a pause)
-    /// would otherwise leave the estimate high, and unknown codes waiting longer than known
-    /// ones take, until enough writes bring it back.
-    pub fn record(&self, took: Duration) {
-        let sample = took.min(Self::MAX).as_micros() as u64;
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                let sample = sample.min(old.saturating_mul(2)).max(1);
-                Some(old - old / 8 + sample / 8)
-            });
-    }
-
-    pub fn current(&self) -> Duration {
-        Duration::from_micros(self.0.load(Ordering::Relaxed))
-    }
-}
-
-impl Default for WriteLatency {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// The clock of the counted day (a test sets another).
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
@@ -191,7 +171,6 @@ pub struct LinkState {
     store: Arc<dyn LinkStore>,
     cache: ConfigCache,
     settings: ShareLinkSettings,
-    latency: WriteLatency,
     clock: Clock,
 }
 
@@ -211,7 +190,6 @@ pub fn router_with_clock(
         store,
         cache: ConfigCache::new(Duration::from_secs(settings.config_cache_seconds)),
         settings,
-        latency: WriteLatency::new(),
         clock,
     });
     Router::new()
@@ -246,10 +224,13 @@ pub fn code_in_path(path: &str) -> Option<ReferralCode> {
     ReferralCode::parse(segment).ok()
 }
 
-/// Where the code's event sends its visitors (`None`: the generic page).
-fn landing_of(record: &ReferralCodeRecord, config: Option<&EventConfig>) -> Option<HeaderValue> {
-    let url = config?.links.landing_url.as_ref()?.with_code(&record.code);
-    HeaderValue::from_str(&url).ok()
+/// The one answer to a well-formed code, known or not: the landing template with the code.
+fn landing(state: &LinkState, code: &ReferralCode) -> Response {
+    match HeaderValue::from_str(&state.settings.landing.with_code(code)) {
+        Ok(location) => redirect(location),
+        // Cannot happen: the template and a code are printable ASCII.
+        Err(_) => redirect(state.settings.generic_landing.0.clone()),
+    }
 }
 
 async fn share_link(
@@ -258,76 +239,87 @@ async fn share_link(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let generic = || redirect(state.settings.generic_landing.0.clone());
+    if method != Method::GET && method != Method::HEAD {
+        return redirect(state.settings.generic_landing.0.clone());
+    }
     let countable = method == Method::GET
         && !is_link_preview(
             headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok()),
         );
-    if method != Method::GET && method != Method::HEAD {
-        return generic();
-    }
     let Some(code) = code_in_path(uri.path()) else {
         if countable {
             count_metric(UNKNOWN_CODE_VISITS);
         }
-        return generic();
+        return redirect(state.settings.generic_landing.0.clone());
     };
-    let record = match state.store.get_code(&code).await {
-        Ok(Some(record)) => record,
-        Ok(None) => {
-            if countable {
-                count_metric(UNKNOWN_CODE_VISITS);
-                tokio::time::sleep(state.latency.current()).await;
-            }
-            return generic();
-        }
+    // The answer is decided: nothing below changes it, so a HEAD or a preview reads nothing.
+    if countable {
+        let started = tokio::time::Instant::now();
+        count(&state, &code).await;
+        tokio::time::sleep_until(started + state.settings.answer_floor).await;
+    }
+    landing(&state, &code)
+}
+
+/// Counts a GET of the well-formed `code`: on the code's counter if the code and its event
+/// exist, else on the unknown-codes counter, with the same reads and one write of the same
+/// shape either way. A failing DynamoDB is a log line and a metric, never the visitor's problem.
+async fn count(state: &LinkState, code: &ReferralCode) {
+    let record = match state.store.get_code(code).await {
+        Ok(record) => record,
         Err(error) => {
-            tracing::error!(%error, "share link: code lookup failed; generic landing");
+            tracing::error!(%error, "share link: code lookup failed; not counted");
             count_metric("LinkLookupFailures");
-            return generic();
+            return;
         }
     };
+    // A known code's event, or the PERSONAL event for an unknown code: one cached read each.
+    let event = record
+        .as_ref()
+        .map_or(&state.settings.personal_event, |r| &r.event_id);
     let config = match state
         .cache
-        .get_many(state.store.as_ref(), std::slice::from_ref(&record.event_id))
+        .get_many(state.store.as_ref(), std::slice::from_ref(event))
         .await
     {
-        Ok(mut found) => found.remove(&record.event_id),
+        Ok(mut found) => found.remove(event),
         Err(error) => {
-            tracing::error!(%error, "share link: event configuration read failed; generic landing, not counted");
+            tracing::error!(%error, "share link: event configuration read failed; not counted");
             count_metric("LinkLookupFailures");
-            return generic();
+            return;
         }
     };
-    let location = landing_of(&record, config.as_deref())
-        .unwrap_or_else(|| state.settings.generic_landing.0.clone());
-    match (&config, countable) {
-        (Some(config), true) => {
-            let day = config.links.day_of((state.clock)());
-            let started = std::time::Instant::now();
-            match state
+    let links = config.as_ref().map(|c| &c.links);
+    let day = day_of(links, (state.clock)());
+    let counted = match (&record, &config) {
+        (Some(record), Some(_)) => {
+            state
                 .store
                 .count_click(&record.code, &record.event_id, day)
                 .await
-            {
-                Ok(()) => state.latency.record(started.elapsed()),
-                Err(error) => {
-                    tracing::error!(%error, "share link: click not counted; redirected anyway");
-                    count_metric("ClickCountFailures");
-                }
-            }
         }
-        // A code whose event is gone: not counted, timed like an unknown code.
-        (None, true) => tokio::time::sleep(state.latency.current()).await,
-        (_, false) => {}
+        // Unknown, or its event is gone.
+        _ => {
+            count_metric(UNKNOWN_CODE_VISITS);
+            state.store.count_unknown_click(day).await
+        }
+    };
+    if let Err(error) = counted {
+        tracing::error!(%error, "share link: click not counted; redirected anyway");
+        count_metric("ClickCountFailures");
     }
-    redirect(location)
 }
 
-/// Visits (GET, not a link preview) of a malformed or unknown code: a broken link in a
-/// campaign, or someone trying codes. A count only: neither the code nor the visitor is in it.
+/// The day a visit counts on: in the event's time zone (UTC without a configuration).
+fn day_of(links: Option<&LinkSettings>, at: Instant) -> Day {
+    links.map_or_else(|| LinkSettings::default().day_of(at), |l| l.day_of(at))
+}
+
+/// Visits (GET, not a link preview) of a malformed or unknown code (or one whose event is
+/// gone): a broken link in a campaign, or someone trying codes. A count only: neither the code
+/// nor the visitor is in it. Unknown well-formed codes are also counted per day in the table.
 const UNKNOWN_CODE_VISITS: &str = "UnknownCodeVisits";
 
 fn count_metric(metric: &'static str) {
@@ -415,34 +407,5 @@ mod tests {
         ] {
             assert!(GenericLanding::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_write_latency_follows_recent_writes_within_bounds() {
-        let latency = WriteLatency::new();
-        assert_eq!(latency.current(), WriteLatency::INITIAL);
-        for _ in 0..64 {
-            latency.record(Duration::from_millis(20));
-        }
-        let now = latency.current();
-        assert!(
-            now > Duration::from_millis(19) && now <= Duration::from_millis(20),
-            "{now:?}"
-        );
-        // One slow write moves the estimate by at most 1/8 of it.
-        latency.record(Duration::from_secs(5));
-        assert!(
-            latency.current() <= now + now / 8,
-            "{:?}",
-            latency.current()
-        );
-        for _ in 0..200 {
-            latency.record(Duration::from_secs(5));
-        }
-        assert!(latency.current() <= WriteLatency::MAX);
-        for _ in 0..200 {
-            latency.record(Duration::from_micros(100));
-        }
-        assert!(latency.current() < Duration::from_millis(1));
     }
 }

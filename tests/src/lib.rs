@@ -31,6 +31,9 @@ pub struct Counters {
     max_in_flight: AtomicUsize,
     /// Requests numbered at or above this fail (0 = never).
     fail_from: AtomicUsize,
+    /// The operations sent (`GetItem`, `UpdateItem`…) while [`RoundTrips::operations_during`]
+    /// records them.
+    operations: std::sync::Mutex<Option<Vec<String>>>,
 }
 
 impl RoundTrips {
@@ -57,6 +60,18 @@ impl RoundTrips {
         self.0.fail_from.store(0, Ordering::SeqCst);
     }
 
+    /// The DynamoDB operations `f` sent, in order (their `X-Amz-Target` without the API
+    /// version: `GetItem`, `Query`, `UpdateItem`…). One recording at a time per table.
+    pub async fn operations_during<T>(
+        &self,
+        f: impl std::future::Future<Output = T>,
+    ) -> (T, Vec<String>) {
+        *self.0.operations.lock().unwrap() = Some(Vec::new());
+        let out = f.await;
+        let operations = self.0.operations.lock().unwrap().take().unwrap_or_default();
+        (out, operations)
+    }
+
     /// Round trips made by `f`.
     pub async fn during<T>(&self, f: impl std::future::Future<Output = T>) -> (T, usize) {
         let before = self.get();
@@ -72,10 +87,15 @@ impl Intercept for RoundTrips {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if let Some(operations) = self.0.operations.lock().unwrap().as_mut() {
+            let target = context.request().headers().get("x-amz-target");
+            let name = target.and_then(|t| t.rsplit('.').next()).unwrap_or("?");
+            operations.push(name.to_owned());
+        }
         let n = self.0.sent.fetch_add(1, Ordering::SeqCst) + 1;
         let fail_from = self.0.fail_from.load(Ordering::SeqCst);
         if fail_from != 0 && n >= fail_from {
@@ -1013,14 +1033,21 @@ pub mod http_support {
         pub queue: TestQueue,
         pub app: Router,
         pub admin: Router,
-        /// The share link (`GET|HEAD /r/{code}`), generic landing [`GENERIC_LANDING`].
+        /// The share link (`GET|HEAD /r/{code}`): landing [`CODE_LANDING`], generic landing
+        /// [`GENERIC_LANDING`].
         pub links: Router,
     }
 
     pub const CHECK_LIMIT: u32 = 5;
 
-    /// The share link's generic landing page in the tests.
+    /// The share link's generic landing page in the tests (malformed codes).
     pub const GENERIC_LANDING: &str = "https://app.example.com/join";
+    /// The share link's answer floor in the tests: above what a lookup and a count take on
+    /// DynamoDB Local (p90 ≈ 2 ms), far below the production default (25 ms) to keep tests fast.
+    pub const LINK_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(5);
+    /// The share link's landing template in the tests (every well-formed code), as in
+    /// `scripts/env.sh`.
+    pub const CODE_LANDING: &str = "https://app.example.com/join?code={code}";
 
     impl Api {
         /// Table, queue, the sample PERSONAL campaign (config/campaigns/personal.json, code
@@ -1055,14 +1082,26 @@ pub mod http_support {
         /// A share-link "instance" over `table` (own configuration cache), its clicks counted
         /// on the days of `clock`.
         pub fn link_router(table: &TestTable, clock: referral_shared::share_link::Clock) -> Router {
+            Self::link_router_with_floor(table, clock, LINK_ANSWER_FLOOR)
+        }
+
+        /// [`Api::link_router`] with another answer floor (`Duration::ZERO`: none).
+        pub fn link_router_with_floor(
+            table: &TestTable,
+            clock: referral_shared::share_link::Clock,
+            answer_floor: std::time::Duration,
+        ) -> Router {
             referral_shared::share_link::router_with_clock(
                 Arc::new(table.store.clone()),
                 referral_shared::share_link::ShareLinkSettings {
+                    landing: referral_shared::LandingUrl::parse(CODE_LANDING).unwrap(),
                     generic_landing: referral_shared::share_link::GenericLanding::parse(
                         GENERIC_LANDING,
                     )
                     .unwrap(),
+                    personal_event: referral_shared::EventId::parse("personal").unwrap(),
                     config_cache_seconds: 60,
+                    answer_floor,
                 },
                 clock,
             )
@@ -1473,6 +1512,151 @@ pub mod workload {
             messages,
             overlapped,
             redelivered,
+        }
+    }
+}
+
+/// Known and unknown share-link codes timed as an enumerating visitor would time them: many
+/// codes of each kind, several GETs per code, all interleaved in a random order and sent one at
+/// a time (as one Lambda instance serves them), each code scored by its median latency. Used by
+/// the timing test of `tests/http_link.rs` and by `bench-links`.
+pub mod link_timing {
+    use super::fixtures::{code_record, linked_event};
+    use super::http_support::call_with;
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use referral_shared::ReferralCode;
+    use referral_shared::store::DynamoStore;
+    use referral_shared::store::prelude::*;
+    use std::collections::{BTreeMap, HashSet};
+    use std::time::Instant;
+
+    /// A browser's user agent: its visits are counted.
+    pub const BROWSER: &str =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
+
+    /// `n` known codes of one event `event` (with `landing`, if any) and `n` well-formed codes
+    /// that do not exist, all distinct.
+    pub async fn seed_codes(
+        store: &DynamoStore,
+        event: &str,
+        landing: Option<&str>,
+        n: usize,
+        rng: &mut StdRng,
+    ) -> (Vec<String>, Vec<String>) {
+        store
+            .save_event_config(&linked_event(event, landing, "Asia/Taipei"), None)
+            .await
+            .unwrap();
+        let mut seen = HashSet::new();
+        let mut fresh = || loop {
+            let code = ReferralCode::generate(rng).as_str().to_owned();
+            if seen.insert(code.clone()) {
+                return code;
+            }
+        };
+        let known: Vec<String> = (0..n).map(|_| fresh()).collect();
+        let unknown: Vec<String> = (0..n).map(|_| fresh()).collect();
+        for code in &known {
+            store
+                .create_code(&code_record(code, event, &format!("jk-{code}")))
+                .await
+                .unwrap();
+        }
+        (known, unknown)
+    }
+
+    /// Per-code median latency (ms) of `rounds` GETs of each code, every visit of every code
+    /// shuffled together and sent one at a time: (known codes' medians, unknown codes').
+    pub async fn per_code_medians(
+        router: &axum::Router,
+        known: &[String],
+        unknown: &[String],
+        rounds: usize,
+        rng: &mut StdRng,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let mut visits: Vec<(bool, &str)> = known
+            .iter()
+            .map(|c| (true, c.as_str()))
+            .chain(unknown.iter().map(|c| (false, c.as_str())))
+            .flat_map(|v| std::iter::repeat_n(v, rounds))
+            .collect();
+        visits.shuffle(rng);
+        let mut samples: BTreeMap<(bool, &str), Vec<f64>> = BTreeMap::new();
+        for (is_known, code) in visits {
+            let path = format!("/r/{code}");
+            let started = Instant::now();
+            let answer =
+                call_with(router, "GET", &path, None, None, &[("user-agent", BROWSER)]).await;
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(answer.status, 302, "{path}");
+            samples.entry((is_known, code)).or_default().push(took);
+        }
+        let (mut k, mut u) = (Vec::new(), Vec::new());
+        for ((is_known, _), mut times) in samples {
+            times.sort_by(f64::total_cmp);
+            let median = percentile(&times, 0.5);
+            if is_known {
+                k.push(median)
+            } else {
+                u.push(median)
+            }
+        }
+        k.sort_by(f64::total_cmp);
+        u.sort_by(f64::total_cmp);
+        (k, u)
+    }
+
+    /// The `p` quantile (0..=1) of sorted samples (nearest rank).
+    pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[i]
+    }
+
+    /// The accuracy of the best classifier "latency ≤ t is one kind, above is the other"
+    /// over every threshold t and both ways round, on these labelled samples: 0.5 when the two
+    /// kinds cannot be told apart at all, 1.0 when a threshold separates them.
+    pub fn best_threshold_accuracy(a: &[f64], b: &[f64]) -> f64 {
+        let mut all: Vec<(f64, bool)> = a
+            .iter()
+            .map(|x| (*x, true))
+            .chain(b.iter().map(|x| (*x, false)))
+            .collect();
+        all.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let total = all.len() as f64;
+        let (mut a_below, mut b_below) = (0usize, 0usize);
+        // Threshold below every sample: all "above".
+        let mut best = a.len().max(b.len()) as f64 / total;
+        let mut i = 0;
+        while i < all.len() {
+            // Samples equal to the threshold fall on the same side.
+            let t = all[i].0;
+            while i < all.len() && all[i].0 == t {
+                if all[i].1 {
+                    a_below += 1
+                } else {
+                    b_below += 1
+                }
+                i += 1;
+            }
+            // "a below t, b above" and the other way round.
+            let a_low = (a_below + (b.len() - b_below)) as f64 / total;
+            let b_low = (b_below + (a.len() - a_below)) as f64 / total;
+            best = best.max(a_low).max(b_low);
+        }
+        best
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_best_threshold_is_found_both_ways_round() {
+            assert_eq!(best_threshold_accuracy(&[1.0, 2.0], &[3.0, 4.0]), 1.0);
+            assert_eq!(best_threshold_accuracy(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+            assert_eq!(best_threshold_accuracy(&[1.0, 3.0], &[2.0, 4.0]), 0.75);
+            assert_eq!(best_threshold_accuracy(&[1.0, 1.0], &[1.0, 1.0]), 0.5);
         }
     }
 }

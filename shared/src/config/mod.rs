@@ -192,6 +192,10 @@ mod tests {
         ("PERSONAL_EVENT_ID", "personal"),
         ("IDENTITY_HASH_KEY", "0123456789abcdef0123456789abcdef"),
         ("GENERIC_LANDING_URL", "https://pay.example.com/join"),
+        (
+            "LANDING_URL_TEMPLATE",
+            "https://pay.example.com/join?code={code}",
+        ),
     ];
 
     fn vars(changes: &[(&str, &str)]) -> HashMap<String, String> {
@@ -314,6 +318,33 @@ mod tests {
                 "x",
                 Some("CHECK_LIMIT_PER_MINUTE is invalid"),
             ),
+            (
+                "LANDING_URL_TEMPLATE",
+                "",
+                Some("environment variable LANDING_URL_TEMPLATE is required"),
+            ),
+            (
+                "LANDING_URL_TEMPLATE",
+                "https://pay.example.com/join",
+                Some("LANDING_URL_TEMPLATE is invalid: must contain {code} exactly once"),
+            ),
+            (
+                "LANDING_URL_TEMPLATE",
+                "http://pay.example.com/join?code={code}",
+                Some("LANDING_URL_TEMPLATE is invalid: must not use http"),
+            ),
+            ("LANDING_URL_TEMPLATE", "jkos://referral?code={code}", None),
+            ("LINK_ANSWER_FLOOR_MS", "0", None),
+            (
+                "LINK_ANSWER_FLOOR_MS",
+                "1001",
+                Some("LINK_ANSWER_FLOOR_MS is invalid: must be at most 1000"),
+            ),
+            (
+                "LINK_ANSWER_FLOOR_MS",
+                "-1",
+                Some("LINK_ANSWER_FLOOR_MS is invalid"),
+            ),
         ];
         for (name, value, expected) in rows {
             let result = every_config(&vars(&[(name, value)]));
@@ -359,5 +390,11 @@ mod tests {
             "https://pay.example.com/join"
         );
         assert_eq!(link.settings.config_cache_seconds, 60);
+        assert_eq!(
+            link.settings.landing.as_str(),
+            "https://pay.example.com/join?code={code}"
+        );
+        assert_eq!(link.settings.personal_event.as_str(), "personal");
+        assert_eq!(link.settings.answer_floor, Duration::from_millis(25));
     }
 }

@@ -1,5 +1,5 @@
-//! An event's share-link settings: where `/r/{code}` sends a visitor, and the time zone whose
-//! calendar days the event's click counts and funnel are kept in.
+//! An event's share-link settings: the time zone whose calendar days the event's click counts
+//! and funnel are kept in, and a landing URL (deprecated: the share link no longer uses it).
 
 use super::{ReferralCode, ValidationError};
 use crate::time::Instant;
@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The share-link settings of one event. Absent = the defaults: days in UTC, and the
-/// service's generic landing page for every code of the event.
+/// The share-link settings of one event. Absent = the defaults: days in UTC, no landing URL.
 /// Read from a JSON object (or a DynamoDB map) only, with no other field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -18,9 +17,10 @@ pub struct LinkSettings {
     #[serde(skip_serializing_if = "EventTimeZone::is_utc")]
     #[schema(schema_with = time_zone_schema, example = "Asia/Taipei")]
     pub time_zone: EventTimeZone,
-    /// Where the share link sends a visitor: an `https://` URL or an app deep link
-    /// (`scheme://…`) with `{code}` where the normalized code goes. Absent = the service's
-    /// generic landing page.
+    /// Deprecated (ADR 0009): stored and returned, no longer used by the share link, which
+    /// sends every well-formed code to the deployment's `LANDING_URL_TEMPLATE` so that its
+    /// answer does not tell known codes from unknown ones. An `https://` URL or an app deep
+    /// link (`scheme://…`) with `{code}` where the normalized code goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = nullable_landing_url_schema, example = "https://pay.example.com/join?code={code}")]
     pub landing_url: Option<LandingUrl>,
@@ -146,13 +146,18 @@ fn time_zone_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
         .into()
 }
 
-/// The landing URL field: [`landing_url_schema`], or null (absent: the generic landing page).
+/// The landing URL field: [`landing_url_schema`], or null (absent).
 fn nullable_landing_url_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{Schema, SchemaType, Type};
     match landing_url_schema() {
         RefOr::T(Schema::Object(mut object)) => {
             object.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+            object.deprecated = Some(utoipa::openapi::Deprecated::True);
+            object.description = Some(format!(
+                "Deprecated: stored and returned, not used by the share link (every code goes to the deployment's LANDING_URL_TEMPLATE, ADR 0009). {}",
+                object.description.unwrap_or_default()
+            ));
             RefOr::T(Schema::Object(object))
         }
         other => other,

@@ -32,6 +32,9 @@ pub enum Entity {
     Funnel,
     /// One shard of a code's clicks on one day (the share link's counter).
     ClickCount,
+    /// One shard of one day's visits to well-formed codes that do not exist (the share link's
+    /// one counter for all of them: `keys::UNKNOWN_CLICKS`).
+    UnknownClicks,
 }
 
 impl std::fmt::Display for Entity {
@@ -388,6 +391,41 @@ pub fn click_item(count: &ClickCount, day: Day, shard: u8) -> Item<&ClickCount> 
     )
 }
 
+/// One shard of the day's visits to well-formed codes that do not exist (and to codes whose
+/// event is gone), all codes together: the share link writes it exactly as it writes a code's
+/// counter (one UpdateItem, the same five attributes SET and `ADD clicks 1`, a GSI2 entry), so
+/// an unknown code costs what a known one costs, and an enumerating visitor creates at most
+/// `CLICK_SHARDS` items a day. `event_id` and `code` are both `keys::UNKNOWN_CLICKS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownClicks {
+    pub event_id: String,
+    pub code: String,
+    pub clicks: u64,
+}
+
+impl Default for UnknownClicks {
+    fn default() -> Self {
+        Self {
+            event_id: keys::UNKNOWN_CLICKS.to_owned(),
+            code: keys::UNKNOWN_CLICKS.to_owned(),
+            clicks: 0,
+        }
+    }
+}
+
+pub fn unknown_clicks_item(count: &UnknownClicks, day: Day, shard: u8) -> Item<&UnknownClicks> {
+    Item::new(
+        Entity::UnknownClicks,
+        keys::unknown_clicks_pk(shard),
+        keys::click_sk(day),
+        count,
+    )
+    .gsi2(
+        keys::unknown_clicks_pk(shard),
+        keys::unknown_clicks_gsi2sk(day),
+    )
+}
+
 pub fn parked_item(
     record: &crate::contracts::kafka::ParkedRecord,
 ) -> Item<&crate::contracts::kafka::ParkedRecord> {
@@ -454,6 +492,26 @@ pub(crate) mod tests {
         assert_eq!(attrs, expected);
         let back: Item<ReferralEvent> = serde_dynamo::from_item(attrs).unwrap();
         assert_eq!(back.data, event);
+    }
+
+    #[test]
+    fn the_unknown_codes_counter_has_a_code_counters_shape_under_keys_of_its_own() {
+        let day = Day::parse("2026-11-22").unwrap();
+        let attrs = to_attrs(&unknown_clicks_item(&UnknownClicks::default(), day, 3));
+        let expected: Attrs = [
+            ("PK", s("CLICKS#UNKNOWN#3")),
+            ("SK", s("2026-11-22")),
+            ("GSI2PK", s("CLICKS#UNKNOWN#3")),
+            ("GSI2SK", s("2026-11-22#UNKNOWN")),
+            ("entity", s("UnknownClicks")),
+            ("event_id", s("UNKNOWN")),
+            ("code", s("UNKNOWN")),
+            ("clicks", AttributeValue::N("0".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(attrs, expected);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! | Funnel (event)  | `FUNNEL#<id>#<shard>`        | `<day>`                     |                   |                                               |                        |                           |
 //! | Funnel (code)   | `FUNNEL#<id>#CODE#<code>#<shard>` | `<day>`                |                   |                                               |                        |                           |
 //! | ClickCount      | `CLICKS#<code>#<shard>` | `<day>`                          |                   |                                               | `CLICKS#<event>#<shard>` | `<day>#<code>`          |
+//! | UnknownClicks   | `CLICKS#UNKNOWN#<shard>` | `<day>`                         |                   |                                               | `CLICKS#UNKNOWN#<shard>` | `<day>#UNKNOWN`         |
 //!
 //! (*) only for a member who registered with an accepted code: GSI1 is sparse.
 //! `SOURCE#<KIND>#<name>` is `SOURCE#MEMBER#<jkos id>` or `SOURCE#CAMPAIGN#<campaign name>`:
@@ -234,6 +235,18 @@ pub fn event_clicks_gsi2pk(event: &EventId, shard: u8) -> String {
 pub fn event_clicks_gsi2sk(day: Day, code: &ReferralCode) -> String {
     format!("{}#{code}", day.key())
 }
+/// Where a code or an event id goes in the keys of the ONE counter of visits to well-formed
+/// codes that do not exist (`UnknownClicks`): no code contains `U` or `O`, and no event id is
+/// upper case, so no code's or event's counter can ever share its keys.
+pub const UNKNOWN_CLICKS: &str = "UNKNOWN";
+/// One shard of the unknown codes' daily counter (sort key: the day, [`click_sk`]).
+pub fn unknown_clicks_pk(shard: u8) -> String {
+    format!("CLICKS#{UNKNOWN_CLICKS}#{shard}")
+}
+/// The same counter on GSI2, shaped like a code's (`<day>#UNKNOWN`).
+pub fn unknown_clicks_gsi2sk(day: Day) -> String {
+    format!("{}#{UNKNOWN_CLICKS}", day.key())
+}
 /// GSI2 sort-key range of the days `from..=to` (every code of each day).
 pub fn event_clicks_range(from: Day, to: Day) -> (String, String) {
     (from.key(), format!("{}{HIGH}", to.key()))
@@ -336,6 +349,10 @@ mod tests {
         assert_eq!(click_pk(&code, 7), "CLICKS#AB2CD3#7");
         assert_eq!(click_sk(day), "2026-11-22");
         assert_eq!(event_clicks_gsi2pk(&event, 0), "CLICKS#personal-2026#0");
+        assert_eq!(unknown_clicks_pk(7), "CLICKS#UNKNOWN#7");
+        // Never a code's counter: a code has no U and no O.
+        assert!(ReferralCode::parse(UNKNOWN_CLICKS).is_err());
+        assert!(EventId::parse(UNKNOWN_CLICKS).is_err());
         assert_eq!(event_clicks_gsi2sk(day, &code), "2026-11-22#AB2CD3");
         let (low, high) = event_clicks_range(day, Day::parse("2026-11-23").unwrap());
         assert_eq!((low.as_str(), high.as_str()), ("2026-11-22", "2026-11-23~"));

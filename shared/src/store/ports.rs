@@ -402,6 +402,14 @@ pub trait Clicks: Send + Sync {
         event: &EventId,
         day: Day,
     ) -> Result<(), StoreError>;
+    /// Counts one visit of a well-formed code that does not exist (or whose event is gone) on
+    /// `day`: 1 UpdateItem of one shard of the ONE unknown-codes counter
+    /// (`items::UnknownClicks`), the same shape of write as [`Clicks::count_click`], so that a
+    /// visitor cannot tell the two apart by their cost, and never an item per code.
+    async fn count_unknown_click(&self, day: Day) -> Result<(), StoreError>;
+    /// The unknown codes' visits per day over `from..=to`, summed over the shards
+    /// (`CLICK_SHARDS` Queries, as [`Clicks::code_clicks`]).
+    async fn unknown_clicks(&self, from: Day, to: Day) -> Result<BTreeMap<Day, u64>, StoreError>;
     /// `code`'s clicks per day over `from..=to` (days without clicks are absent), summed over
     /// its shards: `CLICK_SHARDS` Queries of the base table, concurrent (more only past 1 MB
     /// per shard, i.e. never for a range of years).

@@ -31,8 +31,8 @@ pub struct CampaignFile {
     /// The event's reward rules (`docs/rules.md`); absent = no rule, as in the admin API.
     #[serde(default)]
     pub rules: Option<RewardRules>,
-    /// Share-link settings (`links.landing_url`, `links.time_zone`); absent = generic landing
-    /// page, UTC, as in the admin API.
+    /// Share-link settings (`links.time_zone`; `links.landing_url`, deprecated: not used by the
+    /// share link, ADR 0009); absent = UTC, as in the admin API.
     #[serde(default)]
     pub links: Option<LinkSettings>,
     /// Codes to issue with the event (campaign codes, or demo referrers' codes locally).

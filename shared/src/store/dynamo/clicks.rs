@@ -1,11 +1,13 @@
 //! The share link's click counters: `CLICKS#<code>#<shard>` / `<day>`, also on GSI2 under
 //! `CLICKS#<event>#<shard>` / `<day>#<code>` (`keys.rs`, `items::click_item`). A click is ONE
-//! UpdateItem on a random shard; a read is one Query per shard, all shards at once.
+//! UpdateItem on a random shard; a read is one Query per shard, all shards at once. Visits to
+//! well-formed codes that do not exist are counted the same way on one counter for all of
+//! them, `CLICKS#UNKNOWN#<shard>` / `<day>` (`items::UnknownClicks`).
 
 use super::attrs::{Attrs, classify, corrupt, n, to_attrs};
 use super::{DynamoStore, Index, SortKey};
 use crate::domain::{Day, EventId, ReferralCode};
-use crate::store::items::{ClickCount, click_item};
+use crate::store::items::{ClickCount, UnknownClicks, click_item, unknown_clicks_item};
 use crate::store::{Clicks, StoreError, keys};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -27,18 +29,23 @@ impl Clicks for DynamoStore {
             code: code.clone(),
             clicks: 0,
         };
-        let update = counter_update(to_attrs(&click_item(&count, day, shard))?);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(update.key))
-            .update_expression(update.expression)
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
+        self.add_one("count_click", to_attrs(&click_item(&count, day, shard))?)
             .await
-            .map_err(|e| classify("count_click", e))?;
-        Ok(())
+    }
+
+    async fn count_unknown_click(&self, day: Day) -> Result<(), StoreError> {
+        let shard = rand::random_range(0..keys::CLICK_SHARDS);
+        let count = UnknownClicks::default();
+        self.add_one(
+            "count_unknown_click",
+            to_attrs(&unknown_clicks_item(&count, day, shard))?,
+        )
+        .await
+    }
+
+    async fn unknown_clicks(&self, from: Day, to: Day) -> Result<BTreeMap<Day, u64>, StoreError> {
+        self.clicks_per_day("unknown_clicks", from, to, keys::unknown_clicks_pk)
+            .await
     }
 
     async fn code_clicks(
@@ -47,26 +54,8 @@ impl Clicks for DynamoStore {
         from: Day,
         to: Day,
     ) -> Result<BTreeMap<Day, u64>, StoreError> {
-        if from > to {
-            return Ok(BTreeMap::new());
-        }
-        let range = SortKey::Between(keys::click_sk(from), keys::click_sk(to));
-        let shards = (0..keys::CLICK_SHARDS).map(|shard| {
-            let pk = keys::click_pk(code, shard);
-            let range = range.clone();
-            async move {
-                self.counters("code_clicks", Index::Table, &pk, &range)
-                    .await
-            }
-        });
-        let mut days = BTreeMap::new();
-        for rows in futures::future::try_join_all(shards).await? {
-            for attrs in rows {
-                let day = day_of(&attrs, keys::SK)?;
-                *days.entry(day).or_insert(0) += clicks_of(&attrs)?;
-            }
-        }
-        Ok(days)
+        self.clicks_per_day("code_clicks", from, to, |shard| keys::click_pk(code, shard))
+            .await
     }
 
     async fn event_clicks(
@@ -100,6 +89,50 @@ impl Clicks for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The one UpdateItem of a click: `item`'s attributes SET, `ADD clicks 1`.
+    async fn add_one(&self, operation: &'static str, item: Attrs) -> Result<(), StoreError> {
+        let update = counter_update(item);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(update.key))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        Ok(())
+    }
+
+    /// A base-table counter's clicks per day over `from..=to`, summed over its shards
+    /// (`pk_of(shard)`): one Query per shard, concurrent.
+    async fn clicks_per_day(
+        &self,
+        operation: &'static str,
+        from: Day,
+        to: Day,
+        pk_of: impl Fn(u8) -> String,
+    ) -> Result<BTreeMap<Day, u64>, StoreError> {
+        if from > to {
+            return Ok(BTreeMap::new());
+        }
+        let range = SortKey::Between(keys::click_sk(from), keys::click_sk(to));
+        let shards = (0..keys::CLICK_SHARDS).map(|shard| {
+            let pk = pk_of(shard);
+            let range = range.clone();
+            async move { self.counters(operation, Index::Table, &pk, &range).await }
+        });
+        let mut days = BTreeMap::new();
+        for rows in futures::future::try_join_all(shards).await? {
+            for attrs in rows {
+                let day = day_of(&attrs, keys::SK)?;
+                *days.entry(day).or_insert(0) += clicks_of(&attrs)?;
+            }
+        }
+        Ok(days)
+    }
+
     /// Every counter of one shard in `range` (all pages), with only the day key and the count.
     async fn counters(
         &self,
