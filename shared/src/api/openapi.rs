@@ -216,7 +216,30 @@ pub fn openapi() -> OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::app::openapi());
     doc.merge(super::admin::openapi());
+    document_query_refusal(&mut doc);
     doc
+}
+
+/// Every route of both APIs refuses an unknown query parameter with 400 (the one layer in
+/// `api::api_router`), so every operation documents `BadRequest`, whether its own handler
+/// answers 400 or not.
+fn document_query_refusal(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("400".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("BadRequest")));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +259,24 @@ mod tests {
         include_str!("json.rs"),
         include_str!("lambda.rs"),
     ];
+
+    /// The query layer can refuse on any route: every operation documents a 400.
+    #[test]
+    fn every_operation_documents_the_query_refusal() {
+        let doc = super::openapi();
+        let mut operations = 0;
+        for (path, item) in &doc.paths.paths {
+            let all = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+            for operation in all.into_iter().flatten() {
+                operations += 1;
+                assert!(
+                    operation.responses.responses.contains_key("400"),
+                    "{path} documents no 400"
+                );
+            }
+        }
+        assert!(operations > 20, "{operations}");
+    }
 
     /// The documented codes are exactly the ones the code answers with: every `code: "…"`
     /// literal is documented, and every documented code is written somewhere (no stale one).

@@ -50,8 +50,9 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Members per write request: 1 = one conditional write per member (the cheapest in
-    /// write units); N = up to N members in one TransactWriteItems (fewer requests, but each
-    /// item of a transaction costs 2 write units).
+    /// write units for existing profiles; a new member's write is a transaction with its jkos
+    /// binding either way); N = up to N members in one TransactWriteItems (fewer requests,
+    /// but each item of a transaction costs 2 write units).
     #[arg(long, default_value_t = 1)]
     group: usize,
     /// The exit status is 3 when there are more rejected rows than this.
