@@ -55,57 +55,90 @@ pub async fn gsi3(
         unreadable: counters[3].load(Ordering::Relaxed),
         profiles: counters[4].load(Ordering::Relaxed),
     };
+    let filter = ScanFilter {
+        expression: "#entity IN (:reward, :member) AND attribute_not_exists(#gsi3pk)",
+        names: &[("#entity", "entity"), ("#gsi3pk", keys::GSI3PK)],
+        values: &[(":reward", "Reward"), (":member", "Member")],
+        what: "scanning for rewards and profiles without GSI3 keys",
+    };
+    scan_pages(client, table, segments, &filter, |found| async move {
+        counters[0].fetch_add(found.len() as u64, Ordering::Relaxed);
+        stream::iter(found)
+            .map(Ok::<_, anyhow::Error>)
+            .try_for_each_concurrent(concurrency.max(1), |item| async {
+                let i = match set_keys(client, table, item).await? {
+                    Outcome::Updated { profile } => {
+                        if profile {
+                            counters[4].fetch_add(1, Ordering::Relaxed);
+                        }
+                        1
+                    }
+                    Outcome::Already => 2,
+                    Outcome::Unreadable => 3,
+                };
+                counters[i].fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+            .await?;
+        progress(&totals());
+        Ok(())
+    })
+    .await?;
+    Ok(totals())
+}
+
+/// What a backfill's parallel Scan keeps: a filter expression with its names and (string)
+/// values, and what the Scan is for (its error's context).
+struct ScanFilter<'a> {
+    expression: &'a str,
+    names: &'a [(&'a str, &'a str)],
+    values: &'a [(&'a str, &'a str)],
+    what: &'static str,
+}
+
+/// Scans `table` in `segments` parallel segments with `filter`, handing each page's items to
+/// `on_page` (a segment's pages one after the other, the segments at once).
+async fn scan_pages<F, Fut>(
+    client: &Client,
+    table: &str,
+    segments: i32,
+    filter: &ScanFilter<'_>,
+    on_page: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Vec<Attrs>) -> Fut + Sync,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let segments = segments.max(1);
-    let totals = &totals;
+    let on_page = &on_page;
     stream::iter(0..segments)
         .map(Ok::<_, anyhow::Error>)
         .try_for_each_concurrent(None, |segment| async move {
             let mut start: Option<Attrs> = None;
             loop {
-                let page = client
+                let mut scan = client
                     .scan()
                     .table_name(table)
                     .segment(segment)
                     .total_segments(segments)
-                    .filter_expression(
-                        "#entity IN (:reward, :member) AND attribute_not_exists(#gsi3pk)",
-                    )
-                    .expression_attribute_names("#entity", "entity")
-                    .expression_attribute_names("#gsi3pk", keys::GSI3PK)
-                    .expression_attribute_values(":reward", AttributeValue::S("Reward".into()))
-                    .expression_attribute_values(":member", AttributeValue::S("Member".into()))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .context("scanning for rewards and profiles without GSI3 keys")?;
-                let found = page.items.unwrap_or_default();
-                counters[0].fetch_add(found.len() as u64, Ordering::Relaxed);
-                stream::iter(found)
-                    .map(Ok::<_, anyhow::Error>)
-                    .try_for_each_concurrent(concurrency.max(1), |item| async {
-                        let i = match set_keys(client, table, item).await? {
-                            Outcome::Updated { profile } => {
-                                if profile {
-                                    counters[4].fetch_add(1, Ordering::Relaxed);
-                                }
-                                1
-                            }
-                            Outcome::Already => 2,
-                            Outcome::Unreadable => 3,
-                        };
-                        counters[i].fetch_add(1, Ordering::Relaxed);
-                        Ok(())
-                    })
-                    .await?;
-                progress(&totals());
+                    .filter_expression(filter.expression)
+                    .set_exclusive_start_key(start.take());
+                for (name, attribute) in filter.names {
+                    scan = scan.expression_attribute_names(*name, *attribute);
+                }
+                for (name, value) in filter.values {
+                    scan =
+                        scan.expression_attribute_values(*name, AttributeValue::S((*value).into()));
+                }
+                let page = scan.send().await.context(filter.what)?;
+                on_page(page.items.unwrap_or_default()).await?;
                 match page.last_evaluated_key {
                     Some(key) if !key.is_empty() => start = Some(key),
                     _ => return Ok(()),
                 }
             }
         })
-        .await?;
-    Ok(totals())
+        .await
 }
 
 /// What became of one item.
@@ -218,73 +251,55 @@ where
         taken: counters[3].load(Ordering::Relaxed),
         unreadable: counters[4].load(Ordering::Relaxed),
     };
-    let segments = segments.max(1);
-    let totals = &totals;
-    stream::iter(0..segments)
-        .map(Ok::<_, anyhow::Error>)
-        .try_for_each_concurrent(None, |segment| async move {
-            let mut start: Option<Attrs> = None;
-            loop {
-                let page = client
-                    .scan()
-                    .table_name(table)
-                    .segment(segment)
-                    .total_segments(segments)
-                    .filter_expression("#entity = :member AND attribute_not_exists(#bound)")
-                    .expression_attribute_names("#entity", "entity")
-                    .expression_attribute_names("#bound", "jkos_id_bound")
-                    .expression_attribute_values(":member", AttributeValue::S("Member".into()))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .context("scanning for profiles without a jkos binding")?;
-                for item in page.items.unwrap_or_default() {
-                    counters[0].fetch_add(1, Ordering::Relaxed);
-                    let profile = match serde_dynamo::from_item::<_, Item<MemberProfile>>(item) {
-                        Ok(read) => read.data,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "a profile that does not map onto the domain; left as it is");
-                            counters[4].fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                    };
-                    let account = profile.account_id.clone();
-                    // The profile as stored, one version on: the store adds the binding.
-                    let rebind = |stored: Option<&MemberProfile>| {
-                        let stored = stored.filter(|m| !m.jkos_id_bound)?;
-                        Some(PlannedWrite {
-                            member: MemberProfile {
-                                version: stored.version + 1,
-                                ..stored.clone()
-                            },
-                            settlement: Default::default(),
-                            expected_version: stored.version,
-                            funnel: Default::default(),
-                        })
-                    };
-                    let i = match apply_versioned(store, &account, Some(profile), 8, rebind).await
-                    {
-                        Ok(Applied::Written { .. }) => 1,
-                        Ok(Applied::Unchanged { .. }) => 2,
-                        Err(StoreError::Conflict {
-                            entity: Entity::JkosBinding,
-                            ..
-                        }) => {
-                            tracing::warn!(account = %account, "the profile's jkos id is bound to another account; left unbound");
-                            3
-                        }
-                        Err(StoreError::Corrupt { .. }) => 4,
-                        Err(e) => return Err(anyhow::Error::new(e).context("binding a profile")),
-                    };
-                    counters[i].fetch_add(1, Ordering::Relaxed);
+    let filter = ScanFilter {
+        expression: "#entity = :member AND attribute_not_exists(#bound)",
+        names: &[("#entity", "entity"), ("#bound", "jkos_id_bound")],
+        values: &[(":member", "Member")],
+        what: "scanning for profiles without a jkos binding",
+    };
+    scan_pages(client, table, segments, &filter, |found| async move {
+        for item in found {
+            counters[0].fetch_add(1, Ordering::Relaxed);
+            let profile = match serde_dynamo::from_item::<_, Item<MemberProfile>>(item) {
+                Ok(read) => read.data,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a profile that does not map onto the domain; left as it is");
+                    counters[4].fetch_add(1, Ordering::Relaxed);
+                    continue;
                 }
-                progress(&totals());
-                match page.last_evaluated_key {
-                    Some(key) if !key.is_empty() => start = Some(key),
-                    _ => return Ok(()),
+            };
+            let account = profile.account_id.clone();
+            // The profile as stored, one version on: the store adds the binding.
+            let rebind = |stored: Option<&MemberProfile>| {
+                let stored = stored.filter(|m| !m.jkos_id_bound)?;
+                Some(PlannedWrite {
+                    member: MemberProfile {
+                        version: stored.version + 1,
+                        ..stored.clone()
+                    },
+                    settlement: Default::default(),
+                    expected_version: stored.version,
+                    funnel: Default::default(),
+                })
+            };
+            let i = match apply_versioned(store, &account, Some(profile), 8, rebind).await {
+                Ok(Applied::Written { .. }) => 1,
+                Ok(Applied::Unchanged { .. }) => 2,
+                Err(StoreError::Conflict {
+                    entity: Entity::JkosBinding,
+                    ..
+                }) => {
+                    tracing::warn!(account = %account, "the profile's jkos id is bound to another account; left unbound");
+                    3
                 }
-            }
-        })
-        .await?;
+                Err(StoreError::Corrupt { .. }) => 4,
+                Err(e) => return Err(anyhow::Error::new(e).context("binding a profile")),
+            };
+            counters[i].fetch_add(1, Ordering::Relaxed);
+        }
+        progress(&totals());
+        Ok(())
+    })
+    .await?;
     Ok(totals())
 }
