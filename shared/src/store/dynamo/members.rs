@@ -301,59 +301,165 @@ impl DynamoStore {
             actions.push(funnel::update_action(&update, OP, &self.table)?);
         }
         self.transact(OP, actions, |reasons| {
-            // A failed condition, or a concurrent transaction on one of the items (a hot
-            // referrer's counters, typically): name the item, so the caller re-reads what it
-            // decided from and decides again. When several fail, the one that explains the
-            // others wins: a stale profile, code or rule item (a milestone bonus that exists is
-            // the consequence of stale counters, not a reason of its own).
-            let failed: Vec<usize> = ["ConditionalCheckFailed", "TransactionConflict"]
-                .iter()
-                .flat_map(|code| {
-                    reasons
-                        .iter()
-                        .enumerate()
-                        .filter(move |(_, r)| **r == Some(*code))
-                        .map(|(i, _)| i)
-                })
-                .filter(|i| *i < writes.len())
-                .collect();
-            let explains = |i: &&usize| {
-                matches!(
-                    writes[**i].entity(),
-                    Entity::Member
-                        | Entity::Code
-                        | Entity::ReferrerStats
-                        | Entity::IdentityClaim
-                        | Entity::JkosBinding
-                )
-            };
-            if let Some(at) = failed.iter().find(explains) {
-                // The jkos id's binding names another account: final (the caller parks). A
-                // concurrent transaction on it (another account's first write with the same
-                // jkos id, or this account's in another invocation): re-read and decide again.
-                if writes[*at].entity() == Entity::JkosBinding
-                    && reasons.get(*at) != Some(&Some("ConditionalCheckFailed"))
-                {
-                    return Some(writes[0].conflict());
-                }
-                return Some(writes[*at].conflict());
-            }
-            // A concurrent transaction on another item only: when every conflict is on a
-            // funnel counter, `save_member` sends it again on other shards; otherwise re-read
-            // and re-apply, as for the profile.
-            if reasons.contains(&Some("TransactionConflict")) {
-                let on_counters = reasons
-                    .iter()
-                    .enumerate()
-                    .all(|(i, r)| i >= writes.len() || !matches!(r, Some(c) if *c != "None"));
-                counter_only.store(
-                    failed.is_empty() && on_counters,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                return Some(writes[0].conflict());
-            }
-            failed.first().map(|at| writes[*at].conflict())
+            let entities: Vec<Entity> = writes.iter().map(Write::entity).collect();
+            let judged = judge_cancellation(&entities, reasons)?;
+            counter_only.store(judged.counters_only, std::sync::atomic::Ordering::Relaxed);
+            Some(writes[judged.at].conflict())
         })
         .await
+    }
+}
+
+/// What a cancelled member transaction comes to: the write to name in the conflict (the caller
+/// re-reads and decides again, or parks on a jkos binding that names another account), and
+/// whether only funnel counters met another transaction (`save_member` then sends it again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cancellation {
+    at: usize,
+    counters_only: bool,
+}
+
+/// Judges the cancellation reasons of a member transaction whose first `entities.len()`
+/// actions are its writes (the profile first) and the rest funnel counter updates. A failed
+/// condition, or a concurrent transaction on one of the items (a hot referrer's counters,
+/// typically), names the item; when several fail, the one that explains the others wins: a
+/// stale profile, code or rule item (a milestone bonus that exists is the consequence of stale
+/// counters, not a reason of its own). The jkos binding's failed condition is final; a
+/// concurrent transaction on it (another account's first write with the same jkos id, or this
+/// account's in another invocation) is re-read like the profile.
+fn judge_cancellation(entities: &[Entity], reasons: &[Option<&str>]) -> Option<Cancellation> {
+    const FAILED: &str = "ConditionalCheckFailed";
+    const CONFLICT: &str = "TransactionConflict";
+    let named = |at| Cancellation {
+        at,
+        counters_only: false,
+    };
+    let failed: Vec<usize> = [FAILED, CONFLICT]
+        .iter()
+        .flat_map(|code| {
+            reasons
+                .iter()
+                .enumerate()
+                .filter(move |(_, r)| **r == Some(*code))
+                .map(|(i, _)| i)
+        })
+        .filter(|i| *i < entities.len())
+        .collect();
+    let explains = |i: &&usize| {
+        matches!(
+            entities[**i],
+            Entity::Member
+                | Entity::Code
+                | Entity::ReferrerStats
+                | Entity::IdentityClaim
+                | Entity::JkosBinding
+        )
+    };
+    if let Some(&at) = failed.iter().find(explains) {
+        if entities[at] == Entity::JkosBinding && reasons[at] != Some(FAILED) {
+            return Some(named(0));
+        }
+        return Some(named(at));
+    }
+    // A concurrent transaction on another item only: when every conflict is on a funnel
+    // counter, `save_member` sends it again on other shards; otherwise re-read and re-apply,
+    // as for the profile.
+    if reasons.contains(&Some(CONFLICT)) {
+        let on_counters = reasons
+            .iter()
+            .enumerate()
+            .all(|(i, r)| i >= entities.len() || !matches!(r, Some(c) if *c != "None"));
+        return Some(Cancellation {
+            at: 0,
+            counters_only: failed.is_empty() && on_counters,
+        });
+    }
+    failed.first().map(|&at| named(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cancellation, Entity, judge_cancellation};
+
+    /// Every row: the writes' entities, DynamoDB's cancellation reasons (writes, then counter
+    /// updates) → the write named and whether only counters conflicted.
+    #[test]
+    fn a_cancelled_member_transaction_names_the_write_that_explains_it() {
+        use Entity::*;
+        let (f, c, n) = (
+            Some("ConditionalCheckFailed"),
+            Some("TransactionConflict"),
+            Some("None"),
+        );
+        let at = |at| {
+            Some(Cancellation {
+                at,
+                counters_only: false,
+            })
+        };
+        type Row<'a> = (
+            &'a str,
+            Vec<Entity>,
+            Vec<Option<&'a str>>,
+            Option<Cancellation>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "stale profile",
+                vec![Member, JkosBinding],
+                vec![f, n],
+                at(0),
+            ),
+            (
+                "jkos id taken by another account: the binding, final",
+                vec![Member, JkosBinding],
+                vec![n, f],
+                at(1),
+            ),
+            (
+                "stale profile and binding taken: the profile first",
+                vec![Member, JkosBinding],
+                vec![f, f],
+                at(0),
+            ),
+            (
+                "a concurrent transaction on the binding: re-read the profile",
+                vec![Member, JkosBinding],
+                vec![n, c],
+                at(0),
+            ),
+            (
+                "code taken",
+                vec![Member, Code, Reward],
+                vec![n, f, n],
+                at(1),
+            ),
+            (
+                "a rule item beats an existing reward",
+                vec![Member, Reward, ReferrerStats],
+                vec![n, f, c],
+                at(2),
+            ),
+            ("a reward alone", vec![Member, Reward], vec![n, f], at(1)),
+            (
+                "counters only",
+                vec![Member, Reward],
+                vec![n, n, c, n],
+                Some(Cancellation {
+                    at: 0,
+                    counters_only: true,
+                }),
+            ),
+            (
+                "a counter and a reward",
+                vec![Member, Reward],
+                vec![n, c, c],
+                at(0),
+            ),
+            ("nothing named", vec![Member], vec![n, n], None),
+        ];
+        for (name, entities, reasons, expected) in rows {
+            assert_eq!(judge_cancellation(&entities, &reasons), expected, "{name}");
+        }
     }
 }
