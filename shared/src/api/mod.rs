@@ -9,24 +9,24 @@
 pub mod admin;
 pub mod app;
 pub mod funnel;
+mod identity;
 mod json;
 pub mod lambda;
 mod openapi;
+mod query;
 
+pub use identity::{Admin, Member};
 pub use json::ApiJson;
 pub use openapi::{openapi, openapi_yaml};
 
-use crate::domain::{JkosId, ValidationError};
+use crate::domain::ValidationError;
 use crate::store::{Cursor, PageRequest, StoreError};
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lambda_http::RequestExt;
-use lambda_http::request::RequestContext;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
@@ -39,13 +39,13 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let (routes, doc) = routes.split_for_parts();
-    let known = Arc::new(QueryParameters::of(&doc));
+    let known = Arc::new(query::QueryParameters::of(&doc));
     routes
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             known,
-            refuse_unknown_query,
+            query::refuse_unknown_query,
         ))
         .layer(axum::middleware::from_fn(access_log))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -299,154 +299,6 @@ impl From<StoreError> for ApiError {
             }
         }
     }
-}
-
-/// The query parameters each route takes, read from the OpenAPI document its router was built
-/// with (the `params(...)` of its `#[utoipa::path]`, the same types its handler decodes): the
-/// one place that knows them. Keyed by method and route template (`/admin/v1/events/{event_id}`).
-struct QueryParameters(HashMap<(axum::http::Method, String), HashSet<String>>);
-
-impl QueryParameters {
-    fn of(doc: &utoipa::openapi::OpenApi) -> Self {
-        use utoipa::openapi::path::ParameterIn;
-        let mut known = HashMap::new();
-        for (path, item) in &doc.paths.paths {
-            let operations = [
-                (axum::http::Method::GET, &item.get),
-                (axum::http::Method::POST, &item.post),
-                (axum::http::Method::PUT, &item.put),
-                (axum::http::Method::PATCH, &item.patch),
-                (axum::http::Method::DELETE, &item.delete),
-            ];
-            for (method, operation) in operations {
-                let Some(operation) = operation else { continue };
-                let names = (item.parameters.iter().flatten())
-                    .chain(operation.parameters.iter().flatten())
-                    .filter(|p| p.parameter_in == ParameterIn::Query)
-                    .map(|p| p.name.clone())
-                    .collect();
-                known.insert((method, path.clone()), names);
-            }
-        }
-        Self(known)
-    }
-
-    /// The parameters of `route` (HEAD is GET's); None for a route the document does not list.
-    fn of_route(&self, method: &axum::http::Method, route: &str) -> Option<&HashSet<String>> {
-        let method = if method == axum::http::Method::HEAD {
-            &axum::http::Method::GET
-        } else {
-            method
-        };
-        self.0.get(&(method.clone(), route.to_owned()))
-    }
-}
-
-/// Refuses a query parameter the matched route does not document (docs/api.md: unknown query
-/// parameters are refused, so `?source=someone-else` is an error, never silently ignored), for
-/// every route of both APIs, before the handler runs. The parameter is named when it is a
-/// plain name (a key could be a phone number); its value never is.
-async fn refuse_unknown_query(
-    axum::extract::State(known): axum::extract::State<Arc<QueryParameters>>,
-    matched: Option<axum::extract::MatchedPath>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let allowed = matched.and_then(|m| known.of_route(request.method(), m.as_str()));
-    if let (Some(allowed), Some(query)) = (allowed, request.uri().query()) {
-        let unknown = form_urlencoded::parse(query.as_bytes())
-            .map(|(name, _)| name)
-            .find(|name| !allowed.contains(name.as_ref()));
-        if let Some(name) = unknown {
-            let name = if crate::decode::is_plain_name(&name) {
-                name.into_owned()
-            } else {
-                "?".to_owned()
-            };
-            return ApiError::Invalid {
-                code: "invalid_query",
-                message: "is not a query parameter of this route".into(),
-                field: Some(name),
-            }
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// The verified claims API Gateway's JWT authorizer put on the request (payload 2.0:
-/// `requestContext.authorizer.jwt.claims`). Absent when the request did not come through it.
-fn claims(parts: &Parts) -> Option<&HashMap<String, String>> {
-    match parts.extensions.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => Some(&ctx.authorizer.as_ref()?.jwt.as_ref()?.claims),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
-/// The member calling the app API: the `sub` claim, a jkos id, exactly as the token carries
-/// it. A `sub` that is not a jkos id as written (`" demo-referrer"`, `"demo-referrer\n"`) is
-/// 401: never trimmed into someone else's id.
-#[derive(Debug, Clone)]
-pub struct Member(pub JkosId);
-
-impl<S: Send + Sync> FromRequestParts<S> for Member {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let sub = claims(parts)
-            .and_then(|c| c.get("sub"))
-            .ok_or(ApiError::Unauthenticated)?;
-        JkosId::parse_exact(sub)
-            .map(Member)
-            .map_err(|_| ApiError::InvalidSubject)
-    }
-}
-
-/// An admin of the micro-admin web: any subject with [`ADMIN_SCOPE`] among the token's scopes
-/// ([`token_scopes`]).
-#[derive(Debug, Clone)]
-pub struct Admin {
-    pub subject: String,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let claims = claims(parts).ok_or(ApiError::Unauthenticated)?;
-        let subject = claims
-            .get("sub")
-            .filter(|s| !s.trim().is_empty())
-            .ok_or(ApiError::Unauthenticated)?;
-        if token_scopes(claims).any(|s| s == ADMIN_SCOPE) {
-            Ok(Admin {
-                subject: subject.clone(),
-            })
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-}
-
-/// The scopes of the verified token, from the two claims API Gateway's JWT authorizer reads
-/// scopes from: `scope` and `scp` (Okta and Entra ID send `scp`). Each is a list of scope
-/// tokens separated by the ASCII space (RFC 6749 3.3: `scope-token *( SP scope-token )`), or
-/// a list claim, which API Gateway hands over as one string `[a b]` (docs/api.md). Taken
-/// verbatim: nothing trimmed, no other blank separates, so `"referral.admin\u{a0}"` is not
-/// `referral.admin`.
-fn token_scopes(claims: &HashMap<String, String>) -> impl Iterator<Item = &str> {
-    ["scope", "scp"]
-        .into_iter()
-        .filter_map(|name| claims.get(name))
-        .flat_map(|value| {
-            value
-                .strip_prefix('[')
-                .and_then(|inner| inner.strip_suffix(']'))
-                .unwrap_or(value)
-                .split(' ')
-                .filter(|token| !token.is_empty())
-        })
 }
 
 /// `?limit=&cursor=` of every listing.

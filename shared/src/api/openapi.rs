@@ -247,8 +247,10 @@ mod tests {
     use super::ERROR_CODES;
 
     /// The API modules' sources, where every `error.code` is written.
-    const SOURCES: [&str; 10] = [
+    const SOURCES: [&str; 12] = [
         include_str!("mod.rs"),
+        include_str!("query.rs"),
+        include_str!("identity.rs"),
         include_str!("app.rs"),
         include_str!("admin/mod.rs"),
         include_str!("admin/events.rs"),
