@@ -2,7 +2,7 @@
 # Cold start of the share link's own function against the app API it could have been a route
 # of (issue 15: "its own small function ... the smallest cold start"): binary size and init
 # time of both, built in release with the project's profile. Init = process start until the
-# first poll of /invocation/next under the stand-in Runtime API (tests/bench_cold_start.rs),
+# first poll of /invocation/next under the stand-in Runtime API (tests/bin/bench_cold_start.rs),
 # median of interleaved runs. Slow (two release builds, ~6-10 min on 2 cores): run by hand,
 # not in CI.
 #   bench/cold-start.sh [runs]      (default: 31)

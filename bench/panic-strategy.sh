@@ -2,7 +2,7 @@
 # What `panic = "unwind"` costs against `abort` (ADR 0003): binary size and cold start of
 # function binaries built in release with the project's profile, only `panic` varied. Cold
 # start = process start until the first poll of /invocation/next under the stand-in Runtime
-# API (tests/bench_cold_start.rs), median of interleaved runs. Slow (a release build per
+# API (tests/bin/bench_cold_start.rs), median of interleaved runs. Slow (a release build per
 # function and variant, ~2-9 min each on 2 cores): run by hand, not in CI.
 #   bench/panic-strategy.sh [runs] [package...]      (default: 15 app-api reward-payout)
 set -euo pipefail

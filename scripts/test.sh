@@ -26,7 +26,7 @@ cleanup() { [[ $started_stack == 1 ]] && "$ROOT/scripts/stack.sh" stop >/dev/nul
 trap cleanup EXIT
 "$ROOT/scripts/stack.sh" start
 
-# The function binaries first: tests/function_binaries.rs runs them under a stand-in Lambda
+# The function binaries first: tests/it/function_binaries.rs runs them under a stand-in Lambda
 # Runtime API, and `cargo test` alone does not build another package's binaries.
 log "cargo build --workspace --bins"
 cargo build --workspace --bins

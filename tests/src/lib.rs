@@ -1519,7 +1519,7 @@ pub mod workload {
 /// Known and unknown share-link codes timed as an enumerating visitor would time them: many
 /// codes of each kind, several GETs per code, all interleaved in a random order and sent one at
 /// a time (as one Lambda instance serves them), each code scored by its median latency. Used by
-/// the timing test of `tests/http_link.rs` and by `bench-links`.
+/// the timing test of `tests/it/http_link.rs` and by `bench-links`.
 pub mod link_timing {
     use super::fixtures::{code_record, linked_event};
     use super::http_support::call_with;
