@@ -10,7 +10,10 @@ cd "$ROOT"
 "$ROOT/scripts/stack.sh" start
 
 log "building the dev tools and the partner stand-ins (a cold build takes minutes: cargo shows its progress)"
-cargo build -p referral-devkit -p referral-partners
+# `--workspace` with two `--bin`s: only these two binaries are built, but with the features the
+# whole workspace resolves, as `scripts/test.sh`'s `cargo build --workspace --bins` does, so
+# the test run after this one compiles no dependency again.
+cargo build --workspace --bin referral-dev --bin referral-partners
 dev="$ROOT/target/debug/referral-dev"
 "$dev" create-table
 "$dev" load-campaign config/campaigns/personal.json

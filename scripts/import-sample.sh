@@ -11,7 +11,7 @@ dump="${1:-config/members/sample-members.tsv}"
 
 "$ROOT/scripts/install-tools.sh" >/dev/null
 "$ROOT/scripts/stack.sh" start
-cargo build --quiet -p referral-devkit -p referral-import
+cargo build --workspace --bin referral-dev --bin referral-import   # the workspace's features, as dev.sh and test.sh
 bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 "$bin/referral-dev" create-table
 
