@@ -57,6 +57,28 @@ fn options(input: &Path, dir: &Path, tag: &str) -> ImportOptions {
     o
 }
 
+/// Options of a run a test stops or disturbs with DynamoDB outages: `chunk_rows` per chunk,
+/// 4 requests at a time, a checkpoint after every chunk, and `(attempts, first, max)` retries
+/// (milliseconds).
+fn outage_options(
+    input: &Path,
+    dir: &Path,
+    tag: &str,
+    chunk_rows: usize,
+    (attempts, first_ms, max_ms): (u32, u64, u64),
+) -> ImportOptions {
+    let mut o = options(input, dir, tag);
+    o.chunk_rows = chunk_rows;
+    o.concurrency = 4;
+    o.checkpoint_every = Duration::ZERO;
+    o.backoff = Backoff {
+        attempts,
+        first_delay: Duration::from_millis(first_ms),
+        max_delay: Duration::from_millis(max_ms),
+    };
+    o
+}
+
 async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Attrs> {
     referral_tests::scan_all(client, table).await
 }
@@ -525,18 +547,7 @@ async fn dynamodb_unavailable_is_retried_and_a_run_that_gives_up_continues_from_
     let mut file = std::fs::File::create(&input).unwrap();
     write_dump(&mut file, Format::Tsv, 600, 0, 11).unwrap();
     drop(file);
-    let quick = |tag: &str| {
-        let mut o = options(&input, &dir, tag);
-        o.chunk_rows = 50;
-        o.concurrency = 4;
-        o.checkpoint_every = Duration::ZERO;
-        o.backoff = Backoff {
-            attempts: 8,
-            first_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-        };
-        o
-    };
+    let quick = |tag: &str| outage_options(&input, &dir, tag, 50, (8, 20, 100));
 
     // A short outage (every request fails for 150 ms): retried, nothing lost.
     first.round_trips.fail_after(100);
@@ -1440,16 +1451,8 @@ async fn a_dump_changed_inside_the_applied_prefix_is_not_resumed_and_one_changed
     // (rejected), the DBA later fixes it in place (same size).
     let fixed_line = starts.iter().position(|&s| s > MIB + 4096).unwrap() + 1;
     let good_phone = set_phone(&input, fixed_line, "09-0000000");
-    let mut opts = options(&input, &dir, "changed");
-    opts.chunk_rows = 100;
-    opts.concurrency = 4;
+    let mut opts = outage_options(&input, &dir, "changed", 100, (3, 10, 20));
     opts.group = 25;
-    opts.checkpoint_every = Duration::ZERO;
-    opts.backoff = Backoff {
-        attempts: 3,
-        first_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-    };
 
     // Stopped partway, past the broken row: DynamoDB goes away after ~12,400 rows
     // (a chunk of 100 rows is 1 batch read + 4 group writes).
